@@ -1,0 +1,30 @@
+"""build_app: the Bolt app with every listener registered; nothing else happens here."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import App
+
+from bot import listeners
+from bot.runtime import Runtime
+from bot.slack.client import make_client
+
+log = logging.getLogger(__name__)
+
+
+def build_app(runtime: Runtime, *, verify_token: bool = False) -> App:
+    """The Bolt app. Listeners ack first and do their work after the ack."""
+    settings = runtime.settings
+    app = App(
+        client=make_client(settings.slack_bot_token, settings),
+        token=settings.slack_bot_token,
+        signing_secret=settings.slack_signing_secret or "",
+        # Socket Mode needs no signature: the connection itself is authenticated.
+        request_verification_enabled=not settings.socket_mode,
+        token_verification_enabled=verify_token,
+        process_before_response=False,
+        raise_error_for_unhandled_request=False,
+    )
+    listeners.register(app, runtime)
+    return app

@@ -1,0 +1,187 @@
+"""The `advocate` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from bot.config import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+log = logging.getLogger("bot")
+
+
+class CommandError(Exception):
+    """A failure the operator can act on; printed as one line."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        logging.basicConfig(
+            level=getattr(logging, settings.log_level, logging.INFO),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        return int(args.handler(settings, args) or 0)
+    except (ConfigError, CommandError) as error:
+        print(f"advocate: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # the last line of defence: one line, details in the log
+        log.debug("unexpected failure", exc_info=True)
+        print(f"advocate: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="advocate", description="Advocate: appreciation and asks that win internal support."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the bot (Socket Mode or HTTP)")
+    mode = run.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--http", action="store_true", help="serve HTTP even if SLACK_APP_TOKEN is set"
+    )
+    mode.add_argument("--socket", action="store_true", help="use Socket Mode")
+    run.add_argument("--port", type=int, help="HTTP port (default: PORT, 3000)")
+    run.add_argument("--no-scheduler", action="store_true", help="do not run scheduled work here")
+    run.set_defaults(handler=cmd_run)
+
+    scheduler = sub.add_parser("scheduler", help="run the scheduler alone")
+    scheduler.set_defaults(handler=cmd_scheduler)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.set_defaults(handler=cmd_migrate)
+
+    tick = sub.add_parser("tick", help="run all scheduled work due now, once")
+    tick.add_argument("--now", type=_instant, help="the instant, ISO-8601 (default: now)")
+    tick.set_defaults(handler=cmd_tick)
+
+    check = sub.add_parser("check", help="check configuration, token, scopes and database")
+    check.set_defaults(handler=cmd_check)
+    return parser
+
+
+def _instant(raw: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO-8601 instant: {raw!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _runtime(settings: Settings) -> Runtime:
+    # Imported here so that `advocate --help` and config errors stay fast.
+    from bot.runtime import Runtime
+
+    return Runtime.create(settings)
+
+
+def _ensure_schema(runtime: Runtime) -> None:
+    from bot.store import migrate
+
+    if runtime.settings.uses_default_sqlite:
+        migrate.upgrade(runtime.db.engine)
+    elif migrate.pending(runtime.db.engine):
+        raise CommandError("the database schema is out of date; run `advocate migrate` first.")
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    socket = args.socket or (settings.socket_mode and not args.http)
+    if socket:
+        settings.require("slack_app_token", "slack_bot_token")
+    else:
+        settings.require("slack_bot_token", "slack_signing_secret")
+    runtime = _runtime(settings)
+    _ensure_schema(runtime)
+
+    from bot.app import build_app
+
+    app = build_app(runtime, verify_token=True)
+    scheduler = None
+    if not args.no_scheduler:
+        from bot.jobs.scheduler import make_scheduler
+
+        scheduler = make_scheduler(runtime)
+        scheduler.start()
+    _stop_on_sigterm()
+    try:
+        if socket:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            log.info("starting in Socket Mode")
+            SocketModeHandler(app, settings.slack_app_token).start()
+        else:
+            from bot.web import WebApp, serve
+
+            port = args.port or settings.port
+            log.info("serving HTTP on port %s (POST /slack/events, GET /healthz)", port)
+            serve(WebApp(app, runtime.db), port)
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=True)
+        runtime.db.dispose()
+    return 0
+
+
+def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
+    settings.require("slack_bot_token")
+    runtime = _runtime(settings)
+    _ensure_schema(runtime)
+    from bot.jobs.scheduler import make_scheduler
+
+    _stop_on_sigterm()
+    log.info("scheduler running")
+    make_scheduler(runtime, blocking=True).start()
+    return 0
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.store import migrate
+    from bot.store.db import Database
+
+    db = Database(settings.database_url)
+    migrate.upgrade(db.engine)
+    db.dispose()
+    print("database is up to date")
+    return 0
+
+
+def cmd_tick(settings: Settings, args: argparse.Namespace) -> int:
+    settings.require("slack_bot_token")
+    runtime = _runtime(settings)
+    _ensure_schema(runtime)
+    from bot.jobs.tick import tick
+
+    print(tick(runtime, args.now))
+    return 0
+
+
+def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.health import run_checks
+
+    results = run_checks(settings)
+    for result in results:
+        print(result)
+    return 0 if all(r.ok for r in results) else 1
+
+
+def _stop_on_sigterm() -> None:
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)

@@ -1,0 +1,152 @@
+"""One Settings object, read once from the environment (and `.env`) in the entry point."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_DATABASE_URL = "sqlite:///advocate.db"
+README_HINT = "see README.md, section Configuration"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = None
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    database_url: str = DEFAULT_DATABASE_URL
+    port: int = 3000
+    log_level: str = "INFO"
+    digest_channel: str | None = None
+    digest_day: str = "fri"
+    digest_time: str = "16:00"
+    timezone: str = "UTC"
+    checkin_day: str = "mon"
+    checkin_time: str = "09:30"
+    daily_limit: int = 10
+    values: tuple[str, ...] = ()
+    admins: tuple[str, ...] = ()
+    retention_days: int = 30
+    encryption_key: str | None = field(default=None, repr=False)
+
+    @property
+    def socket_mode(self) -> bool:
+        return bool(self.slack_app_token)
+
+    @property
+    def oauth_mode(self) -> bool:
+        return bool(self.slack_client_id and self.slack_client_secret)
+
+    @property
+    def uses_default_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env"
+    ) -> Settings:
+        """Build Settings from `.env` overlaid by the real environment (which wins)."""
+        merged: dict[str, str] = {}
+        if env_file and Path(env_file).is_file():
+            merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        merged.update(os.environ if environ is None else environ)
+        return cls.from_mapping(merged)
+
+    @classmethod
+    def from_mapping(cls, env: Mapping[str, str]) -> Settings:
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        api_url = get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
+        if not api_url.endswith("/"):
+            api_url += "/"
+        return cls(
+            slack_bot_token=get("SLACK_BOT_TOKEN"),
+            slack_signing_secret=get("SLACK_SIGNING_SECRET"),
+            slack_app_token=get("SLACK_APP_TOKEN"),
+            slack_client_id=get("SLACK_CLIENT_ID"),
+            slack_client_secret=get("SLACK_CLIENT_SECRET"),
+            slack_api_url=api_url,
+            database_url=get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            port=_int(get("PORT"), "PORT", 3000, 1, 65535),
+            log_level=(get("LOG_LEVEL") or "INFO").upper(),
+            digest_channel=get("ADVOCATE_DIGEST_CHANNEL"),
+            digest_day=_weekday(get("ADVOCATE_DIGEST_DAY"), "ADVOCATE_DIGEST_DAY", "fri"),
+            digest_time=_hhmm(get("ADVOCATE_DIGEST_TIME"), "ADVOCATE_DIGEST_TIME", "16:00"),
+            timezone=_timezone(get("ADVOCATE_TIMEZONE"), "ADVOCATE_TIMEZONE", "UTC"),
+            checkin_day=_weekday(get("ADVOCATE_CHECKIN_DAY"), "ADVOCATE_CHECKIN_DAY", "mon"),
+            checkin_time=_hhmm(get("ADVOCATE_CHECKIN_TIME"), "ADVOCATE_CHECKIN_TIME", "09:30"),
+            daily_limit=_int(get("ADVOCATE_DAILY_LIMIT"), "ADVOCATE_DAILY_LIMIT", 10, 1, 100),
+            values=_csv(get("ADVOCATE_VALUES"), lower=True),
+            admins=_csv(get("ADVOCATE_ADMINS")),
+            retention_days=_int(get("ADVOCATE_RETENTION_DAYS"), "ADVOCATE_RETENTION_DAYS", 30, 0),
+            encryption_key=get("ADVOCATE_ENCRYPTION_KEY"),
+        )
+
+    def require(self, *names: str) -> None:
+        """Raise ConfigError naming the first of `names` (attribute names) that is unset."""
+        for name in names:
+            if not getattr(self, name):
+                raise ConfigError(f"{name.upper()} is not set ({README_HINT}).")
+
+
+def _int(raw: str | None, name: str, default: int, low: int, high: int | None = None) -> int:
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}.") from None
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ConfigError(f"{name} must be {bound}, got {value}.")
+    return value
+
+
+def _weekday(raw: str | None, name: str, default: str) -> str:
+    value = (raw or default).lower()[:3]
+    if value not in WEEKDAYS:
+        raise ConfigError(f"{name} must be one of {', '.join(WEEKDAYS)}, got {raw!r}.")
+    return value
+
+
+def _hhmm(raw: str | None, name: str, default: str) -> str:
+    value = raw or default
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value)
+    if not match:
+        raise ConfigError(f"{name} must be a time as HH:MM (24-hour), got {raw!r}.")
+    return f"{int(match.group(1)):02d}:{match.group(2)}"
+
+
+def _timezone(raw: str | None, name: str, default: str) -> str:
+    value = raw or default
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{name} must be an IANA timezone like Europe/Paris, got {raw!r}."
+        ) from None
+    return value
+
+
+def _csv(raw: str | None, lower: bool = False) -> tuple[str, ...]:
+    if not raw:
+        return ()
+    items = [item.strip().lstrip("#") for item in raw.split(",")]
+    return tuple(dict.fromkeys(i.lower() if lower else i for i in items if i))

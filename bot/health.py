@@ -1,0 +1,84 @@
+"""`advocate check`: one clear line per thing that must be right."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.config import Settings
+from bot.slack import scopes
+from bot.slack.client import make_client
+from bot.store import migrate
+from bot.store.db import Database
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{'ok  ' if self.ok else 'FAIL'}  {self.name}: {self.detail}"
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    results = [_config(settings)]
+    results += _slack(settings)
+    results.append(_database(settings))
+    return results
+
+
+def _config(settings: Settings) -> Check:
+    mode = "Socket Mode" if settings.socket_mode else "HTTP"
+    missing = []
+    if not settings.slack_bot_token and not settings.oauth_mode:
+        missing.append("SLACK_BOT_TOKEN")
+    if not settings.socket_mode and not settings.slack_signing_secret:
+        missing.append("SLACK_SIGNING_SECRET")
+    if missing:
+        return Check("config", False, f"{mode} mode needs {', '.join(missing)} (see README.md)")
+    return Check("config", True, f"{mode} mode, Web API at {settings.slack_api_url}")
+
+
+def _slack(settings: Settings) -> list[Check]:
+    if not settings.slack_bot_token:
+        return [Check("token", False, "SLACK_BOT_TOKEN is not set")]
+    try:
+        response = make_client(settings.slack_bot_token, settings).auth_test()
+    except SlackApiError as error:
+        return [Check("token", False, f"auth.test refused it: {error.response.get('error')}")]
+    except (SlackClientError, OSError) as error:
+        return [Check("token", False, f"could not reach {settings.slack_api_url}: {error}")]
+    token = Check(
+        "token", True, f"valid for team {response.get('team')} ({response.get('team_id')})"
+    )
+    header = next((v for k, v in response.headers.items() if k.lower() == "x-oauth-scopes"), "")
+    header = header[0] if isinstance(header, list) else header
+    granted = {s.strip() for s in str(header).split(",") if s.strip()}
+    lacking = scopes.missing(granted)
+    if lacking:
+        detail = f"missing {', '.join(lacking)}; reinstall the app from manifest.json"
+        return [token, Check("scopes", False, detail)]
+    return [token, Check("scopes", True, f"all {len(scopes.BOT_SCOPES)} needed scopes granted")]
+
+
+def _database(settings: Settings) -> Check:
+    db = Database(settings.database_url)
+    try:
+        db.ping()
+        behind = migrate.pending(db.engine)
+    except Exception as error:
+        return Check("database", False, f"{_redact(settings.database_url)}: {error}".strip())
+    finally:
+        db.dispose()
+    if behind:
+        return Check("database", False, "schema is out of date: run `advocate migrate`")
+    return Check("database", True, f"{_redact(settings.database_url)} answers, schema up to date")
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,1 @@
+"""Scheduled work: what is due at an instant, and the scheduler that asks."""

@@ -1,0 +1,69 @@
+"""Helpers every listener shares: whose workspace this is, and telling a person something."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import BoltContext
+from slack_sdk import WebClient
+from slack_sdk.webhook import WebhookClient
+
+from bot.runtime import Runtime
+from bot.services.workspace import PersonInfo, Workspace
+from bot.slack import people
+
+log = logging.getLogger(__name__)
+
+
+def workspace_of(context: BoltContext) -> Workspace:
+    team_id = context.team_id or context.user_team_id or context.enterprise_id or ""
+    return Workspace(team_id=team_id, enterprise_id=context.enterprise_id)
+
+
+def lookup_with(
+    runtime: Runtime, client: WebClient, workspace: Workspace
+) -> Callable[[str], PersonInfo | None]:
+    """A `users.info` lookup that also remembers what it learned (timezones, leavers)."""
+
+    def lookup(user_id: str) -> PersonInfo | None:
+        found = people.lookup(client, user_id)
+        if found is not None:
+            people.remember(runtime.db, workspace, [found], runtime.clock())
+        return found
+
+    return lookup
+
+
+def tell(
+    client: WebClient,
+    text: str,
+    *,
+    user_id: str,
+    channel_id: str | None = None,
+    response_url: str | None = None,
+) -> None:
+    """Say something only `user_id` sees: ephemeral where possible, else in a DM."""
+    if response_url:
+        response = WebhookClient(response_url, timeout=10).send(
+            text=text, response_type="ephemeral", replace_original=False
+        )
+        if response.status_code == 200:
+            return
+    if channel_id:
+        try:
+            client.chat_postEphemeral(channel=channel_id, user=user_id, text=text)
+            return
+        except Exception:
+            log.info("ephemeral to %s in %s failed; sending a DM", user_id, channel_id)
+    client.chat_postMessage(channel=user_id, text=text)
+
+
+def metadata_of(view: dict[str, Any]) -> dict[str, Any]:
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,72 @@
+"""Events API: the Home tab, people changing, and the app leaving a workspace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App, BoltContext, BoltResponse
+from slack_sdk import WebClient
+from sqlalchemy.exc import IntegrityError
+
+from bot.blocks import appreciation as blocks
+from bot.listeners.common import workspace_of
+from bot.runtime import Runtime
+from bot.services import appreciation
+from bot.slack import people
+from bot.store.models import ProcessedEvent
+
+log = logging.getLogger(__name__)
+
+
+def register(app: App, runtime: Runtime) -> None:
+    @app.middleware
+    def skip_repeated_events(body: dict[str, Any], next: Any) -> BoltResponse | None:
+        """Slack redelivers an event (same event_id) when it thinks we missed it: once only."""
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id:
+            try:
+                with runtime.db.transaction() as session:
+                    session.add(
+                        ProcessedEvent(
+                            event_id=event_id,
+                            team_id=body.get("team_id"),
+                            received_at=runtime.clock(),
+                        )
+                    )
+            except IntegrityError:
+                log.info("event %s already handled; ignoring the retry", event_id)
+                return BoltResponse(status=200, body="")
+        return next()
+
+    @app.event("app_home_opened")
+    def home_opened(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+        if event.get("tab") not in (None, "home"):
+            return
+        user_id = event["user"]
+        workspace = workspace_of(context)
+        found = people.lookup(client, user_id)
+        zone = found.zone(runtime.settings.timezone).key if found else runtime.settings.timezone
+        result = appreciation.stats(runtime.db, workspace, user_id, runtime.clock(), zone)
+        client.views_publish(
+            user_id=user_id, view=blocks.home_view(user_id, result.received, result.given)
+        )
+
+    @app.event("user_change")
+    def user_changed(event: dict[str, Any], context: BoltContext) -> None:
+        workspace = workspace_of(context)
+        people.remember(
+            runtime.db, workspace, [people.person_from_slack(event["user"])], runtime.clock()
+        )
+
+    @app.event("app_uninstalled")
+    def uninstalled(context: BoltContext) -> None:
+        log.warning("the app was uninstalled from %s", context.team_id)
+
+    @app.event("tokens_revoked")
+    def tokens_revoked(event: dict[str, Any], context: BoltContext) -> None:
+        log.warning("tokens revoked in %s: %s", context.team_id, event.get("tokens"))
+
+    @app.event("message")
+    def ignore_messages() -> None:
+        """Messages in the app's DMs need no answer (yet); acknowledge them quietly."""

@@ -1,0 +1,361 @@
+"""Appreciation: the rules for giving it, recording it, and counting it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from bot.blocks import appreciation as render
+from bot.errors import UserError
+from bot.services import outbox
+from bot.services.workspace import PersonInfo, Workspace
+from bot.store import queries
+from bot.store.db import Database
+from bot.store.models import Appreciation, AppreciationRecipient
+
+MAX_RECIPIENTS = 10
+MAX_REASON = 1000
+
+_LEADING_MENTION = re.compile(r"\s*<([@!][^<>]*)>")
+_PERSON_ID = re.compile(r"@([UW][A-Z0-9]{2,})(?:\|[^<>]*)?")
+_VALUE_TAG = re.compile(r"(?<![\w&])#([A-Za-z][\w-]*)")
+
+
+@dataclass(frozen=True)
+class ParsedText:
+    recipient_ids: list[str]
+    reason: str
+    values: list[str]
+
+
+@dataclass
+class Draft:
+    """An appreciation as the giver asked for it, before the rules are applied."""
+
+    giver_id: str
+    recipient_ids: list[str]
+    reason: str
+    values: list[str] = field(default_factory=list)
+    is_private: bool = False
+    channel_id: str | None = None
+    response_url: str | None = None
+    message_ts: str | None = None
+    message_permalink: str | None = None
+    ask_id: int | None = None
+    source_key: str = ""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    appreciation_id: int
+    outbox_ids: list[int]
+    duplicate: bool = False
+
+
+def parse_command_text(text: str, known_values: Sequence[str]) -> ParsedText:
+    """Split `/appreciate` text into the people at its start, the reason and `#values`.
+
+    Mentions arrive escaped (`<@U123>` or `<@U123|name>`). Raises UserError for group or
+    broadcast mentions, a missing person, or an unknown `#value` when values are configured.
+    """
+    recipients: list[str] = []
+    rest = text
+    while match := _LEADING_MENTION.match(rest):
+        inner = match.group(1)
+        person = _PERSON_ID.fullmatch(inner)
+        if person is None:
+            raise UserError(
+                "Appreciation goes to people, not to groups or whole channels. "
+                "Name each person with @, for example `/appreciate @ana @ben for the launch`."
+            )
+        if person.group(1) not in recipients:
+            recipients.append(person.group(1))
+        rest = rest[match.end() :]
+    if not recipients:
+        raise UserError(
+            "Who would you like to appreciate? Start with their @name, for example "
+            "`/appreciate @ana for untangling the invoice`."
+        )
+    values: list[str] = []
+    if known_values:
+        for tag in _VALUE_TAG.findall(rest):
+            value = tag.lower()
+            if value not in known_values:
+                listed = ", ".join(f"#{v}" for v in known_values)
+                raise UserError(f"#{tag} isn't one of your company values ({listed}).")
+            if value not in values:
+                values.append(value)
+        rest = _VALUE_TAG.sub(lambda m: "" if m.group(1).lower() in values else m.group(0), rest)
+    reason = re.sub(r"\s+", " ", rest).strip()
+    return ParsedText(recipient_ids=recipients, reason=reason, values=values)
+
+
+def check_draft(draft: Draft, giver: PersonInfo | None = None) -> None:
+    """The rules that need nothing but the draft itself. Raises UserError."""
+    if not draft.recipient_ids:
+        raise UserError("Choose at least one person to appreciate.", field="recipients")
+    if draft.giver_id in draft.recipient_ids:
+        raise UserError(
+            "Appreciating yourself is a good habit, but this space is for thanking others. "
+            "Who helped you lately?",
+            field="recipients",
+        )
+    if len(draft.recipient_ids) > MAX_RECIPIENTS:
+        raise UserError(
+            f"That's {len(draft.recipient_ids)} people; appreciation lands best with at most "
+            f"{MAX_RECIPIENTS} at a time.",
+            field="recipients",
+        )
+    if not draft.reason.strip():
+        raise UserError(
+            "Say what they did: specific thanks mean far more. "
+            "For example `/appreciate @ana for staying late to fix the export`.",
+            field="reason",
+        )
+    if len(draft.reason) > MAX_REASON:
+        raise UserError(
+            f"Your reason is {len(draft.reason):,} characters; please keep it under "
+            f"{MAX_REASON:,}.",
+            field="reason",
+        )
+
+
+def check_recipients(recipients: Sequence[PersonInfo | None], ids: Sequence[str]) -> None:
+    """Refuse bots, deactivated and unknown people; `recipients[i]` answers for `ids[i]`."""
+    for user_id, person in zip(ids, recipients, strict=True):
+        if person is None:
+            raise UserError(f"I couldn't find <@{user_id}> in this workspace.", field="recipients")
+        if person.is_bot:
+            raise UserError(
+                f"<@{user_id}> is a bot. Appreciation is for the people behind the work.",
+                field="recipients",
+            )
+        if person.deleted:
+            raise UserError(f"<@{user_id}> is no longer active here.", field="recipients")
+
+
+def start_of_local_day(now: datetime, person: PersonInfo, fallback_tz: str) -> datetime:
+    local = now.astimezone(person.zone(fallback_tz))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def record(
+    db: Database,
+    workspace: Workspace,
+    draft: Draft,
+    giver: PersonInfo,
+    now: datetime,
+    *,
+    daily_limit: int,
+    fallback_tz: str = "UTC",
+) -> Recorded:
+    """Record the appreciation and the messages it owes, in one transaction.
+
+    A second call with the same `draft.source_key` records nothing and answers
+    `duplicate=True`. Raises UserError when the giver is past the daily limit.
+    """
+    with db.transaction() as session:
+        existing = session.scalar(
+            select(Appreciation.id).where(
+                Appreciation.team_id == workspace.team_id,
+                Appreciation.source_key == draft.source_key,
+            )
+        )
+        if existing is not None:
+            return Recorded(existing, [], duplicate=True)
+        since = start_of_local_day(now, giver, fallback_tz)
+        given_today = session.scalar(
+            select(func.count(Appreciation.id)).where(
+                Appreciation.team_id == workspace.team_id,
+                Appreciation.giver_id == draft.giver_id,
+                Appreciation.created_at >= since,
+            )
+        )
+        if (given_today or 0) >= daily_limit:
+            tomorrow = since + timedelta(days=1)
+            raise UserError(
+                f"You've given {daily_limit} appreciations today, the most one person can "
+                f"give in a day. Thank you for being generous! You can give more after "
+                f"midnight your time ({tomorrow:%A})."
+            )
+        appreciation = Appreciation(
+            team_id=workspace.team_id,
+            enterprise_id=workspace.enterprise_id,
+            giver_id=draft.giver_id,
+            reason=draft.reason,
+            company_values=list(draft.values),
+            is_private=draft.is_private,
+            channel_id=draft.channel_id,
+            message_ts=draft.message_ts,
+            message_permalink=draft.message_permalink,
+            ask_id=draft.ask_id,
+            source_key=draft.source_key,
+            created_at=now,
+            recipients=[
+                AppreciationRecipient(
+                    team_id=workspace.team_id, enterprise_id=workspace.enterprise_id, user_id=uid
+                )
+                for uid in draft.recipient_ids
+            ],
+        )
+        session.add(appreciation)
+        try:
+            session.flush()
+        except IntegrityError:
+            # Another process recorded the same submission between our check and insert.
+            session.rollback()
+            return _already_recorded(db, workspace, draft.source_key)
+        messages = []
+        if not draft.is_private and draft.channel_id:
+            messages.append(
+                outbox.channel_post(
+                    workspace,
+                    key=f"appreciation:{appreciation.id}:post",
+                    channel_id=draft.channel_id,
+                    message=render.channel_message(appreciation),
+                    response_url=draft.response_url,
+                    appreciation_id=appreciation.id,
+                    now=now,
+                )
+            )
+        for uid in draft.recipient_ids:
+            messages.append(
+                outbox.direct_message(
+                    workspace,
+                    key=f"appreciation:{appreciation.id}:dm:{uid}",
+                    user_id=uid,
+                    message=render.recipient_dm(appreciation),
+                    appreciation_id=appreciation.id,
+                    now=now,
+                )
+            )
+        session.add_all(messages)
+        session.flush()
+        return Recorded(appreciation.id, [m.id for m in messages])
+
+
+def _already_recorded(db: Database, workspace: Workspace, source_key: str) -> Recorded:
+    with db.transaction() as session:
+        existing = session.scalar(
+            select(Appreciation.id).where(
+                Appreciation.team_id == workspace.team_id,
+                Appreciation.source_key == source_key,
+            )
+        )
+    if existing is None:
+        raise RuntimeError(f"appreciation {source_key!r} was neither recorded nor found")
+    return Recorded(existing, [], duplicate=True)
+
+
+def get(db: Database, workspace: Workspace, appreciation_id: int) -> Appreciation | None:
+    with db.transaction() as session:
+        return session.scalar(
+            select(Appreciation).where(
+                Appreciation.team_id == workspace.team_id, Appreciation.id == appreciation_id
+            )
+        )
+
+
+PERIODS = ("week", "month", "all")
+
+
+def period_start(period: str, now: datetime, zone_name: str) -> datetime | None:
+    """Start of this week (Monday) or month in `zone_name`, or None for all time."""
+    from zoneinfo import ZoneInfo
+
+    local = now.astimezone(ZoneInfo(zone_name)).replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "week":
+        return local - timedelta(days=local.weekday())
+    if period == "month":
+        return local.replace(day=1)
+    return None
+
+
+@dataclass(frozen=True)
+class PersonStats:
+    received: dict[str, int]
+    given: dict[str, int]
+
+
+def stats(
+    db: Database, workspace: Workspace, user_id: str, now: datetime, zone: str
+) -> PersonStats:
+    """How much appreciation one person received and gave, this week, this month, all time."""
+    with db.transaction() as session:
+        received = {
+            p: queries.count_received(session, workspace, user_id, period_start(p, now, zone))
+            for p in PERIODS
+        }
+        given = {
+            p: queries.count_given(session, workspace, user_id, period_start(p, now, zone))
+            for p in PERIODS
+        }
+    return PersonStats(received=received, given=given)
+
+
+def top(
+    db: Database, workspace: Workspace, period: str, now: datetime, zone: str, limit: int = 10
+) -> list[queries.Standing]:
+    """The most appreciated people in a period: by appreciation received, then distinct givers."""
+    with db.transaction() as session:
+        return queries.leaderboard(session, workspace, period_start(period, now, zone), limit)
+
+
+def give(
+    db: Database,
+    workspace: Workspace,
+    draft: Draft,
+    now: datetime,
+    *,
+    lookup: Callable[[str], PersonInfo | None],
+    deliver: Callable[[list[int]], list[outbox.Delivery]],
+    daily_limit: int,
+    fallback_tz: str,
+) -> str:
+    """The whole use case: check, record, deliver, and say what happened to the giver.
+
+    `lookup` asks Slack about a person; `deliver` sends recorded outbox messages. Raises
+    UserError for anything refused; nothing is recorded then.
+    """
+    check_draft(draft)
+    giver = lookup(draft.giver_id) or PersonInfo(user_id=draft.giver_id)
+    check_recipients([lookup(uid) for uid in draft.recipient_ids], draft.recipient_ids)
+    recorded = record(
+        db, workspace, draft, giver, now, daily_limit=daily_limit, fallback_tz=fallback_tz
+    )
+    if recorded.duplicate:
+        return "That appreciation is already recorded; nothing was sent twice."
+    deliveries = deliver(recorded.outbox_ids)
+    by_kind = {d.id: d for d in deliveries}
+    post = (
+        by_kind.get(recorded.outbox_ids[0]) if draft.channel_id and not draft.is_private else None
+    )
+    posted_in = post.channel_id if post and post.status == "sent" else None
+    problem = None
+    if post and post.status == "failed":
+        problem = post_problem(post.error, draft.channel_id)
+    return render.recorded_summary(
+        draft.recipient_ids,
+        posted_in=posted_in,
+        post_problem=problem,
+        pending=any(d.status == "pending" for d in deliveries),
+        is_private=draft.is_private,
+    )
+
+
+def post_problem(error: str | None, channel_id: str | None) -> str:
+    """Why a public post did not happen, in words a person can act on."""
+    where = f"<#{channel_id}>" if channel_id else "that channel"
+    if error == "not_in_channel" or error == "channel_not_found":
+        return (
+            f"I couldn't post in {where}: I'm not a member there. "
+            "Add me with `/invite @Advocate` to share appreciation in it."
+        )
+    if error == "is_archived":
+        return f"I couldn't post in {where}: it is archived."
+    return f"I couldn't post in {where} ({error})."

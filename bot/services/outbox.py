@@ -1,0 +1,89 @@
+"""Messages the app owes Slack, decided in the database before anything is sent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.services.workspace import Workspace
+from bot.store.models import OutboxMessage
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The outcome for one outbox message."""
+
+    id: int
+    status: str  # sent | failed | pending
+    channel_id: str | None = None
+    error: str | None = None
+    via_response_url: bool = False
+
+
+def channel_post(
+    workspace: Workspace,
+    *,
+    key: str,
+    channel_id: str,
+    message: dict[str, Any],
+    now: datetime,
+    response_url: str | None = None,
+    appreciation_id: int | None = None,
+) -> OutboxMessage:
+    """A public post in a channel; `response_url` reaches a channel the app is not in."""
+    return _message(
+        workspace,
+        "channel_post",
+        key,
+        channel_id,
+        None,
+        message,
+        now,
+        response_url=response_url,
+        appreciation_id=appreciation_id,
+    )
+
+
+def direct_message(
+    workspace: Workspace,
+    *,
+    key: str,
+    user_id: str,
+    message: dict[str, Any],
+    now: datetime,
+    appreciation_id: int | None = None,
+) -> OutboxMessage:
+    """A DM from the app to one person."""
+    return _message(
+        workspace, "dm", key, user_id, user_id, message, now, appreciation_id=appreciation_id
+    )
+
+
+def _message(
+    workspace: Workspace,
+    kind: str,
+    key: str,
+    channel_id: str,
+    user_id: str | None,
+    message: dict[str, Any],
+    now: datetime,
+    *,
+    response_url: str | None = None,
+    appreciation_id: int | None = None,
+) -> OutboxMessage:
+    return OutboxMessage(
+        team_id=workspace.team_id,
+        enterprise_id=workspace.enterprise_id,
+        dedupe_key=key,
+        kind=kind,
+        channel_id=channel_id,
+        user_id=user_id,
+        response_url=response_url,
+        payload=message,
+        appreciation_id=appreciation_id,
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )

@@ -1,0 +1,1 @@
+"""The outbound seam: Web API clients, people lookups and the outbox sender."""

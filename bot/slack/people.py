@@ -1,0 +1,61 @@
+"""Looking people up in Slack (`users.info`) and remembering what was learned."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import select
+
+from bot.services.workspace import PersonInfo, Workspace
+from bot.store.db import Database
+from bot.store.models import Person
+
+
+def lookup(client: WebClient, user_id: str) -> PersonInfo | None:
+    """The person as Slack knows them now, or None when Slack does not know the id."""
+    try:
+        user = client.users_info(user=user_id)["user"]
+    except SlackApiError as error:
+        if error.response.get("error") in ("user_not_found", "users_not_found"):
+            return None
+        raise
+    return person_from_slack(user)
+
+
+def person_from_slack(user: dict) -> PersonInfo:
+    profile = user.get("profile") or {}
+    return PersonInfo(
+        user_id=user["id"],
+        name=profile.get("display_name") or user.get("real_name") or user.get("name") or "",
+        tz=user.get("tz"),
+        is_bot=bool(user.get("is_bot")) or user["id"] == "USLACKBOT",
+        deleted=bool(user.get("deleted")),
+        is_admin=bool(user.get("is_admin") or user.get("is_owner")),
+    )
+
+
+def remember(db: Database, workspace: Workspace, people: list[PersonInfo], now: datetime) -> None:
+    """Keep the latest facts about these people (their timezone, whether they left)."""
+    with db.transaction() as session:
+        ids = [p.user_id for p in people]
+        known = {
+            row.user_id: row
+            for row in session.scalars(
+                select(Person).where(Person.team_id == workspace.team_id, Person.user_id.in_(ids))
+            )
+        }
+        for info in people:
+            row = known.get(info.user_id) or Person(
+                team_id=workspace.team_id,
+                enterprise_id=workspace.enterprise_id,
+                user_id=info.user_id,
+            )
+            row.name = info.name
+            row.tz = info.tz
+            row.is_bot = info.is_bot
+            row.deleted = info.deleted
+            row.is_admin = info.is_admin
+            row.refreshed_at = now
+            session.add(row)

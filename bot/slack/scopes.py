@@ -1,0 +1,16 @@
+"""The bot scopes Advocate uses, and why; `manifest.json` declares exactly these."""
+
+BOT_SCOPES: dict[str, str] = {
+    "commands": "the /appreciate and /ask commands and the shortcuts",
+    "chat:write": "posting appreciation, DMs and replies",
+    "chat:write.public": "posting appreciation in public channels the app has not joined",
+    "im:write": "opening a DM with the people it thanks",
+    "im:history": "finding its own DM after a crash, so it never sends one twice",
+    "channels:history": "finding its own post in a public channel after a crash",
+    "groups:history": "finding its own post in a private channel after a crash",
+    "users:read": "each person's timezone, and telling people from bots and leavers",
+}
+
+
+def missing(granted: set[str]) -> list[str]:
+    return sorted(set(BOT_SCOPES) - granted)

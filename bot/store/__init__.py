@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models and the queries the services need."""

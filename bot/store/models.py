@@ -1,0 +1,147 @@
+"""The tables. Every row belongs to one workspace: `team_id` (and `enterprise_id` on Grid)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from bot.store.db import UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[str]: JSON()}
+
+
+class WorkspaceScoped:
+    team_id: Mapped[str] = mapped_column(String(32))
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class Person(WorkspaceScoped, Base):
+    """What the app last learned about a person from Slack (`users.info`)."""
+
+    __tablename__ = "people"
+    __table_args__ = (UniqueConstraint("team_id", "user_id", name="uq_people_team_user"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    tz: Mapped[str | None] = mapped_column(String(64))
+    is_bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    refreshed_at: Mapped[datetime]
+
+
+class Appreciation(WorkspaceScoped, Base):
+    __tablename__ = "appreciations"
+    __table_args__ = (
+        UniqueConstraint("team_id", "source_key", name="uq_appreciations_team_source"),
+        Index("ix_appreciations_team_giver_created", "team_id", "giver_id", "created_at"),
+        Index("ix_appreciations_team_created", "team_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    giver_id: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    company_values: Mapped[list[str]] = mapped_column(default=list)
+    is_private: Mapped[bool] = mapped_column(Boolean, default=False)
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    message_permalink: Mapped[str | None] = mapped_column(String(1024))
+    ask_id: Mapped[int | None] = mapped_column(Integer)
+    # What made it (a modal view id, a command's trigger id): a repeat of the same
+    # submission finds this key taken and records nothing.
+    source_key: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+
+    recipients: Mapped[list[AppreciationRecipient]] = relationship(
+        back_populates="appreciation", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def recipient_ids(self) -> list[str]:
+        return [r.user_id for r in self.recipients]
+
+
+class AppreciationRecipient(WorkspaceScoped, Base):
+    __tablename__ = "appreciation_recipients"
+    __table_args__ = (
+        UniqueConstraint("appreciation_id", "user_id", name="uq_appreciation_recipients_user"),
+        Index("ix_appreciation_recipients_team_user", "team_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    appreciation_id: Mapped[int] = mapped_column(
+        ForeignKey("appreciations.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[str] = mapped_column(String(32))
+
+    appreciation: Mapped[Appreciation] = relationship(back_populates="recipients")
+
+
+class OutboxMessage(WorkspaceScoped, Base):
+    """A message the app owes Slack, written in the same transaction as what caused it.
+
+    The sender claims a row (`claimed_until`), posts, then marks it sent. A claim left by a
+    process that died is taken over once it expires; before posting again the sender looks
+    for the earlier post by its metadata, so a crash never doubles a message.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("team_id", "dedupe_key", name="uq_outbox_team_dedupe"),
+        Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(191))
+    kind: Mapped[str] = mapped_column(String(32))  # channel_post | dm | ephemeral
+    channel_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str | None] = mapped_column(String(32))
+    response_url: Mapped[str | None] = mapped_column(String(1024))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    appreciation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("appreciations.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    sent_channel_id: Mapped[str | None] = mapped_column(String(32))
+    sent_ts: Mapped[str | None] = mapped_column(String(32))
+    last_error: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+
+
+class ProcessedEvent(Base):
+    """Events API deliveries already handled, so a retry of the same `event_id` is a no-op."""
+
+    __tablename__ = "processed_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(index=True)

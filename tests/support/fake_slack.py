@@ -1,0 +1,903 @@
+"""A stateful, recording fake of the Slack Web API for tests.
+
+Point a ``slack_sdk.WebClient(base_url=fake.url)`` (or a Bolt app's client) at it. Unlike
+the stateless mock server bolt-python uses in its own tests, this one remembers users,
+channels and posted messages, so a test can drive the app end to end and then assert on
+what Slack would hold: ``fake.messages("C123")``, ``fake.calls_to("views.open")``...
+
+Where behaviour matters for correctness (channel membership, archived channels, trigger ids
+that work once, thread replies missing from ``conversations.history``), it follows the real
+API, so code that only works against a too-friendly fake fails here first.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import Message
+from email.parser import BytesParser
+from email.policy import HTTP
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+from zoneinfo import ZoneInfo
+
+__all__ = ["BOT_ID", "DEFAULT_SCOPES", "Call", "FakeSlack"]
+
+DEFAULT_SCOPES: tuple[str, ...] = (
+    "commands",
+    "chat:write",
+    "chat:write.public",
+    "im:write",
+    "im:history",
+    "users:read",
+    "channels:history",
+    "groups:history",
+    "channels:join",
+    "channels:read",
+    "groups:read",
+)
+BOT_ID = "B111"
+APP_ID = "A111"
+WORKSPACE_URL = "https://example.slack.com/"
+SLACKBOT_ID = "USLACKBOT"
+
+# Slack's own limits, enforced so an oversized message fails here as it would in production.
+MAX_MESSAGE_BLOCKS = 50
+MAX_MESSAGE_TEXT = 40_000
+
+JsonDict = dict[str, Any]
+Handler = Callable[[JsonDict, str], JsonDict]
+
+# Slack spells tz_label out in full; zoneinfo only knows abbreviations, so map the common
+# ones and fall back to the abbreviation for the rest.
+_TZ_LABELS = {
+    "EST": "Eastern Standard Time",
+    "EDT": "Eastern Daylight Time",
+    "CST": "Central Standard Time",
+    "CDT": "Central Daylight Time",
+    "MST": "Mountain Standard Time",
+    "MDT": "Mountain Daylight Time",
+    "PST": "Pacific Standard Time",
+    "PDT": "Pacific Daylight Time",
+    "GMT": "Greenwich Mean Time",
+    "BST": "British Summer Time",
+    "CET": "Central European Time",
+    "CEST": "Central European Summer Time",
+    "UTC": "Coordinated Universal Time",
+    "IST": "India Standard Time",
+    "JST": "Japan Standard Time",
+    "AEST": "Australian Eastern Standard Time",
+    "AEDT": "Australian Eastern Daylight Time",
+}
+
+
+@dataclass
+class Call:
+    """One request the fake received, recorded whatever the answer was."""
+
+    method: str
+    params: dict[str, Any]
+    token: str | None
+    path: str
+
+
+@dataclass
+class _Failure:
+    status: int
+    error: str | None
+    retry_after: int | None
+
+
+@dataclass
+class _Reply:
+    status: int
+    body: JsonDict | str
+    headers: dict[str, str]
+
+
+@dataclass
+class _User:
+    id: str
+    team_id: str
+    name: str
+    real_name: str
+    tz: str
+    is_bot: bool
+    deleted: bool
+    is_restricted: bool
+    is_admin: bool
+    is_owner: bool
+
+    def to_slack(self) -> JsonDict:
+        # Offsets are computed per request so DST transitions behave like the real API.
+        now = datetime.now(ZoneInfo(self.tz))
+        offset = now.utcoffset()
+        abbreviation = now.tzname() or self.tz
+        profile: JsonDict = {
+            "display_name": self.name,
+            "real_name": self.real_name,
+            "display_name_normalized": self.name,
+            "real_name_normalized": self.real_name,
+        }
+        if self.is_bot and self.id != SLACKBOT_ID:
+            profile["bot_id"] = BOT_ID
+        return {
+            "id": self.id,
+            "team_id": self.team_id,
+            "name": self.name,
+            "real_name": self.real_name,
+            "deleted": self.deleted,
+            "is_bot": self.is_bot,
+            "is_app_user": False,
+            "is_restricted": self.is_restricted,
+            "is_ultra_restricted": False,
+            "is_admin": self.is_admin,
+            "is_owner": self.is_owner,
+            "is_primary_owner": False,
+            "tz": self.tz,
+            "tz_label": _TZ_LABELS.get(abbreviation, abbreviation),
+            "tz_offset": int(offset.total_seconds()) if offset is not None else 0,
+            "profile": profile,
+        }
+
+
+@dataclass
+class _Channel:
+    id: str
+    is_member: bool = True
+    is_private: bool = False
+    is_archived: bool = False
+    exists: bool = True
+
+
+class _Server(ThreadingHTTPServer):
+    # Daemon threads: a test that forgets stop() must not hang interpreter exit.
+    daemon_threads = True
+
+    def __init__(self, fake: FakeSlack) -> None:
+        super().__init__(("127.0.0.1", 0), _RequestHandler)
+        self.fake = fake
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # The default handler writes every request to stderr, drowning pytest output.
+        return
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        reply = self.server.fake._handle_http(self.path, self.headers, body)
+        if isinstance(reply.body, str):
+            payload = reply.body.encode("utf-8")
+            content_type = "text/html; charset=utf-8"
+        else:
+            payload = json.dumps(reply.body).encode("utf-8")
+            content_type = "application/json; charset=utf-8"
+        self.send_response(reply.status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+def _maybe_json(value: str) -> Any:
+    """Decode form values that carry JSON (``blocks``, ``view``, ``metadata``...)."""
+    if value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _flag(value: Any) -> bool:
+    # slack_sdk turns booleans into "1"/"0" in form bodies; JSON bodies keep real booleans.
+    return value is True or (isinstance(value, str) and value.lower() in ("1", "true"))
+
+
+def _error(error: str, **extra: Any) -> JsonDict:
+    return {"ok": False, "error": error, **extra}
+
+
+def _public(message: JsonDict) -> JsonDict:
+    # Slack omits absent fields rather than sending nulls.
+    return {key: value for key, value in copy.deepcopy(message).items() if value is not None}
+
+
+def _format_ts(micros: int) -> str:
+    return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+
+class FakeSlack:
+    """A local Slack Web API on 127.0.0.1 with scriptable state and failures."""
+
+    def __init__(
+        self,
+        team_id: str = "T111",
+        bot_user_id: str = "UBOT",
+        scopes: list[str] | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.team_id = team_id
+        self.bot_user_id = bot_user_id
+        self.scopes: list[str] = list(DEFAULT_SCOPES) if scopes is None else list(scopes)
+        # Message ts values derive from this clock, so apps that filter history by time
+        # (``oldest=now - 7 days``) see the fake's messages where they expect them.
+        self.clock = clock
+        self.calls: list[Call] = []
+        self._lock = threading.RLock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._users: dict[str, _User] = {}
+        self._channels: dict[str, _Channel] = {}
+        self._dm_users: dict[str, str] = {}
+        self._messages: dict[str, list[JsonDict]] = {}
+        self._failures: dict[str, deque[_Failure]] = {}
+        self._overrides: dict[str, JsonDict] = {}
+        self._delays: dict[str, float] = {}
+        self._home_views: dict[str, JsonDict] = {}
+        self._used_trigger_ids: set[str] = set()
+        self._last_ts_micros = 0
+        self._view_counter = 0
+        self._handlers: dict[str, Handler] = {
+            "auth.test": self._auth_test,
+            "users.info": self._users_info,
+            "users.list": self._users_list,
+            "chat.postMessage": self._chat_post_message,
+            "chat.postEphemeral": self._chat_post_ephemeral,
+            "chat.update": self._chat_update,
+            "chat.delete": self._chat_delete,
+            "chat.getPermalink": self._chat_get_permalink,
+            "conversations.open": self._conversations_open,
+            "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
+            "conversations.info": self._conversations_info,
+            "conversations.join": self._conversations_join,
+            "views.open": self._views_open,
+            "views.push": self._views_open,
+            "views.update": self._views_update,
+            "views.publish": self._views_publish,
+        }
+        # Real workspaces always list Slackbot and the app's own bot user; code that walks
+        # users.list has to cope with both.
+        self.add_user(SLACKBOT_ID, name="slackbot", real_name="Slackbot",
+                      tz="America/Los_Angeles", is_bot=True)
+        self.add_user(bot_user_id, name="advocate", real_name="Advocate", is_bot=True)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> FakeSlack:
+        if self._server is not None:
+            return self
+        self._server = _Server(self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-slack",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("FakeSlack is not running; call start() first")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        # WebClient appends the method name directly, so the trailing slash matters.
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    def response_url(self, key: str = "default") -> str:
+        return f"http://127.0.0.1:{self.port}/response/{key}"
+
+    # ------------------------------------------------------------------ recorded calls
+
+    def calls_to(self, method: str) -> list[Call]:
+        with self._lock:
+            return [call for call in self.calls if call.method == method]
+
+    def reset_calls(self) -> None:
+        with self._lock:
+            self.calls.clear()
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
+        """Block until ``count`` calls to ``method`` arrived; for apps that call Slack lazily."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.calls_to(method)
+            if len(found) >= count:
+                return found
+            if time.monotonic() >= deadline:
+                with self._lock:
+                    seen = [call.method for call in self.calls]
+                raise AssertionError(
+                    f"expected {count} call(s) to {method} within {timeout}s, got {len(found)}; "
+                    f"calls received: {seen or 'none'}"
+                )
+            time.sleep(0.01)
+
+    def response_url_posts(self, key: str | None = None) -> list[dict[str, Any]]:
+        """Bodies posted to response URLs (all keys, or one), oldest first."""
+        return [
+            call.params
+            for call in self.calls_to("response_url")
+            if key is None or call.params.get("_key") == key
+        ]
+
+    # ------------------------------------------------------------------ state control
+
+    def add_user(
+        self,
+        user_id: str,
+        *,
+        name: str | None = None,
+        real_name: str | None = None,
+        tz: str = "America/New_York",
+        is_bot: bool = False,
+        deleted: bool = False,
+        is_restricted: bool = False,
+        is_admin: bool = False,
+        is_owner: bool = False,
+        team_id: str | None = None,
+    ) -> None:
+        ZoneInfo(tz)  # fail in the test that set it up, not later inside a request thread
+        handle = name or user_id.lower()
+        with self._lock:
+            self._users[user_id] = _User(
+                id=user_id,
+                team_id=team_id or self.team_id,
+                name=handle,
+                real_name=real_name if real_name is not None else handle,
+                tz=tz,
+                is_bot=is_bot,
+                deleted=deleted,
+                is_restricted=is_restricted,
+                is_admin=is_admin,
+                is_owner=is_owner,
+            )
+
+    def set_channel(
+        self,
+        channel_id: str,
+        *,
+        is_member: bool = True,
+        is_private: bool = False,
+        is_archived: bool = False,
+        exists: bool = True,
+    ) -> None:
+        """Declare a channel's state; channels never declared behave as public, bot a member."""
+        with self._lock:
+            self._channels[channel_id] = _Channel(
+                channel_id, is_member, is_private, is_archived, exists
+            )
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        status: int = 200,
+        error: str | None = None,
+        retry_after: int | None = None,
+        times: int = 1,
+    ) -> None:
+        """Queue ``times`` failures for ``method`` (also ``"response_url"``).
+
+        ``status=429`` answers ``ratelimited`` with ``Retry-After`` (default 1 s); other
+        statuses answer ``{"ok": false, "error": error or "internal_error"}``.
+        """
+        failure = _Failure(status=status, error=error, retry_after=retry_after)
+        with self._lock:
+            queue = self._failures.setdefault(method, deque())
+            queue.extend(copy.copy(failure) for _ in range(times))
+
+    def set_response(self, method: str, body: dict[str, Any] | None) -> None:
+        """Always answer ``method`` with ``body`` (after queued failures); None removes it."""
+        with self._lock:
+            if body is None:
+                self._overrides.pop(method, None)
+            else:
+                self._overrides[method] = copy.deepcopy(body)
+
+    def set_delay(self, method: str, seconds: float) -> None:
+        """Hold answers to ``method`` back, to check the app acks Slack before slow API work."""
+        with self._lock:
+            if seconds > 0:
+                self._delays[method] = seconds
+            else:
+                self._delays.pop(method, None)
+
+    def messages(self, channel: str) -> list[dict[str, Any]]:
+        """Messages posted to a channel (a user id means their DM), oldest first, replies included.
+
+        Stored dicts always carry ts, text, blocks, metadata, user, bot_id and thread_ts (None
+        when absent), unlike API answers, which omit absent fields as Slack does.
+        """
+        with self._lock:
+            return copy.deepcopy(self._messages.get(self._dm_channel_for(channel), []))
+
+    def home_view(self, user_id: str) -> dict[str, Any] | None:
+        """The view last published to ``user_id``'s Home tab, if any."""
+        with self._lock:
+            view = self._home_views.get(user_id)
+            return copy.deepcopy(view) if view is not None else None
+
+    # ------------------------------------------------------------------ HTTP plumbing
+
+    def _handle_http(self, raw_path: str, headers: Message, body: bytes) -> _Reply:
+        parts = urlsplit(raw_path)
+        try:
+            params = self._parse_params(headers.get("Content-Type", ""), body, parts.query)
+        except ValueError:
+            params = None
+        if parts.path.startswith("/api/") and len(parts.path) > len("/api/"):
+            return self._handle_api(parts.path[len("/api/"):], parts.path, headers, params)
+        if parts.path.startswith("/response/"):
+            return self._handle_response_url(parts.path, params)
+        return _Reply(HTTPStatus.NOT_FOUND, "not found", {})
+
+    @staticmethod
+    def _parse_params(content_type: str, body: bytes, query: str) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            key: _maybe_json(value) for key, value in parse_qsl(query, keep_blank_values=True)
+        }
+        if not body:
+            return params
+        media_type = content_type.split(";", 1)[0].strip().lower()
+        if media_type == "application/json":
+            decoded = json.loads(body)
+            if not isinstance(decoded, dict):
+                raise ValueError("JSON body is not an object")
+            params.update(decoded)
+        elif media_type == "multipart/form-data":
+            # Only file uploads use multipart; keep text fields decoded, files as raw bytes.
+            envelope = f"Content-Type: {content_type}\r\n\r\n".encode() + body
+            message = BytesParser(policy=HTTP).parsebytes(envelope)
+            for part in message.iter_parts():
+                name = part.get_param("name", header="content-disposition")
+                raw = part.get_payload(decode=True)
+                if not isinstance(name, str) or not isinstance(raw, bytes):
+                    continue
+                is_file = part.get_filename() is not None
+                params[name] = raw if is_file else _maybe_json(raw.decode("utf-8"))
+        else:
+            text = body.decode("utf-8")
+            params.update(
+                (key, _maybe_json(value)) for key, value in parse_qsl(text, keep_blank_values=True)
+            )
+        return params
+
+    def _handle_api(
+        self, method: str, path: str, headers: Message, params: dict[str, Any] | None
+    ) -> _Reply:
+        authorization = headers.get("Authorization", "")
+        token: str | None = None
+        if authorization.lower().startswith("bearer "):
+            token = authorization[len("bearer "):].strip() or None
+        if token is None and params is not None and isinstance(params.get("token"), str):
+            token = params["token"]
+        with self._lock:
+            # State changes and the recording happen together, so a test woken by
+            # wait_for() already sees the message the call stored.
+            reply = self._api_reply(method, params, token)
+            self.calls.append(Call(method=method, params=params or {}, token=token, path=path))
+            delay = self._delays.get(method, 0.0)
+        if delay:
+            time.sleep(delay)
+        reply.headers.setdefault("x-oauth-scopes", ",".join(self.scopes))
+        return reply
+
+    def _api_reply(self, method: str, params: dict[str, Any] | None, token: str | None) -> _Reply:
+        failure = self._take_failure(method)
+        if failure is not None:
+            return self._failure_reply(failure)
+        if params is None:
+            return _Reply(HTTPStatus.OK, _error("invalid_json"), {})
+        if token is None or not token.startswith(("xoxb-", "xoxp-")):
+            return _Reply(HTTPStatus.OK, _error("not_authed"), {})
+        if method in self._overrides:
+            return _Reply(HTTPStatus.OK, copy.deepcopy(self._overrides[method]), {})
+        handler = self._handlers.get(method)
+        body = handler(params, token) if handler is not None else {"ok": True}
+        return _Reply(HTTPStatus.OK, body, {})
+
+    def _handle_response_url(self, path: str, params: dict[str, Any] | None) -> _Reply:
+        key = unquote(path[len("/response/"):])
+        recorded = {**(params or {}), "_key": key}
+        with self._lock:
+            failure = self._take_failure("response_url")
+            self.calls.append(Call(method="response_url", params=recorded, token=None, path=path))
+        if failure is not None:
+            # response_url answers plain text, not the Web API's JSON envelope.
+            text = failure.error or HTTPStatus(failure.status).phrase
+            return _Reply(failure.status, text, self._retry_after_header(failure))
+        return _Reply(HTTPStatus.OK, "ok", {})
+
+    def _take_failure(self, method: str) -> _Failure | None:
+        queue = self._failures.get(method)
+        return queue.popleft() if queue else None
+
+    @staticmethod
+    def _retry_after_header(failure: _Failure) -> dict[str, str]:
+        retry_after = failure.retry_after
+        if retry_after is None and failure.status == HTTPStatus.TOO_MANY_REQUESTS:
+            retry_after = 1
+        return {"Retry-After": str(retry_after)} if retry_after is not None else {}
+
+    def _failure_reply(self, failure: _Failure) -> _Reply:
+        rate_limited = failure.status == HTTPStatus.TOO_MANY_REQUESTS
+        default = "ratelimited" if rate_limited else "internal_error"
+        return _Reply(
+            failure.status,
+            _error(failure.error or default),
+            self._retry_after_header(failure),
+        )
+
+    # ------------------------------------------------------------------ shared helpers
+
+    def _next_ts(self) -> str:
+        now = int(self.clock() * 1_000_000)
+        # Slack ts values are unique per channel and ordered; step 100 µs past a tie.
+        self._last_ts_micros = max(now, self._last_ts_micros + 100)
+        return _format_ts(self._last_ts_micros)
+
+    def _dm_channel_for(self, channel: str) -> str:
+        # Posting to a user id lands in the app's DM with that user (its Messages tab).
+        if channel[:1] in ("U", "W"):
+            dm = "D" + channel[1:]
+            self._dm_users.setdefault(dm, channel)
+            return dm
+        return channel
+
+    def _channel(self, channel_id: str) -> _Channel:
+        return self._channels.get(channel_id) or _Channel(channel_id)
+
+    def _post_target(self, channel: Any) -> tuple[str, str | None]:
+        """Resolve where a chat.post* call lands, or the error Slack would give."""
+        if not isinstance(channel, str) or not channel:
+            return "", "channel_not_found"
+        if channel[:1] in ("U", "W", "D"):
+            return self._dm_channel_for(channel), None
+        state = self._channel(channel)
+        if not state.exists:
+            return channel, "channel_not_found"
+        if state.is_archived:
+            return channel, "is_archived"
+        if not state.is_member:
+            if state.is_private:
+                # Slack hides private channels the bot is not in.
+                return channel, "channel_not_found"
+            if "chat:write.public" not in self.scopes:
+                return channel, "not_in_channel"
+        return channel, None
+
+    def _readable_channel(self, channel: Any) -> tuple[str, str | None]:
+        """Resolve a channel for reading (history, replies): membership is required."""
+        if not isinstance(channel, str) or not channel or channel[:1] in ("U", "W"):
+            return "", "channel_not_found"
+        if channel[:1] == "D":
+            return channel, None
+        state = self._channel(channel)
+        if not state.exists or (state.is_private and not state.is_member):
+            return channel, "channel_not_found"
+        if not state.is_member:
+            return channel, "not_in_channel"
+        return channel, None
+
+    def _find_message(self, channel: str, ts: Any) -> JsonDict | None:
+        for message in self._messages.get(channel, []):
+            if message["ts"] == ts:
+                return message
+        return None
+
+    def _channel_json(self, channel_id: str) -> JsonDict:
+        if channel_id[:1] == "D":
+            return {
+                "id": channel_id,
+                "is_im": True,
+                "is_channel": False,
+                "is_group": False,
+                "is_private": True,
+                "is_archived": False,
+                "is_member": True,
+                "user": self._dm_users.get(channel_id, "U" + channel_id[1:]),
+            }
+        state = self._channel(channel_id)
+        return {
+            "id": channel_id,
+            "name": "c-" + channel_id,
+            "is_im": False,
+            "is_channel": not state.is_private,
+            "is_group": state.is_private,
+            "is_private": state.is_private,
+            "is_archived": state.is_archived,
+            "is_member": state.is_member,
+        }
+
+    # ------------------------------------------------------------------ method handlers
+
+    def _auth_test(self, params: JsonDict, token: str) -> JsonDict:
+        return {
+            "ok": True,
+            "url": WORKSPACE_URL,
+            "team": "Example",
+            "user": "advocate",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    def _users_info(self, params: JsonDict, token: str) -> JsonDict:
+        user = self._users.get(str(params.get("user", "")))
+        if user is None:
+            return _error("user_not_found")
+        return {"ok": True, "user": user.to_slack()}
+
+    def _users_list(self, params: JsonDict, token: str) -> JsonDict:
+        return {
+            "ok": True,
+            "members": [user.to_slack() for user in self._users.values()],
+            "cache_ts": int(self.clock()),
+            "response_metadata": {"next_cursor": ""},
+        }
+
+    @staticmethod
+    def _message_content_error(params: JsonDict) -> str | None:
+        blocks = params.get("blocks")
+        text = params.get("text")
+        if not text and not blocks and not params.get("attachments"):
+            return "no_text"
+        if blocks is not None and not (
+            isinstance(blocks, list) and len(blocks) <= MAX_MESSAGE_BLOCKS
+        ):
+            return "invalid_blocks"
+        if isinstance(text, str) and len(text) > MAX_MESSAGE_TEXT:
+            return "msg_too_long"
+        return None
+
+    def _chat_post_message(self, params: JsonDict, token: str) -> JsonDict:
+        channel, error = self._post_target(params.get("channel"))
+        error = error or self._message_content_error(params)
+        if error:
+            return _error(error)
+        ts = self._next_ts()
+        thread_ts = params.get("thread_ts") or None
+        message: JsonDict = {
+            "type": "message",
+            "ts": ts,
+            "text": params.get("text", ""),
+            "blocks": params.get("blocks"),
+            "metadata": params.get("metadata"),
+            "user": self.bot_user_id,
+            "bot_id": BOT_ID,
+            "thread_ts": thread_ts,
+        }
+        if thread_ts and _flag(params.get("reply_broadcast")):
+            message["subtype"] = "thread_broadcast"
+        self._messages.setdefault(channel, []).append(message)
+        return {"ok": True, "channel": channel, "ts": ts, "message": _public(message)}
+
+    def _chat_post_ephemeral(self, params: JsonDict, token: str) -> JsonDict:
+        _, error = self._post_target(params.get("channel"))
+        error = error or self._message_content_error(params)
+        if error:
+            return _error(error)
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _chat_update(self, params: JsonDict, token: str) -> JsonDict:
+        channel, error = self._post_target(params.get("channel"))
+        if error:
+            return _error(error)
+        message = self._find_message(channel, params.get("ts"))
+        if message is None:
+            return _error("message_not_found")
+        for key in ("text", "blocks", "metadata"):
+            if key in params:
+                message[key] = params[key]
+        return {
+            "ok": True,
+            "channel": channel,
+            "ts": message["ts"],
+            "text": message["text"],
+            "message": _public(message),
+        }
+
+    def _chat_delete(self, params: JsonDict, token: str) -> JsonDict:
+        channel, error = self._post_target(params.get("channel"))
+        if error:
+            return _error(error)
+        message = self._find_message(channel, params.get("ts"))
+        if message is None:
+            return _error("message_not_found")
+        self._messages[channel].remove(message)
+        return {"ok": True, "channel": channel, "ts": message["ts"]}
+
+    def _chat_get_permalink(self, params: JsonDict, token: str) -> JsonDict:
+        channel = self._dm_channel_for(str(params.get("channel", "")))
+        ts = str(params.get("message_ts", ""))
+        return {
+            "ok": True,
+            "channel": channel,
+            "permalink": f"{WORKSPACE_URL}archives/{channel}/p{ts.replace('.', '')}",
+        }
+
+    def _conversations_open(self, params: JsonDict, token: str) -> JsonDict:
+        if params.get("channel"):
+            return {"ok": True, "channel": {"id": str(params["channel"])}}
+        users = params.get("users")
+        # slack_sdk joins a list with commas; raw callers may send a JSON array.
+        user_ids = users if isinstance(users, list) else str(users or "").split(",")
+        user_ids = [user.strip() for user in user_ids if str(user).strip()]
+        if not user_ids:
+            return _error("users_list_not_supplied")
+        return {"ok": True, "channel": {"id": self._dm_channel_for(user_ids[0])}}
+
+    def _conversations_history(self, params: JsonDict, token: str) -> JsonDict:
+        channel, error = self._readable_channel(params.get("channel"))
+        if error:
+            return _error(error)
+        inclusive = _flag(params.get("inclusive"))
+        oldest = float(params["oldest"]) if params.get("oldest") else None
+        latest = float(params["latest"]) if params.get("latest") else None
+
+        def in_range(message: JsonDict) -> bool:
+            ts = float(message["ts"])
+            if oldest is not None and (ts < oldest or (ts == oldest and not inclusive)):
+                return False
+            return latest is None or ts < latest or (ts == latest and inclusive)
+
+        # Like Slack, thread replies stay out of history unless broadcast to the channel.
+        visible = [
+            message
+            for message in self._messages.get(channel, [])
+            if message["thread_ts"] in (None, message["ts"])
+            or message.get("subtype") == "thread_broadcast"
+        ]
+        newest_first = sorted(
+            (m for m in visible if in_range(m)), key=lambda m: float(m["ts"]), reverse=True
+        )
+        return self._page(params, "messages", [_public(m) for m in newest_first])
+
+    def _conversations_replies(self, params: JsonDict, token: str) -> JsonDict:
+        channel, error = self._readable_channel(params.get("channel"))
+        if error:
+            return _error(error)
+        ts = params.get("ts")
+        thread = [
+            message
+            for message in self._messages.get(channel, [])
+            if message["ts"] == ts or message["thread_ts"] == ts
+        ]
+        if not thread:
+            return _error("thread_not_found")
+        oldest_first = sorted(thread, key=lambda m: float(m["ts"]))
+        return self._page(params, "messages", [_public(m) for m in oldest_first])
+
+    @staticmethod
+    def _page(params: JsonDict, key: str, items: list[JsonDict]) -> JsonDict:
+        # Cursor pagination is honoured so paging loops terminate exactly as against Slack.
+        limit = int(params.get("limit") or 100)
+        cursor = str(params.get("cursor") or "")
+        start = int(cursor.removeprefix("offset:")) if cursor.startswith("offset:") else 0
+        page = items[start : start + limit]
+        has_more = start + limit < len(items)
+        return {
+            "ok": True,
+            key: page,
+            "has_more": has_more,
+            "response_metadata": {"next_cursor": f"offset:{start + limit}" if has_more else ""},
+        }
+
+    def _conversations_info(self, params: JsonDict, token: str) -> JsonDict:
+        channel = params.get("channel")
+        if not isinstance(channel, str) or not channel or channel[:1] in ("U", "W"):
+            return _error("channel_not_found")
+        if channel[:1] != "D" and not self._channel(channel).exists:
+            return _error("channel_not_found")
+        return {"ok": True, "channel": self._channel_json(channel)}
+
+    def _conversations_join(self, params: JsonDict, token: str) -> JsonDict:
+        channel = params.get("channel")
+        if not isinstance(channel, str) or not channel or channel[:1] in ("U", "W"):
+            return _error("channel_not_found")
+        if channel[:1] == "D":
+            return _error("method_not_supported_for_channel_type")
+        state = self._channels.setdefault(channel, _Channel(channel))
+        if not state.exists:
+            return _error("channel_not_found")
+        if state.is_private:
+            return _error("method_not_supported_for_channel_type")
+        if state.is_archived:
+            return _error("is_archived")
+        state.is_member = True
+        return {"ok": True, "channel": self._channel_json(channel)}
+
+    def _view_answer(self, view: JsonDict, view_id: str | None = None) -> JsonDict:
+        if view_id is None:
+            self._view_counter += 1
+            view_id = f"V{self._view_counter}"
+        return {
+            "ok": True,
+            "view": {
+                "team_id": self.team_id,
+                "app_id": APP_ID,
+                "bot_id": BOT_ID,
+                "state": {"values": {}},
+                "root_view_id": view_id,
+                **view,
+                "id": view_id,
+                "hash": "h",
+            },
+        }
+
+    def _views_open(self, params: JsonDict, token: str) -> JsonDict:
+        trigger_id = params.get("trigger_id")
+        view = params.get("view")
+        if not trigger_id:
+            return _error("invalid_trigger_id")
+        if trigger_id == "expired":
+            return _error("expired_trigger_id")
+        if trigger_id in self._used_trigger_ids:
+            # A trigger id opens one view; a second use fails in Slack too.
+            return _error("exchanged_trigger_id")
+        if not isinstance(view, dict):
+            return _error("invalid_arguments")
+        self._used_trigger_ids.add(str(trigger_id))
+        return self._view_answer(view)
+
+    def _views_update(self, params: JsonDict, token: str) -> JsonDict:
+        view = params.get("view")
+        view_id = params.get("view_id")
+        if not isinstance(view, dict):
+            return _error("invalid_arguments")
+        # Any view id is accepted: tests update views that payload builders made up ("V111").
+        return self._view_answer(view, str(view_id) if view_id else None)
+
+    def _views_publish(self, params: JsonDict, token: str) -> JsonDict:
+        view = params.get("view")
+        user_id = params.get("user_id")
+        if not isinstance(view, dict):
+            return _error("invalid_arguments")
+        if not isinstance(user_id, str) or not user_id:
+            return _error("invalid_arguments")
+        answer = self._view_answer(view)
+        self._home_views[user_id] = copy.deepcopy(answer["view"])
+        return answer

@@ -18,7 +18,6 @@ def build_app(runtime: Runtime, *, verify_token: bool = False) -> App:
     settings = runtime.settings
     app = App(
         client=make_client(settings.slack_bot_token, settings),
-        token=settings.slack_bot_token,
         signing_secret=settings.slack_signing_secret or "",
         # Socket Mode needs no signature: the connection itself is authenticated.
         request_verification_enabled=not settings.socket_mode,

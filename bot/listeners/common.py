@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 def workspace_of(context: BoltContext) -> Workspace:
-    team_id = context.team_id or context.user_team_id or context.enterprise_id or ""
+    team_id = context.team_id or context.get("user_team_id") or context.enterprise_id or ""
     return Workspace(team_id=team_id, enterprise_id=context.enterprise_id)
 
 

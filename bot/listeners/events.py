@@ -66,7 +66,3 @@ def register(app: App, runtime: Runtime) -> None:
     @app.event("tokens_revoked")
     def tokens_revoked(event: dict[str, Any], context: BoltContext) -> None:
         log.warning("tokens revoked in %s: %s", context.team_id, event.get("tokens"))
-
-    @app.event("message")
-    def ignore_messages() -> None:
-        """Messages in the app's DMs need no answer (yet); acknowledge them quietly."""

@@ -14,7 +14,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 
 from bot.clock import Clock
 from bot.services.outbox import Delivery
@@ -71,7 +71,7 @@ class OutboxSender:
     def _claim(self, message_id: int) -> OutboxMessage | None:
         now = self.clock()
         with self.db.transaction() as session:
-            claimed = session.execute(
+            claimed: CursorResult[Any] = session.execute(  # type: ignore[assignment]
                 update(OutboxMessage)
                 .where(
                     OutboxMessage.id == message_id,
@@ -81,8 +81,8 @@ class OutboxSender:
                 )
                 .values(claimed_until=now + LEASE, attempts=OutboxMessage.attempts + 1)
                 .execution_options(synchronize_session=False)
-            ).rowcount
-            if claimed != 1:
+            )
+            if claimed.rowcount != 1:
                 return None
             return session.get(OutboxMessage, message_id)
 
@@ -141,8 +141,9 @@ class OutboxSender:
         history = client.conversations_history(
             channel=channel_id, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=200
         )
+        posted: dict[str, Any]
         for posted in history.get("messages", []):
-            meta = posted.get("metadata") or {}
+            meta: dict[str, Any] = posted.get("metadata") or {}
             if (
                 meta.get("event_type") == METADATA_EVENT
                 and (meta.get("event_payload") or {}).get("key") == message.dedupe_key

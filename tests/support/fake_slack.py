@@ -280,8 +280,13 @@ class FakeSlack:
         }
         # Real workspaces always list Slackbot and the app's own bot user; code that walks
         # users.list has to cope with both.
-        self.add_user(SLACKBOT_ID, name="slackbot", real_name="Slackbot",
-                      tz="America/Los_Angeles", is_bot=True)
+        self.add_user(
+            SLACKBOT_ID,
+            name="slackbot",
+            real_name="Slackbot",
+            tz="America/Los_Angeles",
+            is_bot=True,
+        )
         self.add_user(bot_user_id, name="advocate", real_name="Advocate", is_bot=True)
 
     # ------------------------------------------------------------------ lifecycle
@@ -292,7 +297,8 @@ class FakeSlack:
         self._server = _Server(self)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            # stop() waits for the serve loop to notice; a short poll keeps teardown cheap.
+            kwargs={"poll_interval": 0.01},
             name="fake-slack",
             daemon=True,
         )
@@ -468,7 +474,7 @@ class FakeSlack:
         except ValueError:
             params = None
         if parts.path.startswith("/api/") and len(parts.path) > len("/api/"):
-            return self._handle_api(parts.path[len("/api/"):], parts.path, headers, params)
+            return self._handle_api(parts.path[len("/api/") :], parts.path, headers, params)
         if parts.path.startswith("/response/"):
             return self._handle_response_url(parts.path, params)
         return _Reply(HTTPStatus.NOT_FOUND, "not found", {})
@@ -510,7 +516,7 @@ class FakeSlack:
         authorization = headers.get("Authorization", "")
         token: str | None = None
         if authorization.lower().startswith("bearer "):
-            token = authorization[len("bearer "):].strip() or None
+            token = authorization[len("bearer ") :].strip() or None
         if token is None and params is not None and isinstance(params.get("token"), str):
             token = params["token"]
         with self._lock:
@@ -539,7 +545,7 @@ class FakeSlack:
         return _Reply(HTTPStatus.OK, body, {})
 
     def _handle_response_url(self, path: str, params: dict[str, Any] | None) -> _Reply:
-        key = unquote(path[len("/response/"):])
+        key = unquote(path[len("/response/") :])
         recorded = {**(params or {}), "_key": key}
         with self._lock:
             failure = self._take_failure("response_url")

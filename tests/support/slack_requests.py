@@ -105,8 +105,9 @@ def slash_command_body(
     channel_name: str | None = None,
 ) -> bytes:
     """Form-encoded slash command body as Slack posts it."""
-    fields = dict(parse_qsl(read_text("payloads/slash_command.form.txt").strip(),
-                            keep_blank_values=True))
+    fields = dict(
+        parse_qsl(read_text("payloads/slash_command.form.txt").strip(), keep_blank_values=True)
+    )
     overrides = {
         "command": command,
         "text": text,

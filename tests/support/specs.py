@@ -1,7 +1,8 @@
 """Locate and read the shared Slack reference data (schemas and real payloads).
 
-The data lives outside the repository (``<repo>/../shared/slack-specs``) because several
-checkouts share it; ``SLACK_SPECS_DIR`` points elsewhere when the layout differs (CI).
+The reference copy lives beside the repository (``<repo>/../shared/slack-specs``) and is
+preferred when present; ``tests/slack_specs`` holds a copy of the files the tests read, so a
+clone anywhere (CI) still validates. ``SLACK_SPECS_DIR`` overrides both.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ def specs_dir() -> Path:
     if override:
         return Path(override).expanduser().resolve()
     # tests/support/specs.py -> parents[2] is the repo root, parents[3] the folder holding it.
-    return Path(__file__).resolve().parents[3] / "shared" / "slack-specs"
+    here = Path(__file__).resolve()
+    shared = here.parents[3] / "shared" / "slack-specs"
+    return shared if shared.is_dir() else here.parents[1] / "slack_specs"
 
 
 def payloads_dir() -> Path:

@@ -1,0 +1,173 @@
+"""Fixtures: a migrated database on SQLite and PostgreSQL, a fake Slack, the app on HTTP."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.app import build_app
+from bot.config import Settings
+from bot.runtime import Runtime
+from bot.store import migrate
+from bot.store.db import Database
+from bot.store.models import Base
+from bot.web import WebApp
+from tests.support.fake_slack import FakeSlack
+from tests.support.slack_requests import SlackClientForTests
+
+POSTGRES_ENV = "ADVOCATE_TEST_POSTGRES_URL"
+SIGNING_SECRET = "test-signing-secret"
+TEAM = "T111"
+GIVER = "U111"
+ANA = "U222"
+BEN = "U333"
+
+
+class MovableClock:
+    """The injectable clock: tests set `now` to move time."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get(POSTGRES_ENV)
+    if not url and os.environ.get("CI") == "true":
+        pytest.fail(f"CI must run the PostgreSQL tests: set {POSTGRES_ENV}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "advocate.db"
+    db = Database(f"sqlite:///{path}")
+    migrate.upgrade(db.engine)
+    db.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_migrated() -> str:
+    url = _postgres_url()
+    if not url:
+        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV}")
+    db = Database(url)
+    with db.engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    migrate.upgrade(db.engine)
+    db.dispose()
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A migrated, empty database: a copy of a template on SQLite, truncated on PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "advocate.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        database = Database(f"sqlite:///{path}")
+    else:
+        url = request.getfixturevalue("postgres_migrated")
+        database = Database(url)
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        with database.engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock(datetime(2026, 11, 25, 15, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack(team_id=TEAM)
+    fake.add_user(GIVER, name="gloria", real_name="Gloria", tz="America/New_York")
+    fake.add_user(ANA, name="ana", real_name="Ana", tz="Europe/Paris")
+    fake.add_user(BEN, name="ben", real_name="Ben", tz="Asia/Tokyo")
+    fake.set_channel("C111", is_member=True)
+    with fake:
+        yield fake
+
+
+@pytest.fixture
+def settings(slack: FakeSlack, db: Database) -> Settings:
+    return Settings(
+        slack_bot_token="xoxb-test",
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=slack.url,
+        database_url=db.url,
+        values=("teamwork", "ownership"),
+    )
+
+
+@pytest.fixture
+def runtime(settings: Settings, db: Database, clock: MovableClock) -> Runtime:
+    return Runtime.create(settings, db=db, clock=clock)
+
+
+class AppServer:
+    """The real WSGI app served by waitress on a free port, as in production."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        from waitress.server import create_server
+
+        self.runtime = runtime
+        self.web = WebApp(build_app(runtime), runtime.db)
+        self._server = create_server(self.web, host="127.0.0.1", port=0, threads=4)
+        self.url = f"http://127.0.0.1:{self._server.effective_port}"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+        self.client = SlackClientForTests(self.url, SIGNING_SECRET)
+
+    def _serve(self) -> None:
+        # close() from the test thread pulls the socket out from under select().
+        with contextlib.suppress(OSError):
+            self._server.run()
+
+    def reconfigure(self, **changes: object) -> None:
+        """Rebuild the app with other settings (same database and clock)."""
+        self.runtime.settings = replace(self.runtime.settings, **changes)
+        self.web = WebApp(build_app(self.runtime), self.runtime.db)
+        self._server.application = self.web
+
+    def close(self) -> None:
+        self._server.close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def server(runtime: Runtime) -> Iterator[AppServer]:
+    app_server = AppServer(runtime)
+    yield app_server
+    app_server.close()
+
+
+_skipped_postgres: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and "[postgres" in report.nodeid:
+        _skipped_postgres.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI a skipped PostgreSQL test is a failure: both backends must really run."""
+    if os.environ.get("CI") == "true" and _skipped_postgres:
+        print(f"\n{len(_skipped_postgres)} PostgreSQL tests were skipped; failing (CI=true).")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

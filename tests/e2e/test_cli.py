@@ -1,0 +1,149 @@
+"""The `advocate` command, run as operators run it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bot.store.db import Database
+from tests.support.fake_slack import FakeSlack
+
+
+def advocate(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env=env, cwd=cwd, capture_output=True, text=True, timeout=60,
+    )
+
+
+def clean_env(**values: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ADVOCATE_"))}
+    env.pop("DATABASE_URL", None)
+    env.update(values)
+    return env
+
+
+def test_run_without_a_token_names_the_missing_variable(tmp_path: Path) -> None:
+    result = advocate("run", env=clean_env(), cwd=tmp_path)
+
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "SLACK_BOT_TOKEN" in lines[0] and "README" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_run_in_http_mode_without_signing_secret_is_refused(tmp_path: Path) -> None:
+    result = advocate("run", env=clean_env(SLACK_BOT_TOKEN="xoxb-1"), cwd=tmp_path)
+    assert result.returncode != 0
+    assert "SLACK_SIGNING_SECRET" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_socket_mode_without_bot_token_is_refused(tmp_path: Path) -> None:
+    result = advocate("run", env=clean_env(SLACK_APP_TOKEN="xapp-1"), cwd=tmp_path)
+    assert result.returncode != 0
+    assert "SLACK_BOT_TOKEN" in result.stderr
+
+
+def test_bad_setting_is_one_clear_line(tmp_path: Path) -> None:
+    result = advocate("check", env=clean_env(ADVOCATE_TIMEZONE="Mars/Olympus"), cwd=tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "advocate: ADVOCATE_TIMEZONE must be an IANA timezone like Europe/Paris, got "
+        "'Mars/Olympus'."
+    ]
+
+
+def test_env_file_is_read_and_the_real_environment_wins(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("ADVOCATE_TIMEZONE=Mars/Olympus\nADVOCATE_DAILY_LIMIT=0\n")
+    result = advocate("check", env=clean_env(ADVOCATE_TIMEZONE="UTC"), cwd=tmp_path)
+    assert "ADVOCATE_DAILY_LIMIT" in result.stderr  # from .env
+    assert "TIMEZONE" not in result.stderr  # overridden by the environment
+
+
+def test_migrate_then_check_reports_each_part(
+    tmp_path: Path, slack: FakeSlack, db: Database
+) -> None:
+    env = clean_env(SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET="s",
+                    SLACK_API_URL=slack.url, DATABASE_URL=db.url)
+
+    assert advocate("migrate", env=env, cwd=tmp_path).returncode == 0
+    result = advocate("check", env=env, cwd=tmp_path)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0].split()[-1] for line in lines] == [
+        "config", "token", "scopes", "database"
+    ]
+    assert all(line.startswith("ok") for line in lines)
+    assert slack.calls_to("auth.test")
+
+
+def test_check_names_missing_scopes(tmp_path: Path, db: Database) -> None:
+    with FakeSlack(scopes=["commands", "chat:write"]) as slack:
+        env = clean_env(SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET="s",
+                        SLACK_API_URL=slack.url, DATABASE_URL=db.url)
+        result = advocate("check", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    scopes_line = next(line for line in result.stdout.splitlines() if "scopes" in line)
+    assert scopes_line.startswith("FAIL") and "users:read" in scopes_line
+
+
+def test_check_reports_a_refused_token(tmp_path: Path, slack: FakeSlack) -> None:
+    slack.fail_next("auth.test", error="invalid_auth")
+    env = clean_env(SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET="s",
+                    SLACK_API_URL=slack.url, DATABASE_URL=f"sqlite:///{tmp_path}/a.db")
+    result = advocate("check", env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "FAIL  token: auth.test refused it: invalid_auth" in result.stdout
+    assert "FAIL  database: schema is out of date" in result.stdout
+
+
+def test_tick_runs_due_work_once(tmp_path: Path, slack: FakeSlack, db: Database) -> None:
+    env = clean_env(SLACK_BOT_TOKEN="xoxb-test", SLACK_API_URL=slack.url, DATABASE_URL=db.url)
+    result = advocate("tick", "--now", "2026-11-27T09:00:00Z", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "outbox: 0 sent" in result.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+def test_run_serves_http_on_sqlite_migrating_itself_and_stops_on_sigterm(
+    tmp_path: Path, slack: FakeSlack, db: Database
+) -> None:
+    port = _free_port()
+    env = clean_env(SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET="s",
+                    SLACK_API_URL=slack.url, PORT=str(port))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        status = None
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                    status = r.status
+                    break
+            except OSError:
+                time.sleep(0.1)
+        assert status == 200
+        assert (tmp_path / "advocate.db").exists()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=20)
+    assert process.returncode in (0, 130), output
+    assert "Traceback" not in output

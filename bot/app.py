@@ -13,14 +13,17 @@ from bot.slack.client import make_client
 log = logging.getLogger(__name__)
 
 
-def build_app(runtime: Runtime, *, verify_token: bool = False) -> App:
-    """The Bolt app. Listeners ack first and do their work after the ack."""
+def build_app(runtime: Runtime, *, socket_mode: bool = False, verify_token: bool = False) -> App:
+    """The Bolt app. Listeners ack first and do their work after the ack.
+
+    Every HTTP request's signature is verified; only Socket Mode, whose connection is itself
+    authenticated, skips it.
+    """
     settings = runtime.settings
     app = App(
         client=make_client(settings.slack_bot_token, settings),
         signing_secret=settings.slack_signing_secret or "",
-        # Socket Mode needs no signature: the connection itself is authenticated.
-        request_verification_enabled=not settings.socket_mode,
+        request_verification_enabled=not socket_mode,
         token_verification_enabled=verify_token,
         process_before_response=False,
         raise_error_for_unhandled_request=False,

@@ -111,7 +111,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
     from bot.app import build_app
 
-    app = build_app(runtime, verify_token=True)
+    app = build_app(runtime, socket_mode=socket, verify_token=True)
     scheduler = None
     if not args.no_scheduler:
         from bot.jobs.scheduler import make_scheduler

@@ -93,7 +93,7 @@ class Settings:
             checkin_day=_weekday(get("ADVOCATE_CHECKIN_DAY"), "ADVOCATE_CHECKIN_DAY", "mon"),
             checkin_time=_hhmm(get("ADVOCATE_CHECKIN_TIME"), "ADVOCATE_CHECKIN_TIME", "09:30"),
             daily_limit=_int(get("ADVOCATE_DAILY_LIMIT"), "ADVOCATE_DAILY_LIMIT", 10, 1, 100),
-            values=_csv(get("ADVOCATE_VALUES"), lower=True),
+            values=_values(get("ADVOCATE_VALUES")),
             admins=_csv(get("ADVOCATE_ADMINS")),
             retention_days=_int(get("ADVOCATE_RETENTION_DAYS"), "ADVOCATE_RETENTION_DAYS", 30, 0),
             encryption_key=get("ADVOCATE_ENCRYPTION_KEY"),
@@ -119,8 +119,13 @@ def _int(raw: str | None, name: str, default: int, low: int, high: int | None = 
     return value
 
 
+_WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
 def _weekday(raw: str | None, name: str, default: str) -> str:
-    value = (raw or default).lower()[:3]
+    value = (raw or default).lower()
+    if value in _WEEKDAY_NAMES:
+        value = value[:3]
     if value not in WEEKDAYS:
         raise ConfigError(f"{name} must be one of {', '.join(WEEKDAYS)}, got {raw!r}.")
     return value
@@ -143,6 +148,18 @@ def _timezone(raw: str | None, name: str, default: str) -> str:
             f"{name} must be an IANA timezone like Europe/Paris, got {raw!r}."
         ) from None
     return value
+
+
+def _values(raw: str | None) -> tuple[str, ...]:
+    values = _csv(raw, lower=True)
+    for value in values:
+        # A value must be typeable as `#value` in /appreciate.
+        if not re.fullmatch(r"[a-z][\w-]*", value):
+            raise ConfigError(
+                f"ADVOCATE_VALUES: {value!r} can't be typed as #{value}; use letters, digits, "
+                "- and _ (for example customer-first)."
+            )
+    return values
 
 
 def _csv(raw: str | None, lower: bool = False) -> tuple[str, ...]:

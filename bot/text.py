@@ -37,16 +37,17 @@ def safe_mrkdwn(text: str) -> str:
             out.append(escape_plain(f"<{_unescape(inner)}>"))
         pos = match.end()
     out.append(_escape_loose(text[pos:]))
-    return _BARE_BROADCAST.sub("@" + _WORD_JOINER, "".join(out))
+    return "".join(out)
 
 
 def _escape_loose(fragment: str) -> str:
     # Text from slash commands arrives already escaped (`&amp;`); text from modals arrives
     # raw. Keep the three entities Slack uses and escape everything else.
+    # Bare `@here` words are neutralised here, outside kept tokens, so links stay intact.
     parts = _ENTITY.split(fragment)
     out = []
     for i in range(0, len(parts), 2):
-        out.append(escape_plain(parts[i]))
+        out.append(_BARE_BROADCAST.sub("@" + _WORD_JOINER, escape_plain(parts[i])))
         if i + 1 < len(parts):
             out.append(f"&{parts[i + 1]};")
     return "".join(out)

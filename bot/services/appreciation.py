@@ -21,9 +21,10 @@ from bot.store.models import Appreciation, AppreciationRecipient
 MAX_RECIPIENTS = 10
 MAX_REASON = 1000
 
-_LEADING_MENTION = re.compile(r"\s*<([@!][^<>]*)>")
+_LEADING_MENTION = re.compile(r"\s*(?:(?:,|&amp;|and)\s*)?<([@!][^<>]*)>")
 _PERSON_ID = re.compile(r"@([UW][A-Z0-9]{2,})(?:\|[^<>]*)?")
-_VALUE_TAG = re.compile(r"(?<![\w&])#([A-Za-z][\w-]*)")
+_VALUE_TAG = re.compile(r"(?<![^\s(])#([A-Za-z][\w-]*)")
+_SLACK_TOKEN = re.compile(r"(<[^<>]*>)")
 
 
 @dataclass(frozen=True)
@@ -83,14 +84,18 @@ def parse_command_text(text: str, known_values: Sequence[str]) -> ParsedText:
         )
     values: list[str] = []
     if known_values:
-        for tag in _VALUE_TAG.findall(rest):
-            value = tag.lower()
-            if value not in known_values:
-                listed = ", ".join(f"#{v}" for v in known_values)
-                raise UserError(f"#{tag} isn't one of your company values ({listed}).")
-            if value not in values:
-                values.append(value)
-        rest = _VALUE_TAG.sub(lambda m: "" if m.group(1).lower() in values else m.group(0), rest)
+        # Tags are read only outside Slack's <...> tokens (channels, links).
+        pieces = _SLACK_TOKEN.split(rest)
+        for i in range(0, len(pieces), 2):
+            for tag in _VALUE_TAG.findall(pieces[i]):
+                value = tag.lower()
+                if value not in known_values:
+                    listed = ", ".join(f"#{v}" for v in known_values)
+                    raise UserError(f"#{tag} isn't one of your company values ({listed}).")
+                if value not in values:
+                    values.append(value)
+            pieces[i] = _VALUE_TAG.sub("", pieces[i])
+        rest = "".join(pieces)
     reason = re.sub(r"\s+", " ", rest).strip()
     return ParsedText(recipient_ids=recipients, reason=reason, values=values)
 

@@ -209,7 +209,7 @@ def test_slack_outage_delays_the_post_and_a_later_tick_sends_it_once(
     assert len(slack.messages("C111")) == 1
 
 
-def test_database_failure_gets_an_apology_and_records_nothing(
+def test_failing_slack_call_gets_an_apology_and_records_nothing(
     server: AppServer, slack: FakeSlack
 ) -> None:
     slack.fail_next("users.info", status=500)
@@ -218,6 +218,18 @@ def test_database_failure_gets_an_apology_and_records_nothing(
 
     assert "Sorry, something went wrong" in wait_reply(slack)
     assert appreciation_count(server.runtime.db) == 0
+
+
+def test_unreachable_database_gets_an_apology(server: AppServer, slack: FakeSlack) -> None:
+    from bot.store.db import Database
+
+    server.runtime.db = Database("postgresql+psycopg://nobody@127.0.0.1:1/none")
+
+    appreciate(server, slack, f"<@{ANA}> for the handover")
+
+    reply = wait_reply(slack)
+    assert reply.startswith("Sorry, something went wrong") and "Traceback" not in reply
+    assert posts(slack) == []
 
 
 def test_help_lists_what_the_command_does(server: AppServer, slack: FakeSlack) -> None:

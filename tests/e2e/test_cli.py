@@ -20,7 +20,11 @@ from tests.support.fake_slack import FakeSlack
 def advocate(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
-        env=env, cwd=cwd, capture_output=True, text=True, timeout=60,
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -72,8 +76,12 @@ def test_env_file_is_read_and_the_real_environment_wins(tmp_path: Path) -> None:
 def test_migrate_then_check_reports_each_part(
     tmp_path: Path, slack: FakeSlack, db: Database
 ) -> None:
-    env = clean_env(SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET="s",
-                    SLACK_API_URL=slack.url, DATABASE_URL=db.url)
+    env = clean_env(
+        SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_SIGNING_SECRET="s",
+        SLACK_API_URL=slack.url,
+        DATABASE_URL=db.url,
+    )
 
     assert advocate("migrate", env=env, cwd=tmp_path).returncode == 0
     result = advocate("check", env=env, cwd=tmp_path)
@@ -81,7 +89,10 @@ def test_migrate_then_check_reports_each_part(
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert [line.split(":")[0].split()[-1] for line in lines] == [
-        "config", "token", "scopes", "database"
+        "config",
+        "token",
+        "scopes",
+        "database",
     ]
     assert all(line.startswith("ok") for line in lines)
     assert slack.calls_to("auth.test")
@@ -89,8 +100,12 @@ def test_migrate_then_check_reports_each_part(
 
 def test_check_names_missing_scopes(tmp_path: Path, db: Database) -> None:
     with FakeSlack(scopes=["commands", "chat:write"]) as slack:
-        env = clean_env(SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET="s",
-                        SLACK_API_URL=slack.url, DATABASE_URL=db.url)
+        env = clean_env(
+            SLACK_BOT_TOKEN="xoxb-test",
+            SLACK_SIGNING_SECRET="s",
+            SLACK_API_URL=slack.url,
+            DATABASE_URL=db.url,
+        )
         result = advocate("check", env=env, cwd=tmp_path)
     assert result.returncode == 1
     scopes_line = next(line for line in result.stdout.splitlines() if "scopes" in line)
@@ -99,8 +114,12 @@ def test_check_names_missing_scopes(tmp_path: Path, db: Database) -> None:
 
 def test_check_reports_a_refused_token(tmp_path: Path, slack: FakeSlack) -> None:
     slack.fail_next("auth.test", error="invalid_auth")
-    env = clean_env(SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET="s",
-                    SLACK_API_URL=slack.url, DATABASE_URL=f"sqlite:///{tmp_path}/a.db")
+    env = clean_env(
+        SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_SIGNING_SECRET="s",
+        SLACK_API_URL=slack.url,
+        DATABASE_URL=f"sqlite:///{tmp_path}/a.db",
+    )
     result = advocate("check", env=env, cwd=tmp_path)
     assert result.returncode == 1
     assert "FAIL  token: auth.test refused it: invalid_auth" in result.stdout
@@ -125,11 +144,19 @@ def test_run_serves_http_on_sqlite_migrating_itself_and_stops_on_sigterm(
     tmp_path: Path, slack: FakeSlack, db: Database
 ) -> None:
     port = _free_port()
-    env = clean_env(SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET="s",
-                    SLACK_API_URL=slack.url, PORT=str(port))
+    env = clean_env(
+        SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_SIGNING_SECRET="s",
+        SLACK_API_URL=slack.url,
+        PORT=str(port),
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "-m", "bot", "run"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         status = None
@@ -147,3 +174,31 @@ def test_run_serves_http_on_sqlite_migrating_itself_and_stops_on_sigterm(
         output, _ = process.communicate(timeout=20)
     assert process.returncode in (0, 130), output
     assert "Traceback" not in output
+
+
+def test_run_with_an_app_token_uses_socket_mode_through_slack_api_url(
+    tmp_path: Path, slack: FakeSlack
+) -> None:
+    env = clean_env(
+        SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_APP_TOKEN="xapp-test",
+        SLACK_API_URL=slack.url,
+        PORT=str(_free_port()),
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--no-scheduler"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        slack.wait_for("apps.connections.open", timeout=20)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()

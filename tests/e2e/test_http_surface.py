@@ -104,3 +104,12 @@ def test_user_change_remembers_a_deactivated_person(server: AppServer, slack: Fa
             break
         time.sleep(0.02)
     assert person is not None and person.deleted and person.tz == "Europe/Berlin"
+
+
+def test_signatures_are_checked_over_http_even_when_an_app_token_is_set(
+    server: AppServer,
+) -> None:
+    server.reconfigure(slack_app_token="xapp-1-set-but-serving-http")
+    body = slash_command_body(command="/appreciate", text="help")
+    status, _, _ = server.client.post("/slack/events", body, FORM_CONTENT_TYPE, signed=False)
+    assert status == 401

@@ -31,10 +31,18 @@ def statuses(runtime: Runtime) -> list[str]:
         return [m.status for m in session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))]
 
 
-def test_appreciation_and_its_messages_are_written_together(runtime: Runtime) -> None:
-    ids = record_one(runtime)
+def test_messages_recorded_before_a_crash_are_sent_by_the_next_tick(
+    runtime: Runtime, slack: FakeSlack
+) -> None:
+    from bot.jobs.tick import tick
+
+    ids = record_one(runtime)  # written with the appreciation; the process "dies" here
     assert len(ids) == 2
     assert statuses(runtime) == ["pending", "pending"]
+
+    assert tick(runtime).delivered == 2
+    assert len(slack.messages("C111")) == 1 and len(slack.messages(ANA)) == 1
+    assert tick(runtime).delivered == 0
 
 
 def test_post_that_landed_before_a_crash_is_not_posted_again(

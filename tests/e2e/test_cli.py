@@ -133,6 +133,17 @@ def test_tick_runs_due_work_once(tmp_path: Path, slack: FakeSlack, db: Database)
     assert "outbox: 0 sent" in result.stdout
 
 
+def start_bot(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -150,14 +161,7 @@ def test_run_serves_http_on_sqlite_migrating_itself_and_stops_on_sigterm(
         SLACK_API_URL=slack.url,
         PORT=str(port),
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = start_bot(env, tmp_path, "run")
     try:
         status = None
         for _ in range(100):
@@ -185,14 +189,7 @@ def test_run_with_an_app_token_uses_socket_mode_through_slack_api_url(
         SLACK_API_URL=slack.url,
         PORT=str(_free_port()),
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--no-scheduler"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = start_bot(env, tmp_path, "run", "--no-scheduler")
     try:
         slack.wait_for("apps.connections.open", timeout=20)
     finally:

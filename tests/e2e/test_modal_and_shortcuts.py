@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from tests.conftest import ANA, BEN, GIVER, AppServer
@@ -21,6 +22,16 @@ def opened_view(slack: FakeSlack, count: int = 1) -> dict[str, Any]:
     view = slack.wait_for("views.open", count)[count - 1].params["view"]
     assert_valid_modal(view)
     return view
+
+
+def dms_to(slack: FakeSlack, user_id: str, timeout: float = 4.0) -> list[str]:
+    """The texts of the DMs `user_id` got, waiting for the first one to arrive."""
+    deadline = time.monotonic() + timeout
+    while not slack.messages(user_id) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    texts = [m["text"] for m in slack.messages(user_id)]
+    assert texts, f"{user_id} got no DM"
+    return texts
 
 
 def submit(
@@ -152,16 +163,8 @@ def test_global_shortcut_without_a_channel_sends_dms_and_says_so(
 
     submit(server, view, recipients=[ANA], reason="Answered every question")
 
-    dm_to_giver = None
-    for _ in range(200):
-        dm_to_giver = [m for m in slack.messages(GIVER) if "recorded" in m["text"]]
-        if dm_to_giver:
-            break
-        import time
-
-        time.sleep(0.02)
-    assert dm_to_giver, "the giver was not told"
-    assert "DM only" in dm_to_giver[0]["text"]
+    told = dms_to(slack, GIVER)
+    assert "recorded" in told[0] and "DM only" in told[0]
     assert len(slack.messages(ANA)) == 1
     assert all(c.params["channel"] != "C111" for c in slack.calls_to("chat.postMessage"))
 
@@ -200,13 +203,7 @@ def test_removed_from_channel_recipients_still_get_their_dm_and_giver_is_told(
 
     submit(server, view, recipients=[ANA], reason="Great handover", channel="G999")
 
-    for _ in range(200):
-        told = [m["text"] for m in slack.messages(GIVER)]
-        if told:
-            break
-        import time
-
-        time.sleep(0.02)
+    told = dms_to(slack, GIVER)
     assert "not a member" in told[0] and "still got it by DM" in told[0]
     assert len(slack.messages(ANA)) == 1
 

@@ -71,6 +71,18 @@ def _parser() -> argparse.ArgumentParser:
     tick.add_argument("--now", type=_instant, help="the instant, ISO-8601 (default: now)")
     tick.set_defaults(handler=cmd_tick)
 
+    digest = sub.add_parser("digest", help="preview or post the weekly digest")
+    digest_sub = digest.add_subparsers(dest="action", required=True, metavar="ACTION")
+    preview = digest_sub.add_parser("preview", help="print the digest")
+    post = digest_sub.add_parser("post", help="post the digest now (once per week and channel)")
+    for p in (preview, post):
+        p.add_argument("--team", help="workspace id (when several are installed)")
+        p.add_argument("--week", type=_week, help="ISO week, e.g. 2026-W48 (default: this week)")
+    preview.add_argument("--json", action="store_true", help="print the Block Kit JSON")
+    post.add_argument("--channel", help="channel id (default: the digest channel setting)")
+    preview.set_defaults(handler=cmd_digest_preview)
+    post.set_defaults(handler=cmd_digest_post)
+
     check = sub.add_parser("check", help="check configuration, token, scopes and database")
     check.set_defaults(handler=cmd_check)
     return parser
@@ -82,6 +94,15 @@ def _instant(raw: str) -> datetime:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO-8601 instant: {raw!r}") from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _week(raw: str) -> str:
+    from bot.services.schedule import parse_week
+
+    try:
+        return parse_week(raw)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _runtime(settings: Settings) -> Runtime:
@@ -115,7 +136,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     scheduler = None
     if not args.no_scheduler:
         from bot.jobs.scheduler import make_scheduler
+        from bot.jobs.tick import register_token_workspace
 
+        register_token_workspace(runtime)
         scheduler = make_scheduler(runtime)
         scheduler.start()
     _stop_on_sigterm()
@@ -143,10 +166,19 @@ def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
     runtime = _runtime(settings)
     _ensure_schema(runtime)
     from bot.jobs.scheduler import make_scheduler
+    from bot.jobs.tick import register_token_workspace
 
+    register_token_workspace(runtime)
+    scheduler = make_scheduler(runtime)
     _stop_on_sigterm()
+    scheduler.start()
     log.info("scheduler running")
-    make_scheduler(runtime, blocking=True).start()
+    try:
+        signal.pause()
+    finally:
+        # Let a tick in flight finish: its claims are then settled, not left to expire.
+        scheduler.shutdown(wait=True)
+        runtime.db.dispose()
     return 0
 
 
@@ -165,9 +197,65 @@ def cmd_tick(settings: Settings, args: argparse.Namespace) -> int:
     settings.require("slack_bot_token")
     runtime = _runtime(settings)
     _ensure_schema(runtime)
-    from bot.jobs.tick import tick
+    from bot.jobs.tick import register_token_workspace, tick
 
+    register_token_workspace(runtime)
     print(tick(runtime, args.now))
+    return 0
+
+
+def _digest_context(settings: Settings, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from zoneinfo import ZoneInfo
+
+    from bot.jobs.tick import register_token_workspace
+    from bot.services import settings as workspace_settings
+    from bot.services import workspaces
+    from bot.services.schedule import week_of
+
+    settings.require("slack_bot_token")
+    runtime = _runtime(settings)
+    _ensure_schema(runtime)
+    if not workspaces.active(runtime.db):
+        register_token_workspace(runtime)
+    try:
+        workspace = workspaces.resolve(runtime.db, args.team)
+    except LookupError as error:
+        raise CommandError(str(error)) from None
+    config = workspace_settings.for_workspace(runtime.db, workspace, settings)
+    week = args.week or week_of(runtime.clock(), ZoneInfo(config.timezone))
+    return runtime, workspace, config, week
+
+
+def cmd_digest_preview(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+
+    from bot.blocks.digest import digest_message, digest_text
+    from bot.services import digest as digests
+    from bot.services.names import names_in
+
+    runtime, workspace, config, week = _digest_context(settings, args)
+    digest = digests.build(runtime.db, workspace, week, config.timezone)
+    if digest is None:
+        print(f"No appreciation in {week}: there is no digest to post.")
+        return 0
+    if args.json:
+        print(json.dumps(digest_message(digest), indent=2))
+    else:
+        print(digest_text(digest, names_in(runtime.db, workspace)))
+    return 0
+
+
+def cmd_digest_post(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.jobs.digest import post_digest
+
+    runtime, workspace, config, week = _digest_context(settings, args)
+    channel = args.channel or config.digest_channel
+    if not channel:
+        raise CommandError("no channel: pass --channel C123 or set ADVOCATE_DIGEST_CHANNEL.")
+    outcome = post_digest(runtime, workspace, config, week, channel, runtime.clock())
+    if not outcome.ok:
+        raise CommandError(f"the {week} digest was not posted: {outcome.detail}")
+    print(outcome.detail)
     return 0
 
 

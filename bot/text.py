@@ -34,7 +34,7 @@ def safe_mrkdwn(text: str) -> str:
         if _PERSON.fullmatch(inner) or _CHANNEL.fullmatch(inner) or _LINK.fullmatch(inner):
             out.append(f"<{_escape_label(inner)}>")
         else:
-            out.append(escape_plain(f"<{_unescape(inner)}>"))
+            out.append(_neutralise(escape_plain(f"<{_unescape(inner)}>")))
         pos = match.end()
     out.append(_escape_loose(text[pos:]))
     return "".join(out)
@@ -47,10 +47,14 @@ def _escape_loose(fragment: str) -> str:
     parts = _ENTITY.split(fragment)
     out = []
     for i in range(0, len(parts), 2):
-        out.append(_BARE_BROADCAST.sub("@" + _WORD_JOINER, escape_plain(parts[i])))
+        out.append(_neutralise(escape_plain(parts[i])))
         if i + 1 < len(parts):
             out.append(f"&{parts[i + 1]};")
     return "".join(out)
+
+
+def _neutralise(escaped: str) -> str:
+    return _BARE_BROADCAST.sub("@" + _WORD_JOINER, escaped)
 
 
 def _escape_label(inner: str) -> str:

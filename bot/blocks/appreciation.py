@@ -14,11 +14,10 @@ from bot.blocks.common import (
     divider,
     header,
     message,
-    mrkdwn,
     plain,
     section,
 )
-from bot.store.models import Appreciation
+from bot.store.models import Appreciation, BuyInGoal
 from bot.store.queries import Standing
 from bot.text import mention, safe_mrkdwn
 
@@ -251,23 +250,52 @@ def top_message(period: str, standings: Sequence[Standing]) -> str:
     return "\n".join(lines)
 
 
-def home_view(user_id: str, received: dict[str, int], given: dict[str, int]) -> dict[str, Any]:
-    """A first Home tab: the person's own numbers and a way to give."""
-    return {
-        "type": "home",
-        "blocks": [
-            header("Your advocates"),
-            section(stats_message(user_id, received, given)),
-            actions(button("Appreciate someone", OPEN_MODAL_ACTION, style="primary")),
-            divider(),
-            {
-                "type": "context",
-                "elements": [
-                    mrkdwn(
-                        "Who is one person whose buy-in you want this week? Show them genuine "
-                        "appreciation today."
-                    )
-                ],
-            },
-        ],
-    }
+def home_view(
+    user_id: str,
+    received: dict[str, int],
+    given: dict[str, int],
+    *,
+    goals: Sequence[BuyInGoal] = (),
+    this_week: str | None = None,
+    checkins_off: bool = False,
+) -> dict[str, Any]:
+    """The Home tab: the person's own numbers, buy-in goals and check-in choice."""
+    from bot.blocks.checkin import RESUME_ACTION
+    from bot.services.checkins import OUTCOMES
+
+    current = next((g for g in goals if g.week == this_week), None)
+    goal_text = (
+        f"*Your buy-in goal this week:* {mention(current.target_user_id)}"
+        if current
+        else "*Your buy-in goal this week:* not set yet. Who is one person whose support "
+        "you want? Your check-in will ask."
+    )
+    blocks: list[Block] = [
+        header("Your advocates"),
+        section(stats_message(user_id, received, given)),
+        actions(button("Appreciate someone", OPEN_MODAL_ACTION, style="primary")),
+        divider(),
+        section(goal_text),
+    ]
+    past = [g for g in goals if g is not current][:4]
+    if past:
+        lines = [
+            f"{g.week}: {mention(g.target_user_id)}"
+            + (f" ({OUTCOMES[g.outcome]})" if g.outcome else "")
+            for g in past
+        ]
+        blocks.append(context("Earlier goals: " + " · ".join(lines)))
+    if checkins_off:
+        blocks.append(
+            section(
+                "Your weekly check-ins are off.",
+                accessory=button("Turn check-ins back on", RESUME_ACTION),
+            )
+        )
+    blocks.append(
+        context(
+            "Ask questions, listen, appreciate, and ask for a commitment: that is how "
+            "colleagues become advocates."
+        )
+    )
+    return {"type": "home", "blocks": blocks}

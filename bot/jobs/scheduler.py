@@ -6,7 +6,6 @@ import logging
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
 
 from bot.jobs.tick import tick
 from bot.runtime import Runtime
@@ -24,8 +23,9 @@ def _safe_tick(runtime: Runtime) -> None:
         log.exception("scheduled tick failed")
 
 
-def make_scheduler(runtime: Runtime, *, blocking: bool = False) -> BaseScheduler:
-    scheduler: BaseScheduler = BlockingScheduler() if blocking else BackgroundScheduler()
+def make_scheduler(runtime: Runtime) -> BaseScheduler:
+    """A background scheduler that ticks every few seconds; the caller starts and stops it."""
+    scheduler: BaseScheduler = BackgroundScheduler()
     scheduler.add_job(
         _safe_tick,
         "interval",

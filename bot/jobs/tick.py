@@ -1,38 +1,106 @@
-"""Everything that is due at one instant, run once. `advocate tick` and the scheduler call it."""
+"""Everything that is due at one instant, run once. `advocate tick` and the scheduler call it.
+
+Safe to run from any number of processes at once: every send is decided by a unique key in
+the database before it goes out (see bot/slack/outbox.py).
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.clock import fixed_clock
+from bot.jobs.checkins import queue_checkins, refresh_people
+from bot.jobs.digest import DigestOutcome, post_digest
 from bot.runtime import Runtime
+from bot.services import settings as workspace_settings
+from bot.services import workspaces
+from bot.services.schedule import due_week
+from bot.services.workspace import Workspace
+from bot.slack.client import SingleWorkspaceClients, token_workspace
 from bot.slack.outbox import OutboxSender
 
 log = logging.getLogger(__name__)
 
+# A digest channel that is unreachable is looked at again every few minutes, not every tick;
+# admins are told once per week regardless (see jobs/digest.py).
+PROBLEM_RETRY = timedelta(minutes=10)
+_LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
+_last_problem: dict[tuple[str, str | None, str], datetime] = {}
 
-@dataclass(frozen=True)
+
+@dataclass
 class TickReport:
-    delivered: int
-    failed: int
-    pending: int
+    delivered: int = 0
+    failed: int = 0
+    pending: int = 0
+    checkins_queued: int = 0
+    digests: list[DigestOutcome] = field(default_factory=list)
 
     def __str__(self) -> str:
-        return f"outbox: {self.delivered} sent, {self.failed} failed, {self.pending} waiting"
+        parts = [
+            f"outbox: {self.delivered} sent, {self.failed} failed, {self.pending} waiting",
+            f"check-ins queued: {self.checkins_queued}",
+        ]
+        parts += [f"digest: {d.detail}" for d in self.digests]
+        return "; ".join(parts)
+
+
+def at(runtime: Runtime, now: datetime | None) -> Runtime:
+    """The runtime with its clock (and sender) fixed at `now`, or unchanged."""
+    if now is None:
+        return runtime
+    clock = fixed_clock(now)
+    return replace(runtime, clock=clock, sender=OutboxSender(runtime.db, runtime.clients, clock))
+
+
+def register_token_workspace(runtime: Runtime) -> None:
+    """In single-workspace mode, make sure the token's workspace is known."""
+    if isinstance(runtime.clients, SingleWorkspaceClients) and runtime.settings.slack_bot_token:
+        team_id, enterprise_id, name = token_workspace(runtime.clients.client_for(""))
+        workspaces.ensure(runtime.db, Workspace(team_id, enterprise_id), name, runtime.clock())
 
 
 def tick(runtime: Runtime, now: datetime | None = None) -> TickReport:
-    """Run due work at `now` (default: the runtime's clock). Safe alongside other processes."""
-    clock = fixed_clock(now) if now else runtime.clock
-    sender = OutboxSender(runtime.db, runtime.clients, clock)
-    results = sender.deliver_due()
-    report = TickReport(
-        delivered=sum(r.status == "sent" for r in results),
-        failed=sum(r.status == "failed" for r in results),
-        pending=sum(r.status == "pending" for r in results),
-    )
-    if results:
+    """Run due work at `now` (default: the runtime's clock)."""
+    runtime = at(runtime, now)
+    now = runtime.clock()
+    report = TickReport()
+    for workspace in workspaces.active(runtime.db):
+        try:
+            _workspace_tick(runtime, workspace, now, report)
+        except Exception:
+            # One workspace's trouble must not hold up the others.
+            log.exception("scheduled work failed for %s", workspace.team_id)
+    results = runtime.sender.deliver_due()
+    report.delivered = sum(r.status == "sent" for r in results)
+    report.failed = sum(r.status == "failed" for r in results)
+    report.pending = sum(r.status == "pending" for r in results)
+    if results or report.checkins_queued or report.digests:
         log.info("tick: %s", report)
     return report
+
+
+def _workspace_tick(
+    runtime: Runtime, workspace: Workspace, now: datetime, report: TickReport
+) -> None:
+    config = workspace_settings.for_workspace(runtime.db, workspace, runtime.settings)
+    client = runtime.clients.client_for(workspace.team_id, workspace.enterprise_id)
+    if config.digest_channel:
+        week = due_week(now, config.digest_day, config.digest_time, ZoneInfo(config.timezone))
+        attempt = (workspace.team_id, week, config.digest_channel)
+        if week and now - _last_problem.get(attempt, _LONG_AGO) >= PROBLEM_RETRY:
+            outcome = post_digest(runtime, workspace, config, week, config.digest_channel, now)
+            if outcome.status == "problem":
+                _last_problem[attempt] = now
+            if outcome.status in ("posted", "problem", "pending"):
+                report.digests.append(outcome)
+    refresh_people(runtime, client, workspace, now)
+    members = None
+    if config.checkin_audience == "channel" and config.checkin_channel:
+        members = set()
+        for page in client.conversations_members(channel=config.checkin_channel, limit=1000):
+            members.update(page.get("members", []))
+    report.checkins_queued += queue_checkins(runtime, workspace, config, now, members)

@@ -9,10 +9,10 @@ from slack_bolt import App, BoltContext, BoltResponse
 from slack_sdk import WebClient
 from sqlalchemy.exc import IntegrityError
 
-from bot.blocks import appreciation as blocks
 from bot.listeners.common import workspace_of
+from bot.listeners.home import publish_home
 from bot.runtime import Runtime
-from bot.services import appreciation
+from bot.services.people import mark_used
 from bot.slack import people
 from bot.store.models import ProcessedEvent
 
@@ -43,14 +43,14 @@ def register(app: App, runtime: Runtime) -> None:
     def home_opened(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         if event.get("tab") not in (None, "home"):
             return
-        user_id = event["user"]
         workspace = workspace_of(context)
+        user_id = event["user"]
         found = people.lookup(client, user_id)
-        zone = found.zone(runtime.settings.timezone).key if found else runtime.settings.timezone
-        result = appreciation.stats(runtime.db, workspace, user_id, runtime.clock(), zone)
-        client.views_publish(
-            user_id=user_id, view=blocks.home_view(user_id, result.received, result.given)
-        )
+        if found is not None:
+            now = runtime.clock()
+            people.remember(runtime.db, workspace, [found], now)
+            mark_used(runtime.db, workspace, [user_id], now)
+        publish_home(runtime, client, workspace, user_id, found)
 
     @app.event("user_change")
     def user_changed(event: dict[str, Any], context: BoltContext) -> None:

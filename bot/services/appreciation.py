@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.blocks import appreciation as render
 from bot.errors import UserError
-from bot.services import outbox
+from bot.services import outbox, people
 from bot.services.workspace import PersonInfo, Workspace
 from bot.store import queries
 from bot.store.db import Database
@@ -335,6 +335,7 @@ def give(
     )
     if recorded.duplicate:
         return "That appreciation is already recorded; nothing was sent twice."
+    people.mark_used(db, workspace, [draft.giver_id, *draft.recipient_ids], now)
     deliveries = deliver(recorded.outbox_ids)
     by_kind = {d.id: d for d in deliveries}
     post = (

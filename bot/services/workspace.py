@@ -22,6 +22,7 @@ class PersonInfo:
     is_bot: bool = False
     deleted: bool = False
     is_admin: bool = False
+    is_guest: bool = False
 
     def zone(self, fallback: str = "UTC") -> ZoneInfo:
         """The person's own timezone, or `fallback` when Slack has none."""

@@ -36,3 +36,13 @@ class SingleWorkspaceClients:
 
     def client_for(self, team_id: str, enterprise_id: str | None = None) -> WebClient:
         return self._client
+
+
+def token_workspace(client: WebClient) -> tuple[str, str | None, str]:
+    """(team_id, enterprise_id, name) of the workspace a bot token belongs to (auth.test)."""
+    response = client.auth_test()
+    return (
+        str(response["team_id"]),
+        response.get("enterprise_id") or None,
+        str(response.get("team") or ""),
+    )

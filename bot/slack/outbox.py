@@ -20,13 +20,16 @@ from bot.clock import Clock
 from bot.services.outbox import Delivery
 from bot.slack.client import ClientProvider
 from bot.store.db import Database
-from bot.store.models import OutboxMessage
+from bot.store.models import OutboxMessage, Person
 
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "advocate_delivery"
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 10
+# Messages one tick sends at most: with a 15-second tick, about 400 a minute, well inside
+# what Slack allows a workspace; 429s slow it further.
+BATCH = 100
 # Slack answered but will never accept this message: retrying would not help.
 CHANNEL_UNREACHABLE = {"not_in_channel", "channel_not_found", "is_archived"}
 TRANSIENT_ERRORS = {
@@ -44,11 +47,21 @@ class OutboxSender:
         self.clients = clients
         self.clock = clock
 
-    def deliver(self, ids: list[int]) -> list[Delivery]:
-        """Try to send these messages now (right after they were recorded)."""
-        return [self._deliver_one(i) for i in ids]
+    def deliver(self, ids: list[int], *, stop_when_rate_limited: bool = False) -> list[Delivery]:
+        """Try to send these messages now (right after they were recorded).
 
-    def deliver_due(self, limit: int = 200) -> list[Delivery]:
+        With `stop_when_rate_limited`, a batch stops at the first message Slack still rate
+        limits after waiting out Retry-After; the rest wait for the next tick.
+        """
+        results = []
+        for message_id in ids:
+            result = self._deliver_one(message_id)
+            results.append(result)
+            if stop_when_rate_limited and result.error in ("ratelimited", "http_429"):
+                break
+        return results
+
+    def deliver_due(self, limit: int = BATCH) -> list[Delivery]:
         """Send every message that is due and not held by a live claim."""
         now = self.clock()
         with self.db.transaction() as session:
@@ -66,7 +79,7 @@ class OutboxSender:
                     .limit(limit)
                 )
             )
-        return self.deliver(ids)
+        return self.deliver(ids, stop_when_rate_limited=True)
 
     def _claim(self, message_id: int) -> OutboxMessage | None:
         now = self.clock()
@@ -115,11 +128,28 @@ class OutboxSender:
             return self._retry_later(message, type(error).__name__)
 
     def _target_channel(self, client: WebClient, message: OutboxMessage) -> str:
-        if message.kind == "dm":
-            # Post into the DM's own channel id, so history can be searched after a crash.
-            opened = client.conversations_open(users=message.user_id)
-            return str(opened["channel"]["id"])
-        return message.channel_id
+        if message.kind != "dm":
+            return message.channel_id
+        # Post into the DM's own channel id, so history can be searched after a crash. The
+        # id is kept: conversations.open is rate limited more tightly than posting.
+        with self.db.transaction() as session:
+            known = session.scalar(
+                select(Person.dm_channel_id).where(
+                    Person.team_id == message.team_id, Person.user_id == message.user_id
+                )
+            )
+        if known:
+            return known
+        opened = client.conversations_open(users=message.user_id)
+        channel_id = str(opened["channel"]["id"])
+        with self.db.transaction() as session:
+            session.execute(
+                update(Person)
+                .where(Person.team_id == message.team_id, Person.user_id == message.user_id)
+                .values(dm_channel_id=channel_id)
+                .execution_options(synchronize_session=False)
+            )
+        return channel_id
 
     def _post(self, client: WebClient, message: OutboxMessage, channel_id: str) -> str:
         payload: dict[str, Any] = dict(message.payload)
@@ -138,9 +168,16 @@ class OutboxSender:
         self, client: WebClient, message: OutboxMessage, channel_id: str
     ) -> str | None:
         oldest = (message.created_at - timedelta(minutes=1)).timestamp()
-        history = client.conversations_history(
-            channel=channel_id, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=200
-        )
+        try:
+            history = client.conversations_history(
+                channel=channel_id, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=200
+            )
+        except SlackApiError as error:
+            if error.response.get("error") != "not_in_channel":
+                raise
+            # A public channel posted to without joining cannot be read back.
+            log.warning("cannot check %s for an earlier post of %s", channel_id, message.dedupe_key)
+            return None
         posted: dict[str, Any]
         for posted in history.get("messages", []):
             meta: dict[str, Any] = posted.get("metadata") or {}

@@ -33,6 +33,7 @@ def person_from_slack(user: dict) -> PersonInfo:
         is_bot=bool(user.get("is_bot")) or user["id"] == "USLACKBOT",
         deleted=bool(user.get("deleted")),
         is_admin=bool(user.get("is_admin") or user.get("is_owner")),
+        is_guest=bool(user.get("is_restricted") or user.get("is_ultra_restricted")),
     )
 
 
@@ -57,5 +58,16 @@ def remember(db: Database, workspace: Workspace, people: list[PersonInfo], now: 
             row.is_bot = info.is_bot
             row.deleted = info.deleted
             row.is_admin = info.is_admin
+            row.is_guest = info.is_guest
             row.refreshed_at = now
             session.add(row)
+
+
+def refresh_all(client: WebClient, db: Database, workspace: Workspace, now: datetime) -> int:
+    """Read every member from `users.list` (paged) and remember them; returns how many."""
+    members: list[PersonInfo] = []
+    for page in client.users_list(limit=200):
+        members += [person_from_slack(user) for user in page.get("members", [])]
+    for start in range(0, len(members), 500):
+        remember(db, workspace, members[start : start + 500], now)
+    return len(members)

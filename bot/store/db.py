@@ -71,3 +71,24 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def insert_ignoring_conflicts(
+    session: Session, table: Any, rows: list[dict[str, Any]], conflict_columns: list[str]
+) -> int:
+    """Insert rows, skipping any that collide on `conflict_columns`; returns how many went in.
+
+    This is how "exactly once" is decided: the first process to insert a key owns it.
+    """
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        pg_statement = pg_insert(table).on_conflict_do_nothing(index_elements=conflict_columns)
+        return int(getattr(session.execute(pg_statement, rows), "rowcount", 0) or 0)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=conflict_columns)
+    return int(getattr(session.execute(statement, rows), "rowcount", 0) or 0)

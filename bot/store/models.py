@@ -39,8 +39,22 @@ class WorkspaceScoped:
     enterprise_id: Mapped[str | None] = mapped_column(String(32))
 
 
+class InstalledWorkspace(WorkspaceScoped, Base):
+    """A workspace the app serves; scheduled work walks these."""
+
+    __tablename__ = "workspaces"
+    __table_args__ = (UniqueConstraint("team_id", name="uq_workspaces_team"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    installed_at: Mapped[datetime]
+    uninstalled_at: Mapped[datetime | None]
+    # When the member list (timezones, leavers) was last read from users.list.
+    people_refreshed_at: Mapped[datetime | None]
+
+
 class Person(WorkspaceScoped, Base):
-    """What the app last learned about a person from Slack (`users.info`)."""
+    """What the app last learned about a person from Slack, and their check-in choices."""
 
     __tablename__ = "people"
     __table_args__ = (UniqueConstraint("team_id", "user_id", name="uq_people_team_user"),)
@@ -52,7 +66,13 @@ class Person(WorkspaceScoped, Base):
     is_bot: Mapped[bool] = mapped_column(Boolean, default=False)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_guest: Mapped[bool] = mapped_column(Boolean, default=False)
     refreshed_at: Mapped[datetime]
+    # Set when the person gave, received or opened the Home: the default check-in audience.
+    used_app_at: Mapped[datetime | None]
+    dm_channel_id: Mapped[str | None] = mapped_column(String(32))
+    checkins_paused_until: Mapped[datetime | None]
+    checkins_stopped: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Appreciation(WorkspaceScoped, Base):
@@ -100,6 +120,23 @@ class AppreciationRecipient(WorkspaceScoped, Base):
     user_id: Mapped[str] = mapped_column(String(32))
 
     appreciation: Mapped[Appreciation] = relationship(back_populates="recipients")
+
+
+class BuyInGoal(WorkspaceScoped, Base):
+    """The one person whose buy-in someone wants in a given week, and how it went."""
+
+    __tablename__ = "buyin_goals"
+    __table_args__ = (
+        UniqueConstraint("team_id", "user_id", "week", name="uq_buyin_goals_team_user_week"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    week: Mapped[str] = mapped_column(String(8))  # ISO week, 2026-W48
+    target_user_id: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str | None] = mapped_column(String(16))  # won | working | skipped
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class OutboxMessage(WorkspaceScoped, Base):

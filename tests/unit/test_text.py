@@ -208,3 +208,7 @@ def test_truncate_never_exceeds_the_limit_and_keeps_short_text(text: str, limit:
         assert out == text
     else:
         assert out.endswith("…") and text.startswith(out[:-1])
+
+
+def test_broadcast_word_inside_a_neutralised_token_is_neutralised_too() -> None:
+    assert "@here" not in safe_mrkdwn("<@HERE>").lower()

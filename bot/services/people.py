@@ -1,0 +1,40 @@
+"""Who is who in a workspace: admins, the check-in audience, people who used the app."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from bot.services.settings import WorkspaceSettings
+from bot.services.workspace import Workspace
+from bot.store.db import Database
+from bot.store.models import Person
+
+
+def admins_of(db: Database, workspace: Workspace, config: WorkspaceSettings) -> list[str]:
+    """Slack admins and owners the app knows of, plus the configured extra admins."""
+    with db.transaction() as session:
+        slack_admins = session.scalars(
+            select(Person.user_id).where(
+                Person.team_id == workspace.team_id,
+                Person.is_admin.is_(True),
+                Person.deleted.is_(False),
+            )
+        )
+        return sorted(set(slack_admins) | set(config.admins))
+
+
+def mark_used(db: Database, workspace: Workspace, user_ids: list[str], now: datetime) -> None:
+    """Remember that these people used the app (they join the default check-in audience)."""
+    with db.transaction() as session:
+        session.execute(
+            update(Person)
+            .where(
+                Person.team_id == workspace.team_id,
+                Person.user_id.in_(user_ids),
+                Person.used_app_at.is_(None),
+            )
+            .values(used_app_at=now)
+            .execution_options(synchronize_session=False)
+        )

@@ -1,0 +1,59 @@
+"""The workspaces the app serves."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from bot.services.workspace import Workspace
+from bot.store.db import Database
+from bot.store.models import InstalledWorkspace
+
+
+def ensure(db: Database, workspace: Workspace, name: str, now: datetime) -> None:
+    """Record that the app serves `workspace` (again, if it had been uninstalled)."""
+    with db.transaction() as session:
+        row = session.scalar(
+            select(InstalledWorkspace).where(InstalledWorkspace.team_id == workspace.team_id)
+        )
+        if row is None:
+            session.add(
+                InstalledWorkspace(
+                    team_id=workspace.team_id,
+                    enterprise_id=workspace.enterprise_id,
+                    name=name,
+                    installed_at=now,
+                )
+            )
+        else:
+            row.name = name or row.name
+            row.uninstalled_at = None
+
+
+def active(db: Database) -> list[Workspace]:
+    with db.transaction() as session:
+        rows = session.execute(
+            select(InstalledWorkspace.team_id, InstalledWorkspace.enterprise_id)
+            .where(InstalledWorkspace.uninstalled_at.is_(None))
+            .order_by(InstalledWorkspace.team_id)
+        ).all()
+    return [Workspace(r[0], r[1]) for r in rows]
+
+
+def resolve(db: Database, team_id: str | None) -> Workspace:
+    """The workspace `--team` names, or the only one installed. Raises LookupError."""
+    known = active(db)
+    if team_id:
+        for workspace in known:
+            if workspace.team_id == team_id:
+                return workspace
+        raise LookupError(f"workspace {team_id} is not installed here")
+    if len(known) == 1:
+        return known[0]
+    if not known:
+        raise LookupError(
+            "no workspace is installed yet; start the bot once, or run `advocate check`"
+        )
+    names = ", ".join(w.team_id for w in known)
+    raise LookupError(f"several workspaces are installed ({names}); choose one with --team")

@@ -9,6 +9,7 @@ other control sequence (and bare `@here`-style words) into plain, harmless text.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 _TOKEN = re.compile(r"<([^<>]*)>")
 _ENTITY = re.compile(r"&(amp|lt|gt);")
@@ -73,3 +74,19 @@ def mention(user_id: str) -> str:
 def truncate(text: str, limit: int) -> str:
     """Cut `text` to at most `limit` characters, marking the cut with an ellipsis."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def as_plain(text: str, name: Callable[[str], str]) -> str:
+    """Slack markup as a terminal would show it: people by `name`, links by label."""
+
+    def token(match: re.Match[str]) -> str:
+        target, _, label = match.group(1).partition("|")
+        if _PERSON.fullmatch(match.group(1)):
+            return name(target[1:])
+        if target.startswith("#"):
+            return f"#{label or target[1:]}"
+        if target.startswith("!"):
+            return label or "@" + target[1:].split("^")[0]
+        return label or target
+
+    return _unescape(_TOKEN.sub(token, text))

@@ -95,8 +95,9 @@ def clock() -> MovableClock:
 
 
 @pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack(team_id=TEAM)
+def slack(clock: MovableClock) -> Iterator[FakeSlack]:
+    # Message timestamps follow the test clock, as Slack's follow real time.
+    fake = FakeSlack(team_id=TEAM, clock=lambda: clock().timestamp())
     fake.add_user(GIVER, name="gloria", real_name="Gloria", tz="America/New_York")
     fake.add_user(ANA, name="ana", real_name="Ana", tz="Europe/Paris")
     fake.add_user(BEN, name="ben", real_name="Ben", tz="Asia/Tokyo")

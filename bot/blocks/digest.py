@@ -8,7 +8,7 @@ from typing import Any
 from bot.blocks.appreciation import OPEN_MODAL_ACTION
 from bot.blocks.common import Block, actions, button, context, divider, header, message, section
 from bot.services.digest import Digest
-from bot.text import mention, safe_mrkdwn, truncate
+from bot.text import as_plain, mention, safe_mrkdwn, truncate
 
 QUOTE_LIMIT = 280
 NAMES_SHOWN = 5
@@ -32,7 +32,8 @@ def _totals(digest: Digest) -> str:
         f"{'person' if digest.givers == 1 else 'people'} to {digest.people_thanked}."
     )
     if digest.commitments_kept:
-        line += f" {digest.commitments_kept} commitments kept on time."
+        kept = "commitment" if digest.commitments_kept == 1 else "commitments"
+        line += f" {digest.commitments_kept} {kept} kept on time."
     return line
 
 
@@ -91,7 +92,8 @@ def digest_text(digest: Digest, name: Callable[[str], str]) -> str:
             f"{rank}. {name(advocate.user_id)}: thanked by "
             f"{_list(advocate.givers, name, NAMES_SHOWN)}"
         )
-        lines.append(f'   "{truncate(advocate.quote, QUOTE_LIMIT)}" ({name(advocate.quote_giver)})')
+        quote = truncate(as_plain(advocate.quote, name), QUOTE_LIMIT)
+        lines.append(f'   "{quote}" ({name(advocate.quote_giver)})')
     if digest.more_advocates:
         lines.append(f"…and {digest.more_advocates} more people were appreciated.")
     if digest.first_timers:

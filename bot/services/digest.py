@@ -60,7 +60,7 @@ def build(db: Database, workspace: Workspace, week: str, timezone: str) -> Diges
                     Appreciation.created_at >= start,
                     Appreciation.created_at < end,
                 )
-                .order_by(Appreciation.created_at)
+                .order_by(Appreciation.created_at, Appreciation.id)
             )
         )
         if not rows:

@@ -4,31 +4,36 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.services.workspace import Workspace
-from bot.store.db import Database
+from bot.store.db import Database, insert_ignoring_conflicts
 from bot.store.models import InstalledWorkspace
 
 
 def ensure(db: Database, workspace: Workspace, name: str, now: datetime) -> None:
     """Record that the app serves `workspace` (again, if it had been uninstalled)."""
     with db.transaction() as session:
-        row = session.scalar(
-            select(InstalledWorkspace).where(InstalledWorkspace.team_id == workspace.team_id)
+        # Several processes start at once (replicas, a cron'd tick): the first insert wins.
+        insert_ignoring_conflicts(
+            session,
+            InstalledWorkspace,
+            [
+                {
+                    "team_id": workspace.team_id,
+                    "enterprise_id": workspace.enterprise_id,
+                    "name": name,
+                    "installed_at": now,
+                }
+            ],
+            ["team_id"],
         )
-        if row is None:
-            session.add(
-                InstalledWorkspace(
-                    team_id=workspace.team_id,
-                    enterprise_id=workspace.enterprise_id,
-                    name=name,
-                    installed_at=now,
-                )
-            )
-        else:
-            row.name = name or row.name
-            row.uninstalled_at = None
+        session.execute(
+            update(InstalledWorkspace)
+            .where(InstalledWorkspace.team_id == workspace.team_id)
+            .values(name=name, uninstalled_at=None)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def active(db: Database) -> list[Workspace]:

@@ -1,0 +1,152 @@
+"""`advocate tick` and `advocate digest` as separate processes against one database."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.runtime import Runtime
+from bot.services import appreciation, workspaces
+from bot.services.people import mark_used
+from bot.services.workspace import PersonInfo, Workspace
+from bot.slack import people
+from tests.conftest import ANA, BEN, GIVER, MovableClock
+from tests.e2e.test_cli import clean_env
+from tests.support.fake_slack import FakeSlack
+
+WS = Workspace("T111")
+DIGEST_AT = "2026-11-27T15:00:00Z"  # Friday 16:00 in Paris
+
+
+@pytest.fixture
+def week_of_thanks(runtime: Runtime, clock: MovableClock) -> Runtime:
+    workspaces.ensure(runtime.db, WS, "Example", clock())
+    people.remember(
+        runtime.db,
+        WS,
+        [PersonInfo(GIVER, "gloria"), PersonInfo(ANA, "ana"), PersonInfo(BEN, "ben")],
+        clock(),
+    )
+    for n, (giver, recipient) in enumerate([(GIVER, ANA), (BEN, ANA), (GIVER, BEN)]):
+        draft = appreciation.Draft(giver, [recipient], f"for help #{n}", source_key=f"s{n}")
+        appreciation.record(
+            runtime.db,
+            WS,
+            draft,
+            PersonInfo(giver),
+            datetime(2026, 11, 24, 10, tzinfo=UTC),
+            daily_limit=10,
+        )
+    mark_used(runtime.db, WS, [GIVER, ANA, BEN], clock())
+    return runtime
+
+
+def env_for(runtime: Runtime, slack: FakeSlack, **extra: str) -> dict[str, str]:
+    return clean_env(
+        SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_API_URL=slack.url,
+        DATABASE_URL=runtime.db.url,
+        ADVOCATE_DIGEST_CHANNEL="C111",
+        ADVOCATE_TIMEZONE="Europe/Paris",
+        **extra,
+    )
+
+
+def run(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("db", ["postgres"], indirect=True)
+def test_separate_tick_processes_post_the_digest_and_checkins_once(
+    week_of_thanks: Runtime, slack: FakeSlack, tmp_path: Path
+) -> None:
+    env = env_for(week_of_thanks, slack)
+    # Friday 16:00 in Paris, and also past Monday 09:30 for nobody: only the digest is due.
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bot", "tick", "--now", DIGEST_AT],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs = [p.communicate(timeout=120) for p in processes]
+    assert all(p.returncode == 0 for p in processes), outputs
+    assert len(slack.messages("C111")) == 1
+
+    monday = "2026-11-30T14:31:00Z"  # 09:31 in New York, later everywhere east of it
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bot", "tick", "--now", monday],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs = [p.communicate(timeout=120) for p in processes]
+    assert all(p.returncode == 0 for p in processes), outputs
+    for user_id in (GIVER, ANA, BEN):
+        sent = [m for m in slack.messages(user_id) if "weekly check-in" in m["text"]]
+        assert len(sent) == 1, user_id
+
+
+def test_digest_preview_prints_readable_text_and_json(
+    week_of_thanks: Runtime, slack: FakeSlack, tmp_path: Path
+) -> None:
+    env = env_for(week_of_thanks, slack)
+    text = run(env, tmp_path, "digest", "preview", "--week", "2026-W48")
+    assert text.returncode == 0, text.stderr
+    assert "@ana" in text.stdout and "Internal advocates, week 2026-W48" in text.stdout
+    assert "<@" not in text.stdout
+
+    as_json = run(env, tmp_path, "digest", "preview", "--week", "2026-W48", "--json")
+    assert json.loads(as_json.stdout)["blocks"]
+
+    empty = run(env, tmp_path, "digest", "preview", "--week", "2026-W40")
+    assert empty.returncode == 0 and "No appreciation in 2026-W40" in empty.stdout
+
+
+def test_digest_post_posts_once_however_often_it_is_run(
+    week_of_thanks: Runtime, slack: FakeSlack, tmp_path: Path
+) -> None:
+    env = env_for(week_of_thanks, slack)
+    first = run(env, tmp_path, "digest", "post", "--week", "2026-W48")
+    second = run(env, tmp_path, "digest", "post", "--week", "2026-W48")
+    assert first.returncode == 0 and "posted" in first.stdout
+    assert second.returncode == 0 and "already posted" in second.stdout
+    assert len(slack.messages("C111")) == 1
+
+
+def test_digest_post_to_an_unreachable_channel_exits_non_zero_with_the_reason(
+    week_of_thanks: Runtime, slack: FakeSlack, tmp_path: Path
+) -> None:
+    slack.set_channel("G500", is_member=False, is_private=True)
+    env = env_for(week_of_thanks, slack)
+    result = run(env, tmp_path, "digest", "post", "--week", "2026-W48", "--channel", "G500")
+    assert result.returncode != 0
+    assert "invite it" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_week_is_one_clear_line(
+    week_of_thanks: Runtime, slack: FakeSlack, tmp_path: Path
+) -> None:
+    result = run(env_for(week_of_thanks, slack), tmp_path, "digest", "preview", "--week", "48")
+    assert result.returncode != 0 and "2026-W48" in result.stderr

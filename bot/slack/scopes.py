@@ -9,6 +9,9 @@ BOT_SCOPES: dict[str, str] = {
     "channels:history": "finding its own post in a public channel after a crash",
     "groups:history": "finding its own post in a private channel after a crash",
     "users:read": "each person's timezone, and telling people from bots and leavers",
+    "channels:read": "checking that the digest channel exists and who is in a channel",
+    "groups:read": "the same for a private digest or check-in channel",
+    "channels:join": "joining the public digest channel by itself",
 }
 
 

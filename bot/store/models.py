@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -137,6 +138,61 @@ class BuyInGoal(WorkspaceScoped, Base):
     outcome: Mapped[str | None] = mapped_column(String(16))  # won | working | skipped
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class Ask(WorkspaceScoped, Base):
+    """A tracked request: someone asked a colleague for something, in a Slack thread."""
+
+    __tablename__ = "asks"
+    __table_args__ = (
+        UniqueConstraint("team_id", "source_key", name="uq_asks_team_source"),
+        Index("ix_asks_team_status", "team_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    asker_id: Mapped[str] = mapped_column(String(32))
+    helper_id: Mapped[str] = mapped_column(String(32))
+    request: Mapped[str] = mapped_column(Text)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    # The thread the questions live in: the ask's own post, or the message it was made from.
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    # The message showing the live status (updated in place): the ask's own post, or the
+    # app's first reply when the ask was made from someone's message.
+    status_ts: Mapped[str | None] = mapped_column(String(32))
+    from_message: Mapped[bool] = mapped_column(Boolean, default=False)
+    due_on: Mapped[date | None] = mapped_column(Date)
+    committed_on: Mapped[date | None] = mapped_column(Date)
+    # The asker's timezone when asking: due dates are their local days.
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    status: Mapped[str] = mapped_column(String(16), default="asked")
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    source_key: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    committed_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+
+    obstacles: Mapped[list[Obstacle]] = relationship(
+        back_populates="ask",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="Obstacle.id",
+    )
+
+
+class Obstacle(WorkspaceScoped, Base):
+    """Something that could get in the way of an ask, raised by the helper."""
+
+    __tablename__ = "obstacles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ask_id: Mapped[int] = mapped_column(ForeignKey("asks.id", ondelete="CASCADE"), index=True)
+    description: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open|handling|resolved
+    created_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+
+    ask: Mapped[Ask] = relationship(back_populates="obstacles")
 
 
 class OutboxMessage(WorkspaceScoped, Base):

@@ -199,3 +199,16 @@ def test_run_with_an_app_token_uses_socket_mode_through_slack_api_url(
         except subprocess.TimeoutExpired:
             process.kill()
             process.communicate()
+
+
+def test_scheduler_alone_stops_cleanly_on_sigterm(tmp_path: Path, slack: FakeSlack) -> None:
+    env = clean_env(SLACK_BOT_TOKEN="xoxb-test", SLACK_API_URL=slack.url)
+    process = start_bot(env, tmp_path, "scheduler")
+    try:
+        slack.wait_for("auth.test", timeout=20)  # it registered the workspace and is running
+        time.sleep(0.5)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=20)
+    assert process.returncode in (0, 130), output
+    assert "Traceback" not in output

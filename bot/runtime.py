@@ -30,4 +30,11 @@ class Runtime:
     ) -> Runtime:
         db = db or Database(settings.database_url)
         clients = clients or SingleWorkspaceClients(settings)
-        return cls(settings, db, clock, clients, OutboxSender(db, clients, clock))
+        return cls(settings, db, clock, clients, make_sender(db, clients, clock))
+
+
+def make_sender(db: Database, clients: ClientProvider, clock: Clock) -> OutboxSender:
+    """The outbox sender, with the follow-ups some messages need once they are posted."""
+    from bot.services.ask_posts import after_sent
+
+    return OutboxSender(db, clients, clock, on_sent=after_sent)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.listeners import shortcuts
+from bot.listeners import asks, shortcuts
 from bot.slack.scopes import BOT_SCOPES
 from tests.support.blockkit import assert_valid_manifest
 
@@ -41,12 +41,12 @@ def test_shortcuts_match_the_listener_callback_ids(manifest: dict[str, Any]) -> 
     assert declared == {
         shortcuts.APPRECIATE_SOMEONE: "global",
         shortcuts.APPRECIATE_MESSAGE: "message",
-        shortcuts.ASK_FOR_COMMITMENT: "message",
+        asks.ASK_FOR_COMMITMENT: "message",
     }
     assert (
         shortcuts.APPRECIATE_SOMEONE,
         shortcuts.APPRECIATE_MESSAGE,
-        shortcuts.ASK_FOR_COMMITMENT,
+        asks.ASK_FOR_COMMITMENT,
     ) == ("appreciate_someone", "appreciate_message", "ask_for_commitment")
 
 

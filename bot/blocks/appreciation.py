@@ -17,9 +17,9 @@ from bot.blocks.common import (
     plain,
     section,
 )
-from bot.store.models import Appreciation, BuyInGoal
+from bot.store.models import Appreciation, Ask, BuyInGoal
 from bot.store.queries import Standing
-from bot.text import mention, safe_mrkdwn
+from bot.text import mention, safe_mrkdwn, truncate
 
 MODAL_CALLBACK = "appreciate_modal"
 OPEN_MODAL_ACTION = "appreciate_open_modal"
@@ -258,6 +258,7 @@ def home_view(
     goals: Sequence[BuyInGoal] = (),
     this_week: str | None = None,
     checkins_off: bool = False,
+    open_asks: Sequence[Ask] = (),
 ) -> dict[str, Any]:
     """The Home tab: the person's own numbers, buy-in goals and check-in choice."""
     from bot.blocks.checkin import RESUME_ACTION
@@ -277,6 +278,7 @@ def home_view(
         divider(),
         section(goal_text),
     ]
+    blocks += _asks_section(user_id, open_asks)
     past = [g for g in goals if g is not current][:4]
     if past:
         lines = [
@@ -299,3 +301,34 @@ def home_view(
         )
     )
     return {"type": "home", "blocks": blocks}
+
+
+HOME_ASKS = 10
+
+
+def _asks_section(user_id: str, open_asks: Sequence[Ask]) -> list[Block]:
+    """Open asks, as asker and as helper, with the buttons that move them on."""
+    from bot.blocks import asks as ask_blocks
+    from bot.services.asks import describe_status
+
+    if not open_asks:
+        return [context("No open asks. `/ask @someone what you need by Friday` starts one.")]
+    blocks: list[Block] = [divider(), section("*Your open asks*")]
+    for ask in open_asks[:HOME_ASKS]:
+        value = str(ask.id)
+        if ask.helper_id == user_id:
+            line = f"{mention(ask.asker_id)} asked you"
+            buttons = [button("Mark done", ask_blocks.DONE, value, style="primary")]
+            if ask.status != "committed":
+                buttons.insert(0, button("Commit", ask_blocks.COMMIT, value))
+        else:
+            line = f"You asked {mention(ask.helper_id)}"
+            buttons = [button("Cancel", ask_blocks.CANCEL, value)]
+        request = safe_mrkdwn(truncate(ask.request, 200))
+        blocks.append(
+            section(f"{line}: _{request}_\nStatus: *{describe_status(ask)}*", verbatim=True)
+        )
+        blocks.append(actions(*buttons))
+    if len(open_asks) > HOME_ASKS:
+        blocks.append(context(f"…and {len(open_asks) - HOME_ASKS} more."))
+    return blocks

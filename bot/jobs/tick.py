@@ -12,15 +12,15 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.clock import fixed_clock
+from bot.jobs.asks import queue_reminders
 from bot.jobs.checkins import queue_checkins, refresh_people
 from bot.jobs.digest import DigestOutcome, post_digest
-from bot.runtime import Runtime
+from bot.runtime import Runtime, make_sender
 from bot.services import settings as workspace_settings
 from bot.services import workspaces
 from bot.services.schedule import due_week
 from bot.services.workspace import Workspace
 from bot.slack.client import SingleWorkspaceClients, token_workspace
-from bot.slack.outbox import OutboxSender
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +37,14 @@ class TickReport:
     failed: int = 0
     pending: int = 0
     checkins_queued: int = 0
+    reminders_queued: int = 0
     digests: list[DigestOutcome] = field(default_factory=list)
 
     def __str__(self) -> str:
         parts = [
             f"outbox: {self.delivered} sent, {self.failed} failed, {self.pending} waiting",
             f"check-ins queued: {self.checkins_queued}",
+            f"reminders queued: {self.reminders_queued}",
         ]
         parts += [f"digest: {d.detail}" for d in self.digests]
         return "; ".join(parts)
@@ -53,7 +55,7 @@ def at(runtime: Runtime, now: datetime | None) -> Runtime:
     if now is None:
         return runtime
     clock = fixed_clock(now)
-    return replace(runtime, clock=clock, sender=OutboxSender(runtime.db, runtime.clients, clock))
+    return replace(runtime, clock=clock, sender=make_sender(runtime.db, runtime.clients, clock))
 
 
 def register_token_workspace(runtime: Runtime) -> None:
@@ -78,7 +80,7 @@ def tick(runtime: Runtime, now: datetime | None = None) -> TickReport:
     report.delivered = sum(r.status == "sent" for r in results)
     report.failed = sum(r.status == "failed" for r in results)
     report.pending = sum(r.status == "pending" for r in results)
-    if results or report.checkins_queued or report.digests:
+    if results or report.checkins_queued or report.reminders_queued or report.digests:
         log.info("tick: %s", report)
     return report
 
@@ -104,3 +106,4 @@ def _workspace_tick(
         for page in client.conversations_members(channel=config.checkin_channel, limit=1000):
             members.update(page.get("members", []))
     report.checkins_queued += queue_checkins(runtime, workspace, config, now, members)
+    report.reminders_queued += queue_reminders(runtime, workspace, config, now)

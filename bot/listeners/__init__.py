@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import actions, commands, errors, events, shortcuts, views
+from bot.listeners import actions, asks, commands, errors, events, shortcuts, views
 from bot.runtime import Runtime
 
 
@@ -15,3 +15,4 @@ def register(app: App, runtime: Runtime) -> None:
     shortcuts.register(app, runtime)
     actions.register(app, runtime)
     views.register(app, runtime)
+    asks.register(app, runtime)

@@ -1,4 +1,4 @@
-"""Slash commands: /appreciate (and /ask, which arrives in a later release)."""
+"""Slash commands: /appreciate (/ask lives with the rest of the ask loop in asks.py)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,6 @@ from bot.listeners.common import lookup_with, workspace_of
 from bot.listeners.modals import open_appreciation_modal
 from bot.runtime import Runtime
 from bot.services import appreciation
-
-ASK_NOT_YET = (
-    "Tracked asks are on their way. Until then, ask well by hand: say what you need and by "
-    "when, ask what could get in the way, and ask for a commitment."
-)
 
 
 def register(app: App, runtime: Runtime) -> None:
@@ -45,10 +40,6 @@ def register(app: App, runtime: Runtime) -> None:
             show_top(runtime, client, context, command, rest.strip().lower(), respond)
         else:
             give_from_text(runtime, client, context, command, text, respond)
-
-    @app.command("/ask")
-    def ask(ack: Ack) -> None:
-        ack(text=ASK_NOT_YET)
 
 
 def give_from_text(

@@ -6,7 +6,7 @@ from slack_sdk import WebClient
 
 from bot.blocks import appreciation as blocks
 from bot.runtime import Runtime
-from bot.services import appreciation, checkins
+from bot.services import appreciation, asks, checkins
 from bot.services.schedule import week_of
 from bot.services.settings import for_workspace
 from bot.services.workspace import PersonInfo, Workspace
@@ -34,6 +34,7 @@ def publish_home(
         stats.given,
         goals=goals,
         this_week=week_of(now, zone) if zone else None,
+        open_asks=asks.open_for(runtime.db, workspace, user_id),
         checkins_off=bool(
             me
             and (

@@ -19,6 +19,7 @@ def open_appreciation_modal(
     message_ts: str | None = None,
     permalink: str | None = None,
     linked_text: str | None = None,
+    ask_id: int | None = None,
 ) -> None:
     # Only channels can be preselected in a conversations picker; DMs (D...) cannot.
     postable = channel_id if channel_id and channel_id[0] in "CG" else None
@@ -27,6 +28,7 @@ def open_appreciation_modal(
         "response_url": response_url if postable else None,
         "message_ts": message_ts,
         "permalink": permalink,
+        "ask_id": ask_id,
     }
     view = blocks.modal(
         values=runtime.settings.values,

@@ -1,15 +1,15 @@
-"""Shortcuts: "Appreciate someone" (global), "Appreciate this" and "Ask for a commitment"."""
+"""Shortcuts: "Appreciate someone" (global) and "Appreciate this" ("Ask for a commitment" is in
+asks.py)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.listeners.commands import ASK_NOT_YET
 from bot.listeners.modals import open_appreciation_modal
 from bot.runtime import Runtime
 from bot.text import truncate
@@ -18,7 +18,6 @@ log = logging.getLogger(__name__)
 
 APPRECIATE_SOMEONE = "appreciate_someone"
 APPRECIATE_MESSAGE = "appreciate_message"
-ASK_FOR_COMMITMENT = "ask_for_commitment"
 
 
 def register(app: App, runtime: Runtime) -> None:
@@ -46,11 +45,6 @@ def register(app: App, runtime: Runtime) -> None:
             permalink=_permalink(client, channel_id, ts),
             linked_text=truncate(message.get("text") or "", 200) or None,
         )
-
-    @app.shortcut(ASK_FOR_COMMITMENT)
-    def ask_for_commitment(ack: Ack, respond: Respond) -> None:
-        ack()
-        respond(ASK_NOT_YET)
 
 
 def _permalink(client: WebClient, channel_id: str, ts: str | None) -> str | None:

@@ -71,5 +71,6 @@ def draft_from_view(view: dict[str, Any], *, giver_id: str) -> appreciation.Draf
         else None,
         message_ts=metadata.get("message_ts"),
         message_permalink=metadata.get("permalink"),
+        ask_id=metadata.get("ask_id"),
         source_key=f"view:{view['id']}",
     )

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from bot.services import asks
 from bot.services.schedule import week_bounds
 from bot.services.workspace import Workspace
 from bot.store.db import Database
@@ -81,6 +82,7 @@ def build(db: Database, workspace: Workspace, week: str, timezone: str) -> Diges
             )
         )
     advocates = rank(public)
+    kept = asks.kept_on_time(db, workspace, start, end)
     values = Counter(v for a in rows for v in a.company_values)
     return Digest(
         week=week,
@@ -92,6 +94,7 @@ def build(db: Database, workspace: Workspace, week: str, timezone: str) -> Diges
         people_thanked=len({uid for a in rows for uid in a.recipient_ids}),
         givers=len({a.giver_id for a in rows}),
         top_values=values.most_common(3),
+        commitments_kept=kept,
     )
 
 

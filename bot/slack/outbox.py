@@ -8,7 +8,8 @@ expires because its process died, the next sender first looks for the earlier po
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
@@ -23,6 +24,8 @@ from bot.store.db import Database
 from bot.store.models import OutboxMessage, Person
 
 log = logging.getLogger(__name__)
+
+AfterSent = Callable[[Database, OutboxMessage, str | None, datetime], list[int]]
 
 METADATA_EVENT = "advocate_delivery"
 LEASE = timedelta(seconds=60)
@@ -42,10 +45,19 @@ TRANSIENT_ERRORS = {
 
 
 class OutboxSender:
-    def __init__(self, db: Database, clients: ClientProvider, clock: Clock) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clients: ClientProvider,
+        clock: Clock,
+        on_sent: AfterSent | None = None,
+    ) -> None:
         self.db = db
         self.clients = clients
         self.clock = clock
+        # Called once a message is in Slack; returns ids of follow-ups to send right after
+        # (an ask's thread questions need the ts of the ask's own post).
+        self.on_sent = on_sent
 
     def deliver(self, ids: list[int], *, stop_when_rate_limited: bool = False) -> list[Delivery]:
         """Try to send these messages now (right after they were recorded).
@@ -106,12 +118,11 @@ class OutboxSender:
         client = self.clients.client_for(message.team_id, message.enterprise_id)
         try:
             channel_id = self._target_channel(client, message)
+            ts = None
             if message.attempts > 1:
-                found = self._find_earlier_post(client, message, channel_id)
-                if found:
-                    return self._mark_sent(message, channel_id, found)
-            ts = self._post(client, message, channel_id)
-            return self._mark_sent(message, channel_id, ts)
+                ts = self._find_earlier_post(client, message, channel_id)
+            ts = ts or self._post(client, message, channel_id)
+            delivery = self._mark_sent(message, channel_id, ts)
         except SlackApiError as error:
             code = str(error.response.get("error") or "")
             status = error.response.status_code
@@ -126,6 +137,9 @@ class OutboxSender:
             return self._fail(message, code or f"http_{status}")
         except (SlackClientError, OSError) as error:
             return self._retry_later(message, type(error).__name__)
+        if self.on_sent is not None:
+            self.deliver(self.on_sent(self.db, message, ts, self.clock()))
+        return delivery
 
     def _target_channel(self, client: WebClient, message: OutboxMessage) -> str:
         if message.kind != "dm":
@@ -168,10 +182,24 @@ class OutboxSender:
         self, client: WebClient, message: OutboxMessage, channel_id: str
     ) -> str | None:
         oldest = (message.created_at - timedelta(minutes=1)).timestamp()
+        thread_ts = (message.payload or {}).get("thread_ts")
         try:
-            history = client.conversations_history(
-                channel=channel_id, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=200
-            )
+            if thread_ts:
+                # Replies are not in conversations.history; they are in the thread.
+                history = client.conversations_replies(
+                    channel=channel_id,
+                    ts=thread_ts,
+                    oldest=f"{oldest:.6f}",
+                    include_all_metadata=True,
+                    limit=200,
+                )
+            else:
+                history = client.conversations_history(
+                    channel=channel_id,
+                    oldest=f"{oldest:.6f}",
+                    include_all_metadata=True,
+                    limit=200,
+                )
         except SlackApiError as error:
             if error.response.get("error") != "not_in_channel":
                 raise

@@ -244,19 +244,3 @@ def test_home_button_opens_the_modal(server: AppServer, slack: FakeSlack) -> Non
         block_actions_payload(action_id="appreciate_open_modal", user_id=GIVER)
     )
     opened_view(slack)
-
-
-def test_ask_for_commitment_shortcut_answers_with_a_note(
-    server: AppServer, slack: FakeSlack
-) -> None:
-    message = {"type": "message", "text": "Can you review?", "user": ANA, "ts": "1700000000.1"}
-    server.client.interactive(
-        message_shortcut_payload(
-            callback_id="ask_for_commitment",
-            message=message,
-            user_id=GIVER,
-            response_url=slack.response_url(),
-        )
-    )
-    slack.wait_for("response_url")
-    assert "Tracked asks" in slack.response_url_posts()[0]["text"]

@@ -1,0 +1,439 @@
+"""/ask, the "Ask for a commitment" shortcut, and every button and modal in an ask's thread.
+
+Kept together so that one file shows the whole loop: ask, obstacles, commitment, done,
+and the prompt to appreciate.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+
+from bot.blocks import asks as render
+from bot.errors import UserError
+from bot.listeners.common import lookup_with, metadata_of, tell, workspace_of
+from bot.listeners.modals import open_appreciation_modal
+from bot.runtime import Runtime
+from bot.services import ask_posts, asks
+from bot.services.dates import parse_due, split_due
+from bot.services.people import mark_used
+from bot.services.workspace import PersonInfo, Workspace
+from bot.slack import ask_status
+
+log = logging.getLogger(__name__)
+
+ASK_FOR_COMMITMENT = "ask_for_commitment"
+_HELPER = re.compile(r"\s*<([@!][^<>]*)>\s*")
+_PERSON = re.compile(r"@([UW][A-Z0-9]{2,})(?:\|[^<>]*)?")
+_MENTIONS = re.compile(r"<@([UW][A-Z0-9]{2,})(?:\|[^<>]*)?>")
+
+
+def parse_ask_text(text: str) -> tuple[str, str, str | None]:
+    """`<@U1> request [by when]` -> (helper id, request, when phrase). Raises UserError."""
+    match = _HELPER.match(text)
+    person = _PERSON.fullmatch(match.group(1)) if match else None
+    if match and person is None:
+        raise UserError("Ask one person by name, not a group or a whole channel.")
+    if person is None or match is None:
+        raise UserError(
+            "Who are you asking? Start with their @name: `/ask @ana review the renewal quote "
+            "by Friday`"
+        )
+    request, when = split_due(text[match.end() :])
+    return person.group(1), request, when
+
+
+def register(app: App, runtime: Runtime) -> None:
+    def helpers_for(client: WebClient, context: BoltContext) -> tuple[Workspace, Any]:
+        workspace = workspace_of(context)
+        return workspace, lookup_with(runtime, client, workspace)
+
+    def begin(
+        client: WebClient,
+        workspace: Workspace,
+        lookup: Any,
+        *,
+        asker_id: str,
+        helper_id: str,
+        request: str,
+        channel_id: str,
+        due_on: date | None,
+        asker: PersonInfo | None,
+        source_key: str,
+        thread_ts: str | None,
+    ) -> str:
+        asks.check_new(asker_id, helper_id, request)
+        helper = lookup(helper_id)
+        if helper is None:
+            raise UserError(f"I couldn't find <@{helper_id}> in this workspace.")
+        if helper.is_bot:
+            raise UserError(f"<@{helper_id}> is a bot. Ask the person behind the work.")
+        if helper.deleted:
+            raise UserError(f"<@{helper_id}> is no longer active here.")
+        problem = ask_status.channel_problem(client, channel_id)
+        if problem:
+            raise UserError(problem)
+        now = runtime.clock()
+        zone = asker.zone(runtime.settings.timezone).key if asker else runtime.settings.timezone
+        ask, new = asks.start(
+            runtime.db,
+            workspace,
+            asker_id=asker_id,
+            helper_id=helper_id,
+            request=request,
+            channel_id=channel_id,
+            due_on=due_on,
+            timezone=zone,
+            source_key=source_key,
+            now=now,
+            thread_ts=thread_ts,
+        )
+        if not new:
+            return "That ask is already posted; nothing was sent twice."
+        mark_used(runtime.db, workspace, [asker_id, helper_id], now)
+        deliveries = runtime.sender.deliver(ask_posts.first_posts(runtime.db, workspace, ask, now))
+        if any(d.status == "failed" for d in deliveries):
+            return "I recorded your ask but couldn't post it in this channel."
+        if any(d.status == "pending" for d in deliveries):
+            return "Your ask is recorded; Slack is slow, so it will appear in a moment."
+        return (
+            f"Asked <@{helper_id}>. I'll ask them about obstacles and a commitment in the "
+            "thread, and remind you both as the date comes."
+        )
+
+    @app.command("/ask")
+    def ask_command(
+        ack: Ack,
+        command: dict[str, Any],
+        client: WebClient,
+        context: BoltContext,
+        respond: Respond,
+    ) -> None:
+        ack()
+        text = (command.get("text") or "").strip()
+        if not text or text.lower() == "help":
+            respond(
+                "*Ask well.* `/ask @ana review the renewal quote by Friday` posts your ask "
+                "here; in its thread I ask Ana what could get in the way and whether she can "
+                "commit, remind you both as the date comes, and prompt you to thank her when "
+                "it's done. Dates: `by Friday`, `by tomorrow`, `by Dec 4`, `by 2026-12-04`, "
+                "`by EOD`."
+            )
+            return
+        workspace, lookup = helpers_for(client, context)
+        helper_id, request, when = parse_ask_text(text)
+        asker = lookup(command["user_id"])
+        due = None
+        if when:
+            zone = asker.zone(runtime.settings.timezone) if asker else None
+            due = parse_due(when, runtime.clock(), zone or ZoneInfo(runtime.settings.timezone))
+        respond(
+            begin(
+                client,
+                workspace,
+                lookup,
+                asker_id=command["user_id"],
+                helper_id=helper_id,
+                request=request,
+                channel_id=command["channel_id"],
+                due_on=due,
+                asker=asker,
+                source_key=f"command:{command['trigger_id']}",
+                thread_ts=None,
+            )
+        )
+
+    @app.shortcut(ASK_FOR_COMMITMENT)
+    def ask_shortcut(ack: Ack, shortcut: dict[str, Any], client: WebClient) -> None:
+        ack()
+        message = shortcut.get("message") or {}
+        mentioned = {m for m in _MENTIONS.findall(message.get("text") or "")}
+        mentioned.discard(shortcut["user"]["id"])
+        helper = mentioned.pop() if len(mentioned) == 1 else None
+        request = _MENTIONS.sub("", message.get("text") or "").strip()
+        metadata = {
+            "channel_id": shortcut["channel"]["id"],
+            "message_ts": shortcut.get("message_ts") or message.get("ts"),
+        }
+        client.views_open(
+            trigger_id=shortcut["trigger_id"],
+            view=render.ask_modal(helper=helper, request=request, metadata=metadata),
+        )
+
+    @app.view(render.ASK_MODAL)
+    def ask_submitted(
+        ack: Ack,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        client: WebClient,
+        context: BoltContext,
+    ) -> None:
+        state = view["state"]["values"]
+        asker_id = body["user"]["id"]
+        helper_id = (state.get("helper", {}).get("value") or {}).get("selected_user") or ""
+        request = ((state.get("request", {}).get("value") or {}).get("value") or "").strip()
+        due_text = (state.get("due", {}).get("value") or {}).get("selected_date")
+        try:
+            asks.check_new(asker_id, helper_id, request)
+        except UserError as error:
+            field = "helper" if helper_id == asker_id else "request"
+            ack(response_action="errors", errors={field: error.message})
+            return
+        ack()
+        metadata = metadata_of(view)
+        channel_id = metadata.get("channel_id", "")
+        workspace, lookup = helpers_for(client, context)
+        asker = lookup(asker_id)
+        try:
+            due = date.fromisoformat(due_text) if due_text else None
+            if due is not None:
+                zone = asker.zone(runtime.settings.timezone) if asker else ZoneInfo("UTC")
+                due = parse_due(due.isoformat(), runtime.clock(), zone)
+            summary = begin(
+                client,
+                workspace,
+                lookup,
+                asker_id=asker_id,
+                helper_id=helper_id,
+                request=request,
+                channel_id=channel_id,
+                due_on=due,
+                asker=asker,
+                source_key=f"view:{view['id']}",
+                thread_ts=metadata.get("message_ts"),
+            )
+        except UserError as error:
+            summary = f"Not asked: {error.message}"
+        tell(client, summary, user_id=asker_id, channel_id=channel_id)
+
+    def ask_from(action: dict[str, Any], workspace: Workspace) -> Any:
+        try:
+            return asks.require(runtime.db, workspace, int(action.get("value") or ""))
+        except ValueError:
+            raise UserError("That button no longer works.") from None
+
+    def after_change(client: WebClient, workspace: Workspace, ask: Any, event: str) -> None:
+        runtime.sender.deliver(
+            ask_posts.event_post(runtime.db, workspace, ask, event, runtime.clock())
+        )
+        ask_status.refresh(client, ask)
+
+    def transition(
+        client: WebClient,
+        workspace: Workspace,
+        ask_id: int,
+        user_id: str,
+        event: str,
+        **changes: Any,
+    ) -> None:
+        ask = asks.apply(runtime.db, workspace, ask_id, user_id, event, runtime.clock(), **changes)
+        after_change(client, workspace, ask, event)
+
+    @app.action(render.NO_OBSTACLES)
+    def no_obstacles(
+        ack: Ack,
+        action: dict[str, Any],
+        body: dict[str, Any],
+        client: WebClient,
+        context: BoltContext,
+    ) -> None:
+        ack()
+        workspace = workspace_of(context)
+        ask = ask_from(action, workspace)
+        asks.check_role(ask, body["user"]["id"], "helper")
+        runtime.sender.deliver(
+            ask_posts.event_post(runtime.db, workspace, ask, "no_obstacles", runtime.clock())
+        )
+
+    @app.action(render.RAISE_OBSTACLE)
+    def raise_obstacle(
+        ack: Ack,
+        action: dict[str, Any],
+        body: dict[str, Any],
+        client: WebClient,
+        context: BoltContext,
+    ) -> None:
+        ack()
+        ask = ask_from(action, workspace_of(context))
+        asks.check_role(ask, body["user"]["id"], "helper")
+        client.views_open(trigger_id=body["trigger_id"], view=render.obstacle_modal(ask))
+
+    @app.action(render.COMMIT)
+    def commit(
+        ack: Ack,
+        action: dict[str, Any],
+        body: dict[str, Any],
+        client: WebClient,
+        context: BoltContext,
+    ) -> None:
+        ack()
+        workspace, lookup = helpers_for(client, context)
+        ask = ask_from(action, workspace)
+        asks.check_role(ask, body["user"]["id"], "helper")
+        if ask.status not in asks.TRANSITIONS["commit"].sources:
+            raise UserError(f"Already answered: this ask is {asks.describe_status(ask)}.")
+        me = lookup(body["user"]["id"])
+        zone = me.zone(ask.timezone) if me else ZoneInfo(ask.timezone)
+        today = runtime.clock().astimezone(zone).date()
+        client.views_open(trigger_id=body["trigger_id"], view=render.commit_modal(ask, today))
+
+    @app.action(render.DECLINE)
+    def decline(
+        ack: Ack,
+        action: dict[str, Any],
+        body: dict[str, Any],
+        client: WebClient,
+        context: BoltContext,
+    ) -> None:
+        ack()
+        ask = ask_from(action, workspace_of(context))
+        asks.check_role(ask, body["user"]["id"], "helper")
+        if ask.status not in asks.TRANSITIONS["decline"].sources:
+            raise UserError(f"Already answered: this ask is {asks.describe_status(ask)}.")
+        client.views_open(trigger_id=body["trigger_id"], view=render.decline_modal(ask))
+
+    @app.action(re.compile(f"^({render.DISCUSS}|{render.DONE}|{render.CANCEL})$"))
+    def simple_transition(
+        ack: Ack,
+        action: dict[str, Any],
+        body: dict[str, Any],
+        client: WebClient,
+        context: BoltContext,
+    ) -> None:
+        ack()
+        workspace = workspace_of(context)
+        event = action["action_id"].removeprefix("ask_")
+        ask = ask_from(action, workspace)
+        transition(client, workspace, ask.id, body["user"]["id"], event)
+
+    @app.action(re.compile(f"^({render.OBSTACLE_HANDLING}|{render.OBSTACLE_RESOLVED})$"))
+    def obstacle_answer(
+        ack: Ack,
+        action: dict[str, Any],
+        body: dict[str, Any],
+        client: WebClient,
+        context: BoltContext,
+    ) -> None:
+        ack()
+        workspace = workspace_of(context)
+        status = action["action_id"].removeprefix("ask_obstacle_")
+        try:
+            obstacle_id = int(action.get("value") or "")
+        except ValueError:
+            return
+        ask, _ = asks.update_obstacle(
+            runtime.db, workspace, obstacle_id, body["user"]["id"], status, runtime.clock()
+        )
+        runtime.sender.deliver(
+            ask_posts.obstacle_post(
+                runtime.db, workspace, ask, obstacle_id, status, runtime.clock()
+            )
+        )
+        ask_status.refresh(client, ask)
+
+    @app.action(render.APPRECIATE)
+    def appreciate_helper(
+        ack: Ack,
+        action: dict[str, Any],
+        body: dict[str, Any],
+        client: WebClient,
+        context: BoltContext,
+    ) -> None:
+        ack()
+        ask = ask_from(action, workspace_of(context))
+        asks.check_role(ask, body["user"]["id"], "asker")
+        open_appreciation_modal(
+            client,
+            runtime,
+            trigger_id=body["trigger_id"],
+            channel_id=ask.channel_id,
+            recipients=[ask.helper_id],
+            ask_id=ask.id,
+            linked_text=f"For: {ask.request[:150]}",
+        )
+
+    @app.view(render.OBSTACLE_MODAL)
+    def obstacle_submitted(
+        ack: Ack,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        client: WebClient,
+        context: BoltContext,
+    ) -> None:
+        text = (
+            (view["state"]["values"].get("description", {}).get("value") or {}).get("value") or ""
+        ).strip()
+        if not text:
+            ack(response_action="errors", errors={"description": "Describe the obstacle."})
+            return
+        ack()
+        workspace = workspace_of(context)
+        ask, obstacle = asks.raise_obstacle(
+            runtime.db,
+            workspace,
+            int(metadata_of(view)["ask_id"]),
+            body["user"]["id"],
+            text,
+            runtime.clock(),
+        )
+        runtime.sender.deliver(
+            ask_posts.obstacle_post(
+                runtime.db, workspace, ask, obstacle.id, "open", runtime.clock()
+            )
+        )
+        ask_status.refresh(client, ask)
+
+    @app.view(render.COMMIT_MODAL)
+    def commit_submitted(
+        ack: Ack,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        client: WebClient,
+        context: BoltContext,
+    ) -> None:
+        picked = (view["state"]["values"].get("date", {}).get("value") or {}).get("selected_date")
+        workspace = workspace_of(context)
+        ask = asks.get(runtime.db, workspace, int(metadata_of(view)["ask_id"]))
+        today = runtime.clock().astimezone(ZoneInfo(ask.timezone if ask else "UTC")).date()
+        if not picked or (ask and date.fromisoformat(picked) < today):
+            ack(response_action="errors", errors={"date": "Pick today or a later day."})
+            return
+        ack()
+        if ask is None:
+            return
+        transition(
+            client,
+            workspace,
+            ask.id,
+            body["user"]["id"],
+            "commit",
+            committed_on=date.fromisoformat(picked),
+        )
+
+    @app.view(render.DECLINE_MODAL)
+    def decline_submitted(
+        ack: Ack,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        client: WebClient,
+        context: BoltContext,
+    ) -> None:
+        reason = (
+            (view["state"]["values"].get("reason", {}).get("value") or {}).get("value") or ""
+        ).strip()
+        ack()
+        workspace = workspace_of(context)
+        transition(
+            client,
+            workspace,
+            int(metadata_of(view)["ask_id"]),
+            body["user"]["id"],
+            "decline",
+            reason=reason or None,
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from slack_bolt import App
 
 from bot.listeners import actions, asks, commands, errors, events, shortcuts, views
@@ -10,9 +12,10 @@ from bot.runtime import Runtime
 
 def register(app: App, runtime: Runtime) -> None:
     errors.register(app, runtime)
-    events.register(app, runtime)
-    commands.register(app, runtime)
-    shortcuts.register(app, runtime)
-    actions.register(app, runtime)
-    views.register(app, runtime)
-    asks.register(app, runtime)
+    guarded = cast(App, errors.GuardedApp(app))
+    events.register(guarded, runtime)
+    commands.register(guarded, runtime)
+    shortcuts.register(guarded, runtime)
+    actions.register(guarded, runtime)
+    views.register(guarded, runtime)
+    asks.register(guarded, runtime)

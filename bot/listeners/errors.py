@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App
@@ -22,17 +24,66 @@ APOLOGY = (
 def register(app: App, runtime: Runtime) -> None:
     @app.error
     def handle_error(error: Exception, body: dict[str, Any], client: WebClient) -> None:
-        if isinstance(error, UserError):
-            text = error.message
-        else:
-            log.exception(
-                "failed handling %s from %s",
-                body.get("command") or body.get("type"),
-                (body.get("user") or {}).get("id") or body.get("user_id"),
-                exc_info=error,
-            )
-            text = APOLOGY
+        report(error, body, client)
+
+
+def report(error: Exception, body: dict[str, Any], client: WebClient | None) -> None:
+    """Tell the person: a UserError as is, anything else as an apology (and log it)."""
+    if isinstance(error, UserError):
+        text = error.message
+    else:
+        log.exception(
+            "failed handling %s from %s",
+            body.get("command") or body.get("type"),
+            (body.get("user") or {}).get("id") or body.get("user_id"),
+            exc_info=error,
+        )
+        text = APOLOGY
+    if client is not None:
         reply_to_person(client, body, text)
+
+
+def guarded(listener: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a listener so that its failures are answered here, after the ack.
+
+    Bolt answers Slack only once it sees the ack; an exception raised right after ack()
+    can reach its runner first and turn the answer into an error. Catching here keeps the
+    ack, and the person still hears what went wrong.
+    """
+
+    @functools.wraps(listener)
+    def run(**kwargs: Any) -> Any:
+        try:
+            return listener(**kwargs)
+        except Exception as error:
+            ack = kwargs.get("ack")
+            if ack is not None and getattr(ack, "response", None) is None:
+                ack()
+            body: dict[str, Any] = next(
+                (kwargs[k] for k in ("body", "command", "shortcut") if kwargs.get(k)), {}
+            )
+            report(error, body, kwargs.get("client"))
+            return None
+
+    return run
+
+
+class GuardedApp:
+    """The Bolt app as listeners see it: every listener registered through it is guarded."""
+
+    def __init__(self, app: App) -> None:
+        self._app = app
+
+    def __getattr__(self, name: str) -> Any:
+        register = getattr(self._app, name)
+        if name not in ("command", "action", "view", "shortcut", "event", "options"):
+            return register
+
+        def listener_for(*args: Any, **kwargs: Any) -> Callable[..., Any]:
+            decorate = register(*args, **kwargs)
+            return lambda listener: decorate(guarded(listener))
+
+        return listener_for
 
 
 def reply_to_person(client: WebClient, body: dict[str, Any], text: str) -> None:

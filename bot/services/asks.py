@@ -115,6 +115,7 @@ def start(
                 source_key=source_key,
                 created_at=now,
                 updated_at=now,
+                obstacles=[],
             )
             session.add(ask)
             session.flush()

@@ -11,15 +11,13 @@ from bot.blocks.common import (
     actions,
     button,
     context,
-    divider,
-    header,
     message,
     plain,
     section,
 )
-from bot.store.models import Appreciation, Ask, BuyInGoal
+from bot.store.models import Appreciation
 from bot.store.queries import Standing
-from bot.text import mention, safe_mrkdwn, truncate
+from bot.text import mention, safe_mrkdwn
 
 MODAL_CALLBACK = "appreciate_modal"
 OPEN_MODAL_ACTION = "appreciate_open_modal"
@@ -248,87 +246,3 @@ def top_message(period: str, standings: Sequence[Standing]) -> str:
             f"{rank}. {mention(s.user_id)}: {s.received} from {s.distinct_givers} {givers}"
         )
     return "\n".join(lines)
-
-
-def home_view(
-    user_id: str,
-    received: dict[str, int],
-    given: dict[str, int],
-    *,
-    goals: Sequence[BuyInGoal] = (),
-    this_week: str | None = None,
-    checkins_off: bool = False,
-    open_asks: Sequence[Ask] = (),
-) -> dict[str, Any]:
-    """The Home tab: the person's own numbers, buy-in goals and check-in choice."""
-    from bot.blocks.checkin import RESUME_ACTION
-    from bot.services.checkins import OUTCOMES
-
-    current = next((g for g in goals if g.week == this_week), None)
-    goal_text = (
-        f"*Your buy-in goal this week:* {mention(current.target_user_id)}"
-        if current
-        else "*Your buy-in goal this week:* not set yet. Who is one person whose support "
-        "you want? Your check-in will ask."
-    )
-    blocks: list[Block] = [
-        header("Your advocates"),
-        section(stats_message(user_id, received, given)),
-        actions(button("Appreciate someone", OPEN_MODAL_ACTION, style="primary")),
-        divider(),
-        section(goal_text),
-    ]
-    blocks += _asks_section(user_id, open_asks)
-    past = [g for g in goals if g is not current][:4]
-    if past:
-        lines = [
-            f"{g.week}: {mention(g.target_user_id)}"
-            + (f" ({OUTCOMES[g.outcome]})" if g.outcome else "")
-            for g in past
-        ]
-        blocks.append(context("Earlier goals: " + " · ".join(lines)))
-    if checkins_off:
-        blocks.append(
-            section(
-                "Your weekly check-ins are off.",
-                accessory=button("Turn check-ins back on", RESUME_ACTION),
-            )
-        )
-    blocks.append(
-        context(
-            "Ask questions, listen, appreciate, and ask for a commitment: that is how "
-            "colleagues become advocates."
-        )
-    )
-    return {"type": "home", "blocks": blocks}
-
-
-HOME_ASKS = 10
-
-
-def _asks_section(user_id: str, open_asks: Sequence[Ask]) -> list[Block]:
-    """Open asks, as asker and as helper, with the buttons that move them on."""
-    from bot.blocks import asks as ask_blocks
-    from bot.services.asks import describe_status
-
-    if not open_asks:
-        return [context("No open asks. `/ask @someone what you need by Friday` starts one.")]
-    blocks: list[Block] = [divider(), section("*Your open asks*")]
-    for ask in open_asks[:HOME_ASKS]:
-        value = str(ask.id)
-        if ask.helper_id == user_id:
-            line = f"{mention(ask.asker_id)} asked you"
-            buttons = [button("Mark done", ask_blocks.DONE, value, style="primary")]
-            if ask.status != "committed":
-                buttons.insert(0, button("Commit", ask_blocks.COMMIT, value))
-        else:
-            line = f"You asked {mention(ask.helper_id)}"
-            buttons = [button("Cancel", ask_blocks.CANCEL, value)]
-        request = safe_mrkdwn(truncate(ask.request, 200))
-        blocks.append(
-            section(f"{line}: _{request}_\nStatus: *{describe_status(ask)}*", verbatim=True)
-        )
-        blocks.append(actions(*buttons))
-    if len(open_asks) > HOME_ASKS:
-        blocks.append(context(f"…and {len(open_asks) - HOME_ASKS} more."))
-    return blocks

@@ -249,6 +249,20 @@ def ask_modal(*, helper: str | None, request: str, metadata: dict) -> dict[str, 
         _text_input("request", "What do you need?", initial=request),
         _date_input("due", "By when?", None, optional=True),
     ]
+    if not metadata.get("channel_id"):
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": "channel",
+                "label": plain("Where should I post it?"),
+                "hint": plain("The ask and its questions live in a thread there.", 150),
+                "element": {
+                    "type": "conversations_select",
+                    "action_id": "value",
+                    "filter": {"include": ["public", "private"], "exclude_bot_users": True},
+                },
+            }
+        )
     return _modal(ASK_MODAL, "Ask for a commitment", "Ask", blocks, metadata)
 
 

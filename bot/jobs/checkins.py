@@ -61,7 +61,12 @@ def queue_checkins(
     """
     due: dict[str, str] = {}
     for member in checkins.audience(runtime.db, workspace, config, now, channel_members):
-        week = due_week(now, config.checkin_day, config.checkin_time, _zone(member.tz, config))
+        week = due_week(
+            now,
+            member.checkin_day or config.checkin_day,
+            member.checkin_time or config.checkin_time,
+            _zone(member.tz, config),
+        )
         if week:
             due[member.user_id] = week
     if not due:

@@ -6,7 +6,7 @@ from typing import cast
 
 from slack_bolt import App
 
-from bot.listeners import actions, asks, commands, errors, events, shortcuts, views
+from bot.listeners import actions, asks, commands, errors, events, settings, shortcuts, views
 from bot.runtime import Runtime
 
 
@@ -19,3 +19,4 @@ def register(app: App, runtime: Runtime) -> None:
     actions.register(guarded, runtime)
     views.register(guarded, runtime)
     asks.register(guarded, runtime)
+    settings.register(guarded, runtime)

@@ -30,9 +30,11 @@ PARTICIPATION_REPLIES = {
 
 def register(app: App, runtime: Runtime) -> None:
     @app.action(blocks.OPEN_MODAL_ACTION)
-    def open_modal(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def open_modal(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         ack()
-        open_appreciation_modal(client, runtime, trigger_id=body["trigger_id"])
+        open_appreciation_modal(
+            client, runtime, workspace_of(context), trigger_id=body["trigger_id"]
+        )
 
     @app.action(checkin_blocks.GOAL_ACTION)
     def goal_chosen(

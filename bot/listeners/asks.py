@@ -16,6 +16,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.blocks import asks as render
+from bot.blocks.home import NEW_ASK_ACTION
 from bot.errors import UserError
 from bot.listeners.common import lookup_with, metadata_of, tell, workspace_of
 from bot.listeners.modals import open_appreciation_modal
@@ -166,6 +167,14 @@ def register(app: App, runtime: Runtime) -> None:
             view=render.ask_modal(helper=helper, request=request, metadata=metadata),
         )
 
+    @app.action(NEW_ASK_ACTION)
+    def ask_from_home(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        client.views_open(
+            trigger_id=body["trigger_id"],
+            view=render.ask_modal(helper=None, request="", metadata={}),
+        )
+
     @app.view(render.ASK_MODAL)
     def ask_submitted(
         ack: Ack,
@@ -187,7 +196,9 @@ def register(app: App, runtime: Runtime) -> None:
             return
         ack()
         metadata = metadata_of(view)
-        channel_id = metadata.get("channel_id", "")
+        channel_id = metadata.get("channel_id") or (
+            (state.get("channel", {}).get("value") or {}).get("selected_conversation") or ""
+        )
         workspace, lookup = helpers_for(client, context)
         asker = lookup(asker_id)
         try:
@@ -351,6 +362,7 @@ def register(app: App, runtime: Runtime) -> None:
         open_appreciation_modal(
             client,
             runtime,
+            workspace_of(context),
             trigger_id=body["trigger_id"],
             channel_id=ask.channel_id,
             recipients=[ask.helper_id],

@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 
 from bot.blocks import appreciation as blocks
 from bot.errors import UserError
-from bot.listeners.common import lookup_with, workspace_of
+from bot.listeners.common import config_of, lookup_with, workspace_of
 from bot.listeners.modals import open_appreciation_modal
 from bot.runtime import Runtime
 from bot.services import appreciation
@@ -28,12 +28,13 @@ def register(app: App, runtime: Runtime) -> None:
             open_appreciation_modal(
                 client,
                 runtime,
+                workspace_of(context),
                 trigger_id=command["trigger_id"],
                 channel_id=command.get("channel_id"),
                 response_url=command.get("response_url"),
             )
         elif word == "help":
-            respond(blocks.help_message(runtime.settings.values))
+            respond(blocks.help_message(config_of(runtime, workspace_of(context)).values))
         elif word == "stats":
             show_stats(runtime, client, context, command, rest.strip(), respond)
         elif word == "top":
@@ -50,9 +51,9 @@ def give_from_text(
     text: str,
     respond: Respond,
 ) -> None:
-    settings = runtime.settings
-    parsed = appreciation.parse_command_text(text, settings.values)
     workspace = workspace_of(context)
+    settings = config_of(runtime, workspace)
+    parsed = appreciation.parse_command_text(text, settings.values)
     draft = appreciation.Draft(
         giver_id=command["user_id"],
         recipient_ids=parsed.recipient_ids,

@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
 from bot.runtime import Runtime
+from bot.services.settings import WorkspaceSettings, for_workspace
 from bot.services.workspace import PersonInfo, Workspace
 from bot.slack import people
 
@@ -67,3 +68,8 @@ def metadata_of(view: dict[str, Any]) -> dict[str, Any]:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def config_of(runtime: Runtime, workspace: Workspace) -> WorkspaceSettings:
+    """The workspace's settings as they are now (admins may have changed them)."""
+    return for_workspace(runtime.db, workspace, runtime.settings)

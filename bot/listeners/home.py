@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from slack_sdk import WebClient
 
-from bot.blocks import appreciation as blocks
+from bot.blocks.home import HomeData, home_view
 from bot.runtime import Runtime
-from bot.services import appreciation, asks, checkins
+from bot.services import appreciation, asks, checkins, digest
 from bot.services.schedule import week_of
-from bot.services.settings import for_workspace
+from bot.services.settings import for_workspace, is_admin
 from bot.services.workspace import PersonInfo, Workspace
 from bot.slack import people
+
+ADVOCATES_SHOWN = 5
 
 
 def publish_home(
@@ -24,22 +26,28 @@ def publish_home(
     config = for_workspace(runtime.db, workspace, runtime.settings)
     person = person or people.lookup(client, user_id)
     zone = person.zone(config.timezone) if person else None
+    zone_name = zone.key if zone else config.timezone
     now = runtime.clock()
-    stats = appreciation.stats(runtime.db, workspace, user_id, now, zone.key if zone else "UTC")
-    goals = checkins.history(runtime.db, workspace, user_id)
+    stats = appreciation.stats(runtime.db, workspace, user_id, now, zone_name)
     me = checkins.participation(runtime.db, workspace, user_id)
-    view = blocks.home_view(
-        user_id,
-        stats.received,
-        stats.given,
-        goals=goals,
-        this_week=week_of(now, zone) if zone else None,
+    paused = me.checkins_paused_until if me and me.checkins_paused_until else None
+    month_start = appreciation.period_start("month", now, config.timezone)
+    assert month_start is not None
+    data = HomeData(
+        user_id=user_id,
+        received=stats.received,
+        given=stats.given,
+        recent=stats.recent,
         open_asks=asks.open_for(runtime.db, workspace, user_id),
-        checkins_off=bool(
-            me
-            and (
-                me.checkins_stopped or (me.checkins_paused_until and me.checkins_paused_until > now)
-            )
+        goals=checkins.history(runtime.db, workspace, user_id),
+        this_week=week_of(now, zone) if zone else None,
+        checkin_day=(me.checkin_day if me and me.checkin_day else config.checkin_day),
+        checkin_time=(me.checkin_time if me and me.checkin_time else config.checkin_time),
+        checkins_stopped=bool(me and me.checkins_stopped),
+        paused_until=(
+            f"{paused.astimezone(zone):%A %-d %B}" if paused and paused > now and zone else None
         ),
+        advocates=digest.advocates_since(runtime.db, workspace, month_start, ADVOCATES_SHOWN),
+        admin_settings=config if is_admin(runtime.db, workspace, config, user_id, person) else None,
     )
-    client.views_publish(user_id=user_id, view=view)
+    client.views_publish(user_id=user_id, view=home_view(data))

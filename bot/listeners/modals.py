@@ -6,11 +6,14 @@ from slack_sdk import WebClient
 
 from bot.blocks import appreciation as blocks
 from bot.runtime import Runtime
+from bot.services.settings import for_workspace
+from bot.services.workspace import Workspace
 
 
 def open_appreciation_modal(
     client: WebClient,
     runtime: Runtime,
+    workspace: Workspace,
     *,
     trigger_id: str,
     channel_id: str | None = None,
@@ -31,7 +34,7 @@ def open_appreciation_modal(
         "ask_id": ask_id,
     }
     view = blocks.modal(
-        values=runtime.settings.values,
+        values=for_workspace(runtime.db, workspace, runtime.settings).values,
         metadata={k: v for k, v in metadata.items() if v},
         recipients=recipients or [],
         channel_id=postable,

@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.listeners.common import workspace_of
 from bot.listeners.modals import open_appreciation_modal
 from bot.runtime import Runtime
 from bot.text import truncate
@@ -22,12 +23,18 @@ APPRECIATE_MESSAGE = "appreciate_message"
 
 def register(app: App, runtime: Runtime) -> None:
     @app.shortcut(APPRECIATE_SOMEONE)
-    def appreciate_someone(ack: Ack, shortcut: dict[str, Any], client: WebClient) -> None:
+    def appreciate_someone(
+        ack: Ack, shortcut: dict[str, Any], client: WebClient, context: BoltContext
+    ) -> None:
         ack()
-        open_appreciation_modal(client, runtime, trigger_id=shortcut["trigger_id"])
+        open_appreciation_modal(
+            client, runtime, workspace_of(context), trigger_id=shortcut["trigger_id"]
+        )
 
     @app.shortcut(APPRECIATE_MESSAGE)
-    def appreciate_message(ack: Ack, shortcut: dict[str, Any], client: WebClient) -> None:
+    def appreciate_message(
+        ack: Ack, shortcut: dict[str, Any], client: WebClient, context: BoltContext
+    ) -> None:
         ack()
         channel_id = shortcut["channel"]["id"]
         message = shortcut.get("message") or {}
@@ -37,6 +44,7 @@ def register(app: App, runtime: Runtime) -> None:
         open_appreciation_modal(
             client,
             runtime,
+            workspace_of(context),
             trigger_id=shortcut["trigger_id"],
             channel_id=channel_id,
             response_url=shortcut.get("response_url"),

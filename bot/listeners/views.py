@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 
 from bot.blocks import appreciation as blocks
 from bot.errors import UserError
-from bot.listeners.common import lookup_with, metadata_of, tell, workspace_of
+from bot.listeners.common import config_of, lookup_with, metadata_of, tell, workspace_of
 from bot.runtime import Runtime
 from bot.services import appreciation
 
@@ -31,7 +31,7 @@ def register(app: App, runtime: Runtime) -> None:
             return
         ack()
         workspace = workspace_of(context)
-        settings = runtime.settings
+        settings = config_of(runtime, workspace)
         try:
             summary = appreciation.give(
                 runtime.db,

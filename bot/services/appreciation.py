@@ -267,6 +267,7 @@ def get(db: Database, workspace: Workspace, appreciation_id: int) -> Appreciatio
 
 
 PERIODS = ("week", "month", "all")
+RECENT = 5
 
 
 def period_start(period: str, now: datetime, zone_name: str) -> datetime | None:
@@ -285,6 +286,7 @@ def period_start(period: str, now: datetime, zone_name: str) -> datetime | None:
 class PersonStats:
     received: dict[str, int]
     given: dict[str, int]
+    recent: list[Appreciation] = field(default_factory=list)
 
 
 def stats(
@@ -300,7 +302,8 @@ def stats(
             p: queries.count_given(session, workspace, user_id, period_start(p, now, zone))
             for p in PERIODS
         }
-    return PersonStats(received=received, given=given)
+        recent = queries.recent_received(session, workspace, user_id, RECENT)
+    return PersonStats(received=received, given=given, recent=recent)
 
 
 def top(

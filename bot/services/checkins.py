@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -9,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
+from bot.config import WEEKDAYS
 from bot.services.settings import WorkspaceSettings
 from bot.services.workspace import Workspace
 from bot.store.db import Database
@@ -22,6 +24,8 @@ OUTCOMES = {"won": "won them over", "working": "still working on it", "skipped":
 class Member:
     user_id: str
     tz: str | None
+    checkin_day: str | None = None
+    checkin_time: str | None = None
 
 
 def audience(
@@ -33,7 +37,7 @@ def audience(
 ) -> list[Member]:
     """Who gets a check-in: by default people who used the app; or all members; or a
     channel's members. Never bots, leavers, people who stopped or paused check-ins."""
-    query = select(Person.user_id, Person.tz).where(
+    query = select(Person.user_id, Person.tz, Person.checkin_day, Person.checkin_time).where(
         Person.team_id == workspace.team_id,
         Person.is_bot.is_(False),
         Person.deleted.is_(False),
@@ -46,7 +50,7 @@ def audience(
         query = query.where(Person.is_guest.is_(False))
     with db.transaction() as session:
         rows = session.execute(query.order_by(Person.user_id)).all()
-    members = [Member(r[0], r[1]) for r in rows]
+    members = [Member(r[0], r[1], r[2], r[3]) for r in rows]
     if config.checkin_audience == "channel":
         wanted = set(channel_members or ())
         members = [m for m in members if m.user_id in wanted]
@@ -169,3 +173,23 @@ def participation(db: Database, workspace: Workspace, user_id: str) -> Person | 
         return session.scalar(
             select(Person).where(Person.team_id == workspace.team_id, Person.user_id == user_id)
         )
+
+
+def check_schedule(day: str, time: str) -> None:
+    """Raises ValueError naming the day or the time when one is not valid."""
+    if day not in WEEKDAYS:
+        raise ValueError("Choose a day of the week.")
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", time):
+        raise ValueError("Choose a time.")
+
+
+def set_schedule(db: Database, workspace: Workspace, user_id: str, day: str, time: str) -> None:
+    """A person's own check-in day and time, in their own timezone."""
+    check_schedule(day, time)
+    with db.transaction() as session:
+        person = session.scalar(
+            select(Person).where(Person.team_id == workspace.team_id, Person.user_id == user_id)
+        )
+        if person is not None:
+            person.checkin_day = day
+            person.checkin_time = time

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from sqlalchemy import select
 from bot.services import asks
 from bot.services.schedule import week_bounds
 from bot.services.workspace import Workspace
+from bot.store import queries
 from bot.store.db import Database
 from bot.store.models import Appreciation, AppreciationRecipient
 
@@ -119,3 +121,12 @@ def rank(public: list[Appreciation]) -> list[Advocate]:
     ]
     advocates.sort(key=lambda a: (-a.score, -a.received, a.user_id))
     return advocates
+
+
+def advocates_since(
+    db: Database, workspace: Workspace, since: datetime, limit: int
+) -> list[Advocate]:
+    """The internal advocates from `since` on, ranked as in the digest."""
+    with db.transaction() as session:
+        public = queries.public_since(session, workspace, since)
+    return rank(public)[:limit]

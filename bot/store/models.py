@@ -74,6 +74,9 @@ class Person(WorkspaceScoped, Base):
     dm_channel_id: Mapped[str | None] = mapped_column(String(32))
     checkins_paused_until: Mapped[datetime | None]
     checkins_stopped: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The person's own check-in day and time (their timezone); None: the workspace's.
+    checkin_day: Mapped[str | None] = mapped_column(String(3))
+    checkin_time: Mapped[str | None] = mapped_column(String(5))
 
 
 class Appreciation(WorkspaceScoped, Base):
@@ -121,6 +124,29 @@ class AppreciationRecipient(WorkspaceScoped, Base):
     user_id: Mapped[str] = mapped_column(String(32))
 
     appreciation: Mapped[Appreciation] = relationship(back_populates="recipients")
+
+
+class WorkspaceSetting(WorkspaceScoped, Base):
+    """What a workspace's admins changed in the App Home, over the `ADVOCATE_*` defaults."""
+
+    __tablename__ = "workspace_settings"
+    __table_args__ = (UniqueConstraint("team_id", name="uq_workspace_settings_team"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    overrides: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(32))
+
+
+class SettingsChange(WorkspaceScoped, Base):
+    """Who changed which setting, when, from what to what."""
+
+    __tablename__ = "settings_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    changed_at: Mapped[datetime] = mapped_column(index=True)
+    changes: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class BuyInGoal(WorkspaceScoped, Base):

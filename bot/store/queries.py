@@ -60,3 +60,27 @@ def leaderboard(
     )
     rows = session.execute(_in_workspace(query, workspace, since)).all()
     return [Standing(user_id=r[0], received=r[1], distinct_givers=r[2]) for r in rows]
+
+
+def recent_received(
+    session: Session, workspace: Workspace, user_id: str, limit: int
+) -> list[Appreciation]:
+    """The latest appreciation `user_id` received, newest first (private included: it is
+    theirs to see)."""
+    query = (
+        select(Appreciation)
+        .join(AppreciationRecipient, AppreciationRecipient.appreciation_id == Appreciation.id)
+        .where(AppreciationRecipient.user_id == user_id)
+        .order_by(Appreciation.created_at.desc(), Appreciation.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(_in_workspace(query, workspace, None)))
+
+
+def public_since(session: Session, workspace: Workspace, since: datetime) -> list[Appreciation]:
+    query = (
+        select(Appreciation)
+        .where(Appreciation.is_private.is_(False))
+        .order_by(Appreciation.created_at, Appreciation.id)
+    )
+    return list(session.scalars(_in_workspace(query, workspace, since)))

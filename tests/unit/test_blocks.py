@@ -218,7 +218,9 @@ def test_modal_shows_linked_text_without_pinging_anyone() -> None:
 
 
 def test_home_view_is_valid_and_shows_the_numbers() -> None:
-    view = render.home_view("U1", COUNTS, GIVEN)
+    from bot.blocks.home import HomeData, home_view
+
+    view = home_view(HomeData("U1", COUNTS, GIVEN))
     assert_valid_home(view)
     text = all_text(view)
     assert "this week *1* · this month *4* · all time *12*" in text

@@ -83,6 +83,19 @@ def _parser() -> argparse.ArgumentParser:
     preview.set_defaults(handler=cmd_digest_preview)
     post.set_defaults(handler=cmd_digest_post)
 
+    export = sub.add_parser("export", help="export one workspace's data")
+    export.add_argument("--team", help="workspace id (when several are installed)")
+    export.add_argument("--format", choices=("json", "csv"), default="json")
+    export.add_argument(
+        "--output", help="file (json) or folder (csv, one file per kind); json default: stdout"
+    )
+    export.set_defaults(handler=cmd_export)
+
+    forget = sub.add_parser("forget", help="erase one person's personal data")
+    forget.add_argument("--user", required=True, help="the person's Slack user id")
+    forget.add_argument("--team", help="workspace id (when several are installed)")
+    forget.set_defaults(handler=cmd_forget)
+
     check = sub.add_parser("check", help="check configuration, token, scopes and database")
     check.set_defaults(handler=cmd_check)
     return parser
@@ -256,6 +269,47 @@ def cmd_digest_post(settings: Settings, args: argparse.Namespace) -> int:
     if not outcome.ok:
         raise CommandError(f"the {week} digest was not posted: {outcome.detail}")
     print(outcome.detail)
+    return 0
+
+
+def _workspace(settings: Settings, team: str | None):  # type: ignore[no-untyped-def]
+    from bot.services import workspaces
+
+    runtime = _runtime(settings)
+    _ensure_schema(runtime)
+    try:
+        return runtime, workspaces.resolve(runtime.db, team, include_uninstalled=True)
+    except LookupError as error:
+        raise CommandError(str(error)) from None
+
+
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.services import export
+
+    runtime, workspace = _workspace(settings, args.team)
+    data = export.collect(runtime.db, workspace)
+    if args.format == "csv":
+        if not args.output:
+            raise CommandError("--format csv writes one file per kind: give --output FOLDER.")
+        for path in export.to_csv_files(data, Path(args.output)):
+            print(path)
+    elif args.output:
+        Path(args.output).write_text(export.to_json(data), encoding="utf-8")
+        print(args.output)
+    else:
+        print(export.to_json(data))
+    return 0
+
+
+def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.services import lifecycle
+
+    runtime, workspace = _workspace(settings, args.team)
+    counts = lifecycle.forget(runtime.db, workspace, args.user)
+    changed = ", ".join(f"{n} {what}" for what, n in counts.items() if n) or "nothing left"
+    print(f"forgot {args.user} in {workspace.team_id}: {changed}")
     return 0
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.clock import Clock, system_clock
 from bot.config import Settings
+from bot.services.workspace import Workspace
 from bot.slack.client import ClientProvider, SingleWorkspaceClients
 from bot.slack.outbox import OutboxSender
 from bot.store.db import Database
@@ -18,6 +19,12 @@ class Runtime:
     clock: Clock
     clients: ClientProvider
     sender: OutboxSender
+
+    def forget_tokens(self, workspace: Workspace) -> None:
+        """Drop a workspace's stored tokens (OAuth mode); token mode has only the env's."""
+        forget = getattr(self.clients, "forget", None)
+        if forget is not None:
+            forget(workspace)
 
     @classmethod
     def create(

@@ -48,12 +48,13 @@ def digest_message(digest: Digest) -> dict[str, Any]:
         divider(),
     ]
     for rank, advocate in enumerate(digest.advocates, start=1):
-        thanked_by = _list(advocate.givers, mention, NAMES_SHOWN)
+        thanked_by = _list(advocate.givers, mention, NAMES_SHOWN) or "colleagues"
         quote = safe_mrkdwn(truncate(advocate.quote, QUOTE_LIMIT))
+        said_by = f"\n_{mention(advocate.quote_giver)}_" if advocate.quote_giver else ""
         blocks.append(
             section(
                 f"*{rank}. {mention(advocate.user_id)}*, thanked by {thanked_by}\n"
-                f">{quote}\n_{mention(advocate.quote_giver)}_",
+                f">{quote}{said_by}",
                 verbatim=True,
             )
         )

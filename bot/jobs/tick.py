@@ -16,8 +16,8 @@ from bot.jobs.asks import queue_reminders
 from bot.jobs.checkins import queue_checkins, refresh_people
 from bot.jobs.digest import DigestOutcome, post_digest
 from bot.runtime import Runtime, make_sender
+from bot.services import lifecycle, workspaces
 from bot.services import settings as workspace_settings
-from bot.services import workspaces
 from bot.services.schedule import due_week
 from bot.services.workspace import Workspace
 from bot.slack.client import SingleWorkspaceClients, token_workspace
@@ -70,6 +70,7 @@ def tick(runtime: Runtime, now: datetime | None = None) -> TickReport:
     runtime = at(runtime, now)
     now = runtime.clock()
     report = TickReport()
+    lifecycle.purge_expired(runtime.db, now, runtime.settings.retention_days)
     for workspace in workspaces.active(runtime.db):
         try:
             _workspace_tick(runtime, workspace, now, report)

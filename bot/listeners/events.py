@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.listeners.common import workspace_of
 from bot.listeners.home import publish_home
 from bot.runtime import Runtime
+from bot.services import lifecycle
 from bot.services.people import mark_used
 from bot.slack import people
 from bot.store.models import ProcessedEvent
@@ -61,8 +62,14 @@ def register(app: App, runtime: Runtime) -> None:
 
     @app.event("app_uninstalled")
     def uninstalled(context: BoltContext) -> None:
-        log.warning("the app was uninstalled from %s", context.team_id)
+        workspace = workspace_of(context)
+        runtime.forget_tokens(workspace)
+        lifecycle.uninstalled(runtime.db, workspace, runtime.clock())
 
     @app.event("tokens_revoked")
     def tokens_revoked(event: dict[str, Any], context: BoltContext) -> None:
-        log.warning("tokens revoked in %s: %s", context.team_id, event.get("tokens"))
+        # Only the bot token matters: the app keeps no user tokens.
+        if (event.get("tokens") or {}).get("bot"):
+            workspace = workspace_of(context)
+            runtime.forget_tokens(workspace)
+            lifecycle.uninstalled(runtime.db, workspace, runtime.clock())

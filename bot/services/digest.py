@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -21,9 +21,10 @@ from bot.services.schedule import week_bounds
 from bot.services.workspace import Workspace
 from bot.store import queries
 from bot.store.db import Database
-from bot.store.models import Appreciation, AppreciationRecipient
+from bot.store.models import Appreciation, AppreciationRecipient, Person
 
 TOP_ADVOCATES = 5
+GHOST_PREFIX = "X"  # ids that replaced a forgotten person (see services/lifecycle.py)
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,17 @@ def build(db: Database, workspace: Workspace, week: str, timezone: str) -> Diges
                 .distinct()
             )
         )
-    advocates = rank(public)
+    with db.transaction() as session:
+        # People who left are not named any more; their thanks still count for others.
+        gone = set(
+            session.scalars(
+                select(Person.user_id).where(
+                    Person.team_id == workspace.team_id, Person.deleted.is_(True)
+                )
+            )
+        )
+    advocates = [_without(a, gone) for a in rank(public) if a.user_id not in gone]
+    recognised -= gone
     kept = asks.kept_on_time(db, workspace, start, end)
     values = Counter(v for a in rows for v in a.company_values)
     return Digest(
@@ -97,6 +108,19 @@ def build(db: Database, workspace: Workspace, week: str, timezone: str) -> Diges
         givers=len({a.giver_id for a in rows}),
         top_values=values.most_common(3),
         commitments_kept=kept,
+    )
+
+
+def _without(advocate: Advocate, gone: set[str]) -> Advocate:
+    """The advocate with people who left, or asked to be forgotten, unnamed."""
+
+    def named(user_id: str) -> bool:
+        return user_id not in gone and not user_id.startswith(GHOST_PREFIX)
+
+    return replace(
+        advocate,
+        givers=[g for g in advocate.givers if named(g)],
+        quote_giver=advocate.quote_giver if named(advocate.quote_giver) else "",
     )
 
 

@@ -36,19 +36,19 @@ def ensure(db: Database, workspace: Workspace, name: str, now: datetime) -> None
         )
 
 
-def active(db: Database) -> list[Workspace]:
+def active(db: Database, *, include_uninstalled: bool = False) -> list[Workspace]:
+    """Workspaces the app serves (and, if asked, those whose data awaits the purge)."""
+    query = select(InstalledWorkspace.team_id, InstalledWorkspace.enterprise_id)
+    if not include_uninstalled:
+        query = query.where(InstalledWorkspace.uninstalled_at.is_(None))
     with db.transaction() as session:
-        rows = session.execute(
-            select(InstalledWorkspace.team_id, InstalledWorkspace.enterprise_id)
-            .where(InstalledWorkspace.uninstalled_at.is_(None))
-            .order_by(InstalledWorkspace.team_id)
-        ).all()
+        rows = session.execute(query.order_by(InstalledWorkspace.team_id)).all()
     return [Workspace(r[0], r[1]) for r in rows]
 
 
-def resolve(db: Database, team_id: str | None) -> Workspace:
+def resolve(db: Database, team_id: str | None, *, include_uninstalled: bool = False) -> Workspace:
     """The workspace `--team` names, or the only one installed. Raises LookupError."""
-    known = active(db)
+    known = active(db, include_uninstalled=include_uninstalled)
     if team_id:
         for workspace in known:
             if workspace.team_id == team_id:

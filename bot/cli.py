@@ -12,6 +12,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings
+from bot.logs import install_redaction
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -33,6 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
         logging.getLogger("alembic").setLevel(logging.WARNING)
+        install_redaction()
         return int(args.handler(settings, args) or 0)
     except (ConfigError, CommandError) as error:
         print(f"advocate: {error}", file=sys.stderr)
@@ -109,6 +111,12 @@ def _instant(raw: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _require_tokens(settings: Settings) -> None:
+    """Scheduled work needs a bot token, or OAuth mode's stored installations."""
+    if not settings.oauth_mode:
+        settings.require("slack_bot_token")
+
+
 def _week(raw: str) -> str:
     from bot.services.schedule import parse_week
 
@@ -138,6 +146,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     socket = args.socket or (settings.socket_mode and not args.http)
     if socket:
         settings.require("slack_app_token", "slack_bot_token")
+    elif settings.oauth_mode:
+        settings.require("slack_signing_secret")
     else:
         settings.require("slack_bot_token", "slack_signing_secret")
     runtime = _runtime(settings)
@@ -175,7 +185,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
-    settings.require("slack_bot_token")
+    _require_tokens(settings)
     runtime = _runtime(settings)
     _ensure_schema(runtime)
     from bot.jobs.scheduler import make_scheduler
@@ -207,7 +217,7 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_tick(settings: Settings, args: argparse.Namespace) -> int:
-    settings.require("slack_bot_token")
+    _require_tokens(settings)
     runtime = _runtime(settings)
     _ensure_schema(runtime)
     from bot.jobs.tick import register_token_workspace, tick
@@ -225,7 +235,7 @@ def _digest_context(settings: Settings, args: argparse.Namespace):  # type: igno
     from bot.services import workspaces
     from bot.services.schedule import week_of
 
-    settings.require("slack_bot_token")
+    _require_tokens(settings)
     runtime = _runtime(settings)
     _ensure_schema(runtime)
     if not workspaces.active(runtime.db):

@@ -43,6 +43,8 @@ def _config(settings: Settings) -> Check:
 
 
 def _slack(settings: Settings) -> list[Check]:
+    if settings.oauth_mode and not settings.slack_bot_token:
+        return [_installations(settings)]
     if not settings.slack_bot_token:
         return [Check("token", False, "SLACK_BOT_TOKEN is not set")]
     try:
@@ -82,3 +84,19 @@ def _redact(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+def _installations(settings: Settings) -> Check:
+    from sqlalchemy import func, select
+
+    from bot.store.models import slack_bots
+
+    db = Database(settings.database_url)
+    try:
+        with db.engine.connect() as connection:
+            count = connection.execute(select(func.count()).select_from(slack_bots)).scalar_one()
+    except Exception as error:
+        return Check("installations", False, f"cannot read them: {error}")
+    finally:
+        db.dispose()
+    return Check("installations", True, f"OAuth mode, {count} workspace installation(s) stored")

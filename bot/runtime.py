@@ -36,6 +36,10 @@ class Runtime:
         clients: ClientProvider | None = None,
     ) -> Runtime:
         db = db or Database(settings.database_url)
+        if clients is None and settings.oauth_mode:
+            from bot.slack.oauth import OAuthClients, installation_store
+
+            clients = OAuthClients(settings, installation_store(settings, db))
         clients = clients or SingleWorkspaceClients(settings)
         return cls(settings, db, clock, clients, make_sender(db, clients, clock))
 

@@ -6,10 +6,10 @@ from datetime import datetime
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import select
+from sqlalchemy import update
 
 from bot.services.workspace import PersonInfo, Workspace
-from bot.store.db import Database
+from bot.store.db import Database, insert_ignoring_conflicts
 from bot.store.models import Person
 
 
@@ -38,29 +38,49 @@ def person_from_slack(user: dict) -> PersonInfo:
 
 
 def remember(db: Database, workspace: Workspace, people: list[PersonInfo], now: datetime) -> None:
-    """Keep the latest facts about these people (their timezone, whether they left)."""
+    """Keep the latest facts about these people (their timezone, whether they left).
+
+    Safe when two requests about the same person arrive at once: the row is inserted by
+    whichever comes first, and both update it.
+    """
+    if not people:
+        return
     with db.transaction() as session:
-        ids = [p.user_id for p in people]
-        known = {
-            row.user_id: row
-            for row in session.scalars(
-                select(Person).where(Person.team_id == workspace.team_id, Person.user_id.in_(ids))
-            )
-        }
+        insert_ignoring_conflicts(
+            session,
+            Person,
+            [
+                {
+                    "team_id": workspace.team_id,
+                    "enterprise_id": workspace.enterprise_id,
+                    "user_id": info.user_id,
+                    "name": info.name,
+                    "is_bot": info.is_bot,
+                    "deleted": info.deleted,
+                    "is_admin": info.is_admin,
+                    "is_guest": info.is_guest,
+                    "checkins_stopped": False,
+                    "refreshed_at": now,
+                }
+                for info in people
+            ],
+            ["team_id", "user_id"],
+        )
         for info in people:
-            row = known.get(info.user_id) or Person(
-                team_id=workspace.team_id,
-                enterprise_id=workspace.enterprise_id,
-                user_id=info.user_id,
+            session.execute(
+                update(Person)
+                .where(Person.team_id == workspace.team_id, Person.user_id == info.user_id)
+                .values(
+                    name=info.name,
+                    tz=info.tz,
+                    is_bot=info.is_bot,
+                    deleted=info.deleted,
+                    is_admin=info.is_admin,
+                    is_guest=info.is_guest,
+                    refreshed_at=now,
+                )
+                .execution_options(synchronize_session=False)
             )
-            row.name = info.name
-            row.tz = info.tz
-            row.is_bot = info.is_bot
-            row.deleted = info.deleted
-            row.is_admin = info.is_admin
-            row.is_guest = info.is_guest
-            row.refreshed_at = now
-            session.add(row)
 
 
 def refresh_all(client: WebClient, db: Database, workspace: Workspace, now: datetime) -> int:

@@ -227,6 +227,9 @@ def _format_ts(micros: int) -> str:
     return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
 
+_CLIENT_AUTHENTICATED = {"oauth.v2.access", "oauth.v2.exchange"}
+
+
 class FakeSlack:
     """A local Slack Web API on 127.0.0.1 with scriptable state and failures."""
 
@@ -536,7 +539,11 @@ class FakeSlack:
             return self._failure_reply(failure)
         if params is None:
             return _Reply(HTTPStatus.OK, _error("invalid_json"), {})
-        if token is None or not token.startswith(("xoxb-", "xoxp-")):
+        # OAuth methods authenticate with the app's client id and secret, not a token; rotated
+        # tokens start with xoxe.
+        if method not in _CLIENT_AUTHENTICATED and (
+            token is None or not token.startswith(("xoxb-", "xoxp-", "xoxe.xoxb-"))
+        ):
             return _Reply(HTTPStatus.OK, _error("not_authed"), {})
         if method in self._overrides:
             return _Reply(HTTPStatus.OK, copy.deepcopy(self._overrides[method]), {})

@@ -287,6 +287,7 @@ def event_body(
     api_app_id: str = APP_ID,
     enterprise_id: str | None = None,
     bot_user_id: str = "UBOT",
+    org_wide: bool = False,
 ) -> bytes:
     """JSON ``event_callback`` envelope around ``event``, with a fresh ``event_id`` by default.
 
@@ -311,11 +312,14 @@ def event_body(
                     "team_id": team_id,
                     "user_id": bot_user_id,
                     "is_bot": True,
-                    "is_enterprise_install": False,
+                    "is_enterprise_install": org_wide,
                 }
             ],
+            "is_ext_shared_channel": False,
         }
     )
+    if org_wide:
+        envelope["is_enterprise_install"] = True
     if enterprise_id is None:
         envelope.pop("enterprise_id", None)
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App, BoltContext
 
@@ -13,6 +14,8 @@ from bot.runtime import Runtime
 from bot.slack.client import make_client
 
 log = logging.getLogger(__name__)
+
+LISTENER_THREADS = 64
 
 
 def build_app(runtime: Runtime, *, socket_mode: bool = False, verify_token: bool = False) -> App:
@@ -36,6 +39,11 @@ def build_app(runtime: Runtime, *, socket_mode: bool = False, verify_token: bool
         request_verification_enabled=not socket_mode,
         token_verification_enabled=verify_token,
         process_before_response=False,
+        # Listeners ack, then do their work in the same thread; with too few threads, slow
+        # work after the ack would keep new requests from being acknowledged at all.
+        listener_executor=ThreadPoolExecutor(
+            max_workers=LISTENER_THREADS, thread_name_prefix="listener"
+        ),
         raise_error_for_unhandled_request=False,
     )
     if oauth is not None:

@@ -184,6 +184,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         reply = self.server.fake._handle_http(self.path, self.headers, body)
+        if reply.status == DROPPED:
+            # The connection dies before any answer, as when a proxy or the network fails.
+            self.close_connection = True
+            self.connection.close()
+            return
         if isinstance(reply.body, str):
             payload = reply.body.encode("utf-8")
             content_type = "text/html; charset=utf-8"
@@ -227,6 +232,7 @@ def _format_ts(micros: int) -> str:
     return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
 
+DROPPED = 0  # a reply status meaning: close the connection without answering
 _CLIENT_AUTHENTICATED = {"oauth.v2.access", "oauth.v2.exchange"}
 
 
@@ -258,6 +264,7 @@ class FakeSlack:
         self._failures: dict[str, deque[_Failure]] = {}
         self._overrides: dict[str, JsonDict] = {}
         self._delays: dict[str, float] = {}
+        self._drops: dict[str, deque[bool]] = {}
         self._home_views: dict[str, JsonDict] = {}
         self._used_trigger_ids: set[str] = set()
         self._last_ts_micros = 0
@@ -437,6 +444,15 @@ class FakeSlack:
             queue = self._failures.setdefault(method, deque())
             queue.extend(copy.copy(failure) for _ in range(times))
 
+    def drop_next(self, method: str, *, after_processing: bool = False, times: int = 1) -> None:
+        """Drop the connection on the next calls to ``method``, with no answer at all.
+
+        ``after_processing=True`` drops it after the call took effect (a message was
+        stored): the caller cannot tell, which is the case that tempts a double post.
+        """
+        with self._lock:
+            self._drops.setdefault(method, deque()).extend([after_processing] * times)
+
     def set_response(self, method: str, body: dict[str, Any] | None) -> None:
         """Always answer ``method`` with ``body`` (after queued failures); None removes it."""
         with self._lock:
@@ -523,6 +539,15 @@ class FakeSlack:
         if token is None and params is not None and isinstance(params.get("token"), str):
             token = params["token"]
         with self._lock:
+            drop = self._drops.get(method)
+            if drop:
+                processed = drop.popleft()
+                if not drop:
+                    del self._drops[method]
+                if processed:
+                    self._api_reply(method, params, token)
+                self.calls.append(Call(method=method, params=params or {}, token=token, path=path))
+                return _Reply(DROPPED, "", {})
             # State changes and the recording happen together, so a test woken by
             # wait_for() already sees the message the call stored.
             reply = self._api_reply(method, params, token)

@@ -1,0 +1,293 @@
+"""Load test on loopback: signed Slack requests against `advocate run --http`.
+
+    python -m tools.loadtest                 # 8 and 32 clients, 60 s each, PostgreSQL
+    python -m tools.loadtest --soak 600      # plus a 10-minute soak, RSS at start and end
+    python -m tools.loadtest --seconds 5 --clients 8 --database sqlite   # a quick look
+
+The app runs as its own process (the production HTTP server), talking to a local fake
+Slack Web API. Reports ack latency (p50/p99), errors, and duplicates: every command must be
+answered once, and every appreciation recorded and posted once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, func, select, text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.store.models import Appreciation  # noqa: E402
+from tests.support.fake_slack import FakeSlack  # noqa: E402
+from tests.support.slack_requests import (  # noqa: E402
+    SlackClientForTests,
+    block_actions_payload,
+    interactive_body,
+)
+
+SECRET = "load-test-secret"
+PEOPLE = [f"U{n:05d}" for n in range(200)]
+POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/advocate_load"
+
+
+@dataclass
+class Result:
+    clients: int
+    seconds: float
+    requests: int = 0
+    errors: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    throughput_rps: float = 0.0
+    commands_unanswered: int = 0
+    commands_answered_twice: int = 0
+    appreciations_sent: int = 0
+    appreciations_recorded: int = 0
+    channel_posts: int = 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def fresh_database(kind: str, folder: Path) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{folder / 'load.db'}"
+    admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text("DROP DATABASE IF EXISTS advocate_load"))
+        connection.execute(text("CREATE DATABASE advocate_load"))
+    admin.dispose()
+    return POSTGRES_URL
+
+
+def start_app(slack: FakeSlack, database_url: str, folder: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ADVOCATE_"))},
+        "SLACK_BOT_TOKEN": "xoxb-load",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack.url,
+        "DATABASE_URL": database_url,
+        "PORT": str(port),
+        "ADVOCATE_DAILY_LIMIT": "100",
+        "LOG_LEVEL": "WARNING",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "bot", "migrate"],
+        env=env,
+        cwd=folder,
+        check=True,
+        capture_output=True,
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--http"],
+        env=env,
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=1):
+                return process, url
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("the app did not start")
+
+
+def one_request(
+    client: SlackClientForTests, slack: FakeSlack, rng: random.Random, sent: list[str]
+) -> tuple[str, int, float]:
+    """Send one request of a realistic mix; returns (kind, status, seconds)."""
+    user = rng.choice(PEOPLE)
+    roll = rng.random()
+    started = time.perf_counter()
+    if roll < 0.35:
+        key = uuid.uuid4().hex
+        sent.append(key)
+        others = rng.sample([p for p in PEOPLE if p != user], 2)
+        status, _ = client.command(
+            command="/appreciate",
+            text=f"<@{others[0]}> <@{others[1]}> for the release",
+            user_id=user,
+            response_url=slack.response_url(key),
+            trigger_id=key,
+        )
+        kind = "appreciate"
+    elif roll < 0.55:
+        key = "stats-" + uuid.uuid4().hex
+        sent.append(key)
+        status, _ = client.command(
+            command="/appreciate",
+            text="stats",
+            user_id=user,
+            response_url=slack.response_url(key),
+            trigger_id=key,
+        )
+        kind = "stats"
+    elif roll < 0.85:
+        status, _ = client.event(
+            {
+                "type": "app_home_opened",
+                "user": user,
+                "tab": "home",
+                "channel": "D1",
+                "event_ts": f"{time.time():.6f}",
+            }
+        )
+        kind = "home"
+    else:
+        payload = block_actions_payload(
+            action_id="appreciate_open_modal", user_id=user, view={"id": "VH", "type": "home"}
+        )
+        status, _, _ = client.post(
+            "/slack/events", interactive_body(payload), "application/x-www-form-urlencoded"
+        )
+        kind = "click"
+    return kind, status, time.perf_counter() - started
+
+
+def recorded_so_far(engine_url: str) -> int:
+    engine = create_engine(engine_url)
+    with engine.connect() as connection:
+        count = connection.execute(select(func.count(Appreciation.id))).scalar_one()
+    engine.dispose()
+    return int(count)
+
+
+def run_load(url: str, slack: FakeSlack, clients: int, seconds: float, engine_url: str) -> Result:
+    """`clients` threads send the mix for `seconds`; then the outcome is checked."""
+    latencies: list[float] = []
+    kinds: dict[str, int] = {}
+    errors = 0
+    sent: list[str] = []
+    lock = threading.Lock()
+    slack.reset_calls()
+    already = recorded_so_far(engine_url)
+    stop_at = time.monotonic() + seconds
+
+    def worker(seed: int) -> None:
+        nonlocal errors
+        client = SlackClientForTests(url, SECRET)
+        rng = random.Random(seed)
+        mine: list[str] = []
+        while time.monotonic() < stop_at:
+            kind, status, elapsed = one_request(client, slack, rng, mine)
+            with lock:
+                latencies.append(elapsed)
+                kinds[kind] = kinds.get(kind, 0) + 1
+                errors += status != 200
+        with lock:
+            sent.extend(mine)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Work after the ack finishes in the app's threads: wait until every command is answered.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        answered = {p["_key"] for p in slack.response_url_posts()}
+        if answered >= set(sent):
+            break
+        time.sleep(0.5)
+    time.sleep(2)
+    replies: dict[str, int] = {}
+    for post in slack.response_url_posts():
+        replies[post["_key"]] = replies.get(post["_key"], 0) + 1
+    recorded = recorded_so_far(engine_url) - already
+    ordered = sorted(latencies)
+    return Result(
+        clients=clients,
+        seconds=seconds,
+        requests=len(ordered),
+        errors=errors,
+        by_kind=kinds,
+        p50_ms=round(statistics.median(ordered) * 1000, 1),
+        p99_ms=round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 1),
+        throughput_rps=round(len(ordered) / seconds, 1),
+        commands_unanswered=len([k for k in sent if k not in replies]),
+        commands_answered_twice=len([k for k, n in replies.items() if n > 1]),
+        appreciations_sent=len([k for k in sent if not k.startswith("stats-")]),
+        appreciations_recorded=recorded,
+        channel_posts=len(slack.messages("C111")),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=("postgres", "sqlite"), default="postgres")
+    parser.add_argument("--clients", type=int, nargs="*", default=[8, 32])
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--soak", type=float, default=0, help="soak seconds (RSS start/end)")
+    args = parser.parse_args(argv)
+    report: dict[str, Any] = {"database": args.database, "runs": []}
+    with tempfile.TemporaryDirectory() as tmp, FakeSlack(team_id="T111") as slack:
+        for person in PEOPLE:
+            slack.add_user(
+                person,
+                tz=random.Random(person).choice(
+                    ["Europe/Paris", "America/New_York", "Asia/Tokyo", "UTC"]
+                ),
+            )
+        database_url = fresh_database(args.database, Path(tmp))
+        process, url = start_app(slack, database_url, Path(tmp))
+        try:
+            report["rss_mb_at_start"] = round(rss_mb(process.pid), 1)
+            for clients in args.clients:
+                result = run_load(url, slack, clients, args.seconds, database_url)
+                report["runs"].append(asdict(result))
+                print(json.dumps(asdict(result)), flush=True)
+            if args.soak:
+                report["rss_mb_before_soak"] = round(rss_mb(process.pid), 1)
+                soak = run_load(url, slack, 8, args.soak, database_url)
+                report["soak"] = asdict(soak)
+                report["rss_mb_after_soak"] = round(rss_mb(process.pid), 1)
+            report["rss_mb_at_end"] = round(rss_mb(process.pid), 1)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+    print(json.dumps(report, indent=2))
+    failed = any(
+        r["errors"]
+        or r["commands_unanswered"]
+        or r["commands_answered_twice"]
+        or r["appreciations_recorded"] != r["appreciations_sent"]
+        for r in report["runs"] + ([report["soak"]] if "soak" in report else [])
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

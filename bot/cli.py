@@ -176,7 +176,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
             port = args.port or settings.port
             log.info("serving HTTP on port %s (POST /slack/events, GET /healthz)", port)
-            serve(WebApp(app, runtime.db), port)
+            serve(WebApp(app, runtime.db, settings.slack_signing_secret), port)
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -9,6 +10,7 @@ from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk.signature import SignatureVerifier
 
 from bot.store.db import Database
 
@@ -21,30 +23,72 @@ StartResponse = Callable[..., Any]
 
 
 class WebApp:
-    """A WSGI application: `/slack/events` (and OAuth) go to Bolt, `/healthz` checks the DB."""
+    """A WSGI application: `/slack/events` (and OAuth) go to Bolt, `/healthz` checks the DB.
 
-    def __init__(self, app: App, db: Database) -> None:
+    The signature of every POST is checked here, before anything parses the body: a request
+    that is not from Slack gets 401 whatever it contains, and a signed body that cannot be
+    parsed gets 400, never a 500 or a traceback.
+    """
+
+    def __init__(self, app: App, db: Database, signing_secret: str | None = None) -> None:
         self.slack = SlackRequestHandler(app, path=EVENTS_PATH)
         self.db = db
+        self.verifier = SignatureVerifier(signing_secret) if signing_secret else None
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == HEALTH_PATH:
             return self.health(start_response)
-        return self.slack(environ, start_response)
+        posted = environ.get("REQUEST_METHOD") == "POST"
+        if posted and self.verifier is not None and not self._signed(environ):
+            return _answer(start_response, "401 Unauthorized", {"error": "invalid request"})
+        try:
+            return self.slack(environ, start_response)
+        except Exception as error:
+            log.warning(
+                "unreadable request to %s: %s", environ.get("PATH_INFO"), type(error).__name__
+            )
+            return _answer(start_response, "400 Bad Request", {"error": "bad request"})
+
+    def _signed(self, environ: dict[str, Any]) -> bool:
+        assert self.verifier is not None
+        body = _read_body(environ)
+        timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP")
+        signature = environ.get("HTTP_X_SLACK_SIGNATURE")
+        if not timestamp or not signature:
+            return False
+        try:
+            return self.verifier.is_valid(body, timestamp, signature)
+        except (ValueError, UnicodeDecodeError):
+            return False
 
     def health(self, start_response: StartResponse) -> Iterable[bytes]:
+        """200 when the database answers, 503 when it does not."""
         try:
             self.db.ping()
             status, body = "200 OK", {"status": "ok", "database": "ok"}
         except Exception as error:  # any failure to answer means unhealthy
             log.warning("health check: database did not answer: %s", error)
             status, body = "503 Service Unavailable", {"status": "error", "database": "down"}
-        payload = json.dumps(body).encode()
-        start_response(
-            status,
-            [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))],
-        )
-        return [payload]
+        return _answer(start_response, status, body)
+
+
+def _answer(start_response: StartResponse, status: str, body: dict[str, str]) -> list[bytes]:
+    payload = json.dumps(body).encode()
+    start_response(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+    )
+    return [payload]
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """Read the body once and put it back, so that Bolt can read it again."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
 
 
 def serve(wsgi_app: WebApp, port: int, host: str = "0.0.0.0") -> None:

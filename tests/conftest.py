@@ -129,7 +129,7 @@ class AppServer:
         from waitress.server import create_server
 
         self.runtime = runtime
-        self.web = WebApp(build_app(runtime), runtime.db)
+        self.web = WebApp(build_app(runtime), runtime.db, runtime.settings.slack_signing_secret)
         self._server = create_server(self.web, host="127.0.0.1", port=0, threads=4)
         self.url = f"http://127.0.0.1:{self._server.effective_port}"
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -144,7 +144,9 @@ class AppServer:
     def reconfigure(self, **changes: object) -> None:
         """Rebuild the app with other settings (same database and clock)."""
         self.runtime.settings = replace(self.runtime.settings, **changes)
-        self.web = WebApp(build_app(self.runtime), self.runtime.db)
+        self.web = WebApp(
+            build_app(self.runtime), self.runtime.db, self.runtime.settings.slack_signing_secret
+        )
         self._server.application = self.web
 
     def close(self) -> None:

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
 from bot.errors import UserError
@@ -23,8 +23,10 @@ APOLOGY = (
 
 def register(app: App, runtime: Runtime) -> None:
     @app.error
-    def handle_error(error: Exception, body: dict[str, Any], client: WebClient) -> None:
+    def handle_error(error: Exception, body: dict[str, Any], client: WebClient) -> BoltResponse:
         report(error, body, client)
+        # The person has been told; Slack gets a plain acknowledgement, not a 500.
+        return BoltResponse(status=200, body="")
 
 
 def report(error: Exception, body: dict[str, Any], client: WebClient | None) -> None:

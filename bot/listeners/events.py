@@ -25,13 +25,17 @@ def register(app: App, runtime: Runtime) -> None:
     def skip_repeated_events(body: dict[str, Any], next: Any) -> BoltResponse | None:
         """Slack redelivers an event (same event_id) when it thinks we missed it: once only."""
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id:
+        if event_id is not None:
+            team_id = body.get("team_id")
+            if not isinstance(event_id, str) or len(event_id) > 64:
+                log.warning("ignoring an event with a malformed event_id")
+                return BoltResponse(status=200, body="")
             try:
                 with runtime.db.transaction() as session:
                     session.add(
                         ProcessedEvent(
                             event_id=event_id,
-                            team_id=body.get("team_id"),
+                            team_id=team_id[:32] if isinstance(team_id, str) else None,
                             received_at=runtime.clock(),
                         )
                     )

@@ -24,6 +24,9 @@ def register(app: App, runtime: Runtime) -> None:
         context: BoltContext,
     ) -> None:
         draft = draft_from_view(view, giver_id=body["user"]["id"])
+        # Only values the workspace offers: the modal's options are ours, a forged one is not.
+        offered = config_of(runtime, workspace_of(context)).values
+        draft.values = [v for v in draft.values if v in offered]
         try:
             appreciation.check_draft(draft)
         except UserError as error:

@@ -206,6 +206,7 @@ def test_settings_are_saved_recorded_and_apply_without_a_restart(
     open_home(home, slack, ADMIN)  # Slack says this person is an admin
     answer = submit_settings(home, ADMIN)
     assert answer == {}
+    slack.wait_for("views.publish", 2)  # saved after the ack; the Home is redrawn after it
 
     config = for_workspace(home.runtime.db, WS, home.runtime.settings)
     assert (config.digest_day, config.digest_time, config.timezone) == (

@@ -58,6 +58,10 @@ class TcpProxy:
     def cut(self) -> None:
         with self._lock:
             if self._listener is not None:
+                # shutdown() first: close() alone leaves a blocked accept() holding the
+                # socket open, still listening.
+                with contextlib.suppress(OSError):
+                    self._listener.shutdown(socket.SHUT_RDWR)
                 self._listener.close()
                 self._listener = None
             for conn in self._conns:

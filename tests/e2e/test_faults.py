@@ -168,9 +168,8 @@ def test_database_outage_gets_apologies_then_recovers_without_a_restart(
     assert len(slack.messages("C111")) == 3  # the pending one was not lost
 
 
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 def test_sqlite_under_concurrent_writers_never_says_locked(runtime: Runtime) -> None:
-    if not runtime.db.url.startswith("sqlite"):
-        pytest.skip("SQLite's own locking")
     errors: list[BaseException] = []
 
     def writer(n: int) -> None:

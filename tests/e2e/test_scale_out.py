@@ -59,7 +59,9 @@ def fleet(
         runtime.db, WS, [PersonInfo(u, tz="Europe/Paris") for u in (GIVER, ANA, BEN)], clock()
     )
     mark_used(runtime.db, WS, [GIVER, ANA, BEN], clock())
-    # The processes run on the real clock: make the digest and the check-ins due now.
+    # The processes run on the real clock: make the digest and the check-ins due now, and
+    # let Slack's message timestamps follow the same clock.
+    slack.clock = time.time
     now = datetime.now(UTC)
     draft = appreciation.Draft(GIVER, [ANA], "for the audit", source_key="seed")
     appreciation.record(runtime.db, WS, draft, PersonInfo(GIVER), now, daily_limit=10)
@@ -154,14 +156,16 @@ def test_two_app_processes_and_two_schedulers_do_everything_once(
         return [m for m in slack.messages(user_id) if "weekly check-in" in m["text"]]
 
     # Both schedulers tick every 15 seconds; wait for the work, then for more ticks.
-    deadline = time.monotonic() + 60
+    def appreciations() -> list[dict]:
+        return [m for m in slack.messages("C111") if "appreciates" in m["text"]]
+
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline and not (
-        digests() and all(checkins(u) for u in (GIVER, ANA, BEN))
+        digests() and all(checkins(u) for u in (GIVER, ANA, BEN)) and len(appreciations()) >= 10
     ):
         time.sleep(0.5)
     time.sleep(16)
     assert len(digests()) == 1
     for user_id in (GIVER, ANA, BEN):
         assert len(checkins(user_id)) == 1, json.dumps(checkins(user_id))[:500]
-    appreciations = [m for m in slack.messages("C111") if "appreciates" in m["text"]]
-    assert len(appreciations) == 10
+    assert len(appreciations()) == 10

@@ -286,9 +286,7 @@ def register(app: App, runtime: Runtime) -> None:
         ack()
         workspace, lookup = helpers_for(client, context)
         ask = ask_from(action, workspace)
-        asks.check_role(ask, body["user"]["id"], "helper")
-        if ask.status not in asks.TRANSITIONS["commit"].sources:
-            raise UserError(f"Already answered: this ask is {asks.describe_status(ask)}.")
+        asks.check_can(ask, body["user"]["id"], "commit")
         me = lookup(body["user"]["id"])
         zone = me.zone(ask.timezone) if me else ZoneInfo(ask.timezone)
         today = runtime.clock().astimezone(zone).date()
@@ -304,9 +302,7 @@ def register(app: App, runtime: Runtime) -> None:
     ) -> None:
         ack()
         ask = ask_from(action, workspace_of(context))
-        asks.check_role(ask, body["user"]["id"], "helper")
-        if ask.status not in asks.TRANSITIONS["decline"].sources:
-            raise UserError(f"Already answered: this ask is {asks.describe_status(ask)}.")
+        asks.check_can(ask, body["user"]["id"], "decline")
         client.views_open(trigger_id=body["trigger_id"], view=render.decline_modal(ask))
 
     @app.action(re.compile(f"^({render.DISCUSS}|{render.DONE}|{render.CANCEL})$"))

@@ -58,6 +58,14 @@ def check_role(ask: Ask, user_id: str, role: str) -> None:
         raise UserError(f"Only <@{owner}> can answer this.")
 
 
+def check_can(ask: Ask, user_id: str, event: str) -> None:
+    """Raise UserError unless `user_id` may do `event` now (before a modal is opened for it)."""
+    transition = TRANSITIONS[event]
+    check_role(ask, user_id, transition.role)
+    if ask.status not in transition.sources:
+        raise UserError(f"Already answered: this ask is {describe_status(ask)}.")
+
+
 def check_new(asker: str, helper: str, request: str) -> None:
     if helper == asker:
         raise UserError(

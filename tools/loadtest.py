@@ -194,6 +194,7 @@ def run_load(url: str, slack: FakeSlack, clients: int, seconds: float, engine_ur
     lock = threading.Lock()
     slack.reset_calls()
     already = recorded_so_far(engine_url)
+    posts_before = len(slack.messages("C111"))
     stop_at = time.monotonic() + seconds
 
     def worker(seed: int) -> None:
@@ -241,7 +242,7 @@ def run_load(url: str, slack: FakeSlack, clients: int, seconds: float, engine_ur
         commands_answered_twice=len([k for k, n in replies.items() if n > 1]),
         appreciations_sent=len([k for k in sent if not k.startswith("stats-")]),
         appreciations_recorded=recorded,
-        channel_posts=len(slack.messages("C111")),
+        channel_posts=len(slack.messages("C111")) - posts_before,
     )
 
 
@@ -283,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         r["errors"]
         or r["commands_unanswered"]
         or r["commands_answered_twice"]
-        or r["appreciations_recorded"] != r["appreciations_sent"]
+        or not r["appreciations_sent"] == r["appreciations_recorded"] == r["channel_posts"]
         for r in report["runs"] + ([report["soak"]] if "soak" in report else [])
     )
     return 1 if failed else 0

@@ -1,0 +1,236 @@
+"""3. The weekly check-in fan-out for 5,000 people, and the pace the outbox sends it at.
+
+`queue_checkins` is timed at an instant when all 5,000 are due (a Monday evening UTC:
+09:30 has passed in every one of their timezones, within the 24-hour grace): first when
+nobody is queued yet, then again when everyone already is; the outbox already holds the
+check-ins of earlier weeks (a year of them in the full run). Then one scheduler tick's
+batch (`OutboxSender.deliver_due`, at most `BATCH` messages) is sent to the fake Slack,
+first to people whose DM must be opened (`conversations.open`), then to people whose DM
+channel is known.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, text, update
+
+from bench.common import BOT_TOKEN, TEAM, Databases, time_calls, timing_summary
+from bench.dataset import bulk_insert, insert_people
+from bench.fakeslack import FakeSlackProcess, giver_ids
+from bot.clock import fixed_clock
+from bot.config import Settings
+from bot.jobs.checkins import queue_checkins
+from bot.jobs.scheduler import INTERVAL_SECONDS
+from bot.runtime import Runtime
+from bot.services.schedule import shift_week, week_of
+from bot.services.settings import for_workspace
+from bot.services.workspace import Workspace
+from bot.slack.outbox import BATCH, OutboxSender
+from bot.store import migrate
+from bot.store.models import BuyInGoal, OutboxMessage, Person
+
+PEOPLE = 5_000
+TARGET_SECONDS = 1.0
+# Monday 23:00 UTC: Tokyo's 09:30 was at 00:30 UTC, Los Angeles' at 16:30 UTC.
+INSTANT = datetime(2026, 3, 23, 23, 0, tzinfo=UTC)
+THIS_WEEK = week_of(INSTANT, ZoneInfo("UTC"))
+WORKSPACE = Workspace(TEAM)
+# Slack's published limits (api.slack.com/apis/rate-limits): conversations.open is Tier 3,
+# "50+ per minute"; chat.postMessage "generally allows posting one message per second per
+# channel, while also maintaining a workspace-wide limit" (whose figure is not published).
+TIER3_PER_MINUTE = 50
+
+
+def setup(url: str) -> Runtime:
+    settings = Settings(slack_bot_token=BOT_TOKEN, database_url=url)
+    runtime = Runtime.create(settings, clock=fixed_clock(INSTANT))
+    migrate.upgrade(runtime.db.engine)
+    people = giver_ids(PEOPLE)
+    insert_people(runtime.db.engine, people, INSTANT)
+    # A third set a buy-in goal last week: their check-in asks how it went.
+    last_week = shift_week(THIS_WEEK, -1)
+    rng = random.Random(3)
+    goals = [
+        {
+            "team_id": TEAM,
+            "enterprise_id": None,
+            "user_id": uid,
+            "week": last_week,
+            "target_user_id": rng.choice(people),
+            "outcome": None,
+            "created_at": INSTANT,
+            "updated_at": INSTANT,
+        }
+        for uid in people
+        if rng.random() < 1 / 3
+    ]
+    with runtime.db.engine.begin() as connection:
+        bulk_insert(connection, BuyInGoal, goals)
+    return runtime
+
+
+def add_sent_history(runtime: Runtime, weeks: int) -> None:
+    """Check-ins sent in earlier weeks: the outbox keeps what it sent."""
+    people = giver_ids(PEOPLE)
+    with runtime.db.engine.begin() as connection:
+        for back in range(1, weeks + 1):
+            week = shift_week(THIS_WEEK, -back)
+            rows = [
+                {
+                    "team_id": TEAM,
+                    "enterprise_id": None,
+                    "dedupe_key": f"checkin:{week}:{uid}",
+                    "kind": "dm",
+                    "channel_id": uid,
+                    "user_id": uid,
+                    "response_url": None,
+                    "payload": {"text": "Your weekly check-in"},
+                    "appreciation_id": None,
+                    "status": "sent",
+                    "attempts": 1,
+                    "next_attempt_at": INSTANT - timedelta(weeks=back),
+                    "claimed_until": None,
+                    "sent_at": INSTANT - timedelta(weeks=back),
+                    "sent_channel_id": f"D{uid}",
+                    "sent_ts": "1700000000.000100",
+                    "last_error": None,
+                    "created_at": INSTANT - timedelta(weeks=back),
+                }
+                for uid in people
+            ]
+            bulk_insert(connection, OutboxMessage, rows)
+    settle(runtime)
+
+
+def settle(runtime: Runtime) -> None:
+    """Statistics and dead rows as autovacuum would leave them (PostgreSQL), so that rows
+    deleted between runs do not slow the next one down."""
+    if runtime.db.engine.dialect.name == "postgresql":
+        engine = runtime.db.engine.execution_options(isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.execute(text("VACUUM ANALYZE outbox"))
+
+
+def unqueue_this_week(runtime: Runtime) -> None:
+    with runtime.db.transaction() as session:
+        session.execute(
+            delete(OutboxMessage).where(OutboxMessage.dedupe_key.like(f"checkin:{THIS_WEEK}:%"))
+        )
+    settle(runtime)
+
+
+def measure_queueing(runtime: Runtime, repeats: int) -> dict[str, Any]:
+    config = for_workspace(runtime.db, WORKSPACE, runtime.settings)
+    first: list[float] = []
+    for _ in range(repeats):
+        unqueue_this_week(runtime)
+        began = time.perf_counter()
+        queued = queue_checkins(runtime, WORKSPACE, config, INSTANT)
+        first.append(time.perf_counter() - began)
+        assert queued == PEOPLE, f"expected {PEOPLE} check-ins due, {queued} were queued"
+
+    def again() -> None:
+        queued = queue_checkins(runtime, WORKSPACE, config, INSTANT)
+        assert queued == 0, f"{queued} check-ins were queued twice"
+
+    settle(runtime)  # autovacuum notices 5,000 new rows
+    return {"first": timing_summary(first), "again": timing_summary(time_calls(again, repeats))}
+
+
+def send_one_batch(sender: OutboxSender) -> dict[str, Any]:
+    began = time.perf_counter()
+    deliveries = sender.deliver_due()
+    return {
+        "seconds": time.perf_counter() - began,
+        "sent": sum(d.status == "sent" for d in deliveries),
+        "ids": [d.id for d in deliveries],
+    }
+
+
+def measure_sending(runtime: Runtime, fake_url: str) -> dict[str, Any]:
+    """One tick's batch to the fake Slack: DMs not yet opened, then DMs already known."""
+    settings = replace(runtime.settings, slack_api_url=fake_url)
+    sender = Runtime.create(settings, db=runtime.db, clock=fixed_clock(INSTANT)).sender
+    with runtime.db.transaction() as session:
+        session.execute(update(Person).values(dm_channel_id=None))
+    opening = send_one_batch(sender)
+    # The same people again, now that their DM channels are known.
+    with runtime.db.transaction() as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(opening.pop("ids")))
+            .values(status="pending", attempts=0, claimed_until=None, sent_at=None)
+        )
+    known = send_one_batch(sender)
+    known.pop("ids")
+    return {
+        "batch": BATCH,
+        "interval_seconds": INTERVAL_SECONDS,
+        "opening": opening,
+        "known": known,
+    }
+
+
+def pace(sending: dict[str, Any]) -> dict[str, Any]:
+    """How long 5,000 check-ins take to leave, by the outbox's own limit and by Slack's."""
+    per_minute = BATCH * 60 / INTERVAL_SECONDS
+    ticks = math.ceil(PEOPLE / BATCH)
+    return {
+        "outbox_per_minute": per_minute,
+        "outbox_minutes_for_all": ticks * INTERVAL_SECONDS / 60,
+        "tier3_per_minute": TIER3_PER_MINUTE,
+        "first_week_minutes_at_tier3": PEOPLE / TIER3_PER_MINUTE,
+        "local_ms_per_message_opening": sending["opening"]["seconds"] * 1000 / BATCH,
+        "local_ms_per_message_known": sending["known"]["seconds"] * 1000 / BATCH,
+    }
+
+
+def run(
+    databases: Databases,
+    backends: list[str],
+    repeats: int,
+    history_weeks: int,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "people": PEOPLE,
+        "instant": INSTANT.isoformat(),
+        "target_seconds": TARGET_SECONDS,
+        "outbox_history_weeks": history_weeks,
+        "backends": {},
+    }
+    workdir: Path = databases.workdir
+    with FakeSlackProcess(0, workdir / "fake-slack-checkins.log") as fake:
+        for backend in backends:
+            runtime = setup(databases.fresh(backend, "checkins"))
+            try:
+                add_sent_history(runtime, history_weeks)
+                queueing = measure_queueing(runtime, repeats)
+                log(
+                    f"  {backend}: queue {PEOPLE:,} check-ins "
+                    f"{queueing['first']['median_ms']:.0f} ms, "
+                    f"again {queueing['again']['median_ms']:.0f} ms"
+                )
+                sending = measure_sending(runtime, fake.url)
+                log(
+                    f"  {backend}: one tick's batch of {BATCH}: "
+                    f"{sending['opening']['seconds']:.2f} s opening DMs, "
+                    f"{sending['known']['seconds']:.2f} s with DMs known"
+                )
+                results["backends"][backend] = {
+                    "queueing": queueing,
+                    "sending": sending,
+                    "pace": pace(sending),
+                }
+            finally:
+                runtime.db.dispose()
+    return results

@@ -1,0 +1,158 @@
+"""4. The App Home of a person who received 10,000 appreciations.
+
+`publish_home` is timed as the `app_home_opened` listener calls it (with Slack's answer
+about the person already in hand), and once more looking the person up itself; the fake
+Slack makes `views.publish` local. `home_view` alone is timed on the data it renders.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from bench.common import BOT_TOKEN, TEAM, Databases, time_calls, timing_summary
+from bench.dataset import END, PEOPLE, AppreciationSeeder, Crowd, bulk_insert, insert_people
+from bench.dataset import refresh_statistics as analyze
+from bench.fakeslack import FakeSlackProcess, giver_ids
+from bot.blocks.home import HomeData, home_view
+from bot.clock import fixed_clock
+from bot.config import Settings
+from bot.listeners.home import publish_home
+from bot.runtime import Runtime
+from bot.services import appreciation, asks, checkins, digest
+from bot.services.schedule import shift_week, week_of
+from bot.services.settings import for_workspace
+from bot.services.workspace import PersonInfo, Workspace
+from bot.slack import people
+from bot.store import migrate
+from bot.store.models import Ask, BuyInGoal
+
+RECEIVED = 10_000
+GIVEN = 1_000
+OPEN_ASKS = 15
+TARGET_MS = 50
+WORKSPACE = Workspace(TEAM)
+# A person the fake Slack knows (users.info answers for them).
+SUBJECT = giver_ids(1)[0]
+
+
+def seed(runtime: Runtime) -> None:
+    engine = runtime.db.engine
+    migrate.upgrade(engine)
+    crowd = Crowd.of(PEOPLE)
+    insert_people(engine, [SUBJECT, *crowd.ids], END)
+    seeder = AppreciationSeeder.for_engine(engine)
+    seeder.add(RECEIVED, crowd, crowd, always_to=SUBJECT)
+    seeder.add(GIVEN, Crowd([SUBJECT], [1.0]), crowd)
+    rng = random.Random(11)
+    zone = PersonInfo(SUBJECT, tz="Europe/Paris").zone()
+    this_week = week_of(END, zone)
+    asks_rows = []
+    for n in range(OPEN_ASKS):
+        other = rng.choice(crowd.ids)
+        mine = n % 2 == 0
+        asks_rows.append(
+            {
+                "team_id": TEAM,
+                "enterprise_id": None,
+                "asker_id": SUBJECT if mine else other,
+                "helper_id": other if mine else SUBJECT,
+                "request": f"Could you review the rollout plan, part {n}?",
+                "channel_id": "C111",
+                "thread_ts": f"1700000000.{n:06d}",
+                "status_ts": f"1700000000.{n:06d}",
+                "from_message": False,
+                "timezone": "Europe/Paris",
+                "status": ("asked", "discussing", "committed")[n % 3],
+                "source_key": f"seed-ask:{n}",
+                "created_at": END - timedelta(days=n),
+                "updated_at": END - timedelta(days=n),
+            }
+        )
+    goals = [
+        {
+            "team_id": TEAM,
+            "enterprise_id": None,
+            "user_id": SUBJECT,
+            "week": shift_week(this_week, -weeks),
+            "target_user_id": rng.choice(crowd.ids),
+            "outcome": (None, "won", "working", "skipped")[weeks % 4],
+            "created_at": END,
+            "updated_at": END,
+        }
+        for weeks in range(8)
+    ]
+    with engine.begin() as connection:
+        bulk_insert(connection, Ask, asks_rows)
+        bulk_insert(connection, BuyInGoal, goals)
+    analyze(engine)
+
+
+def home_data(runtime: Runtime, person: PersonInfo) -> HomeData:
+    """What publish_home gathers, gathered the same way, to time the rendering alone."""
+    config = for_workspace(runtime.db, WORKSPACE, runtime.settings)
+    zone = person.zone(config.timezone)
+    now = runtime.clock()
+    stats = appreciation.stats(runtime.db, WORKSPACE, SUBJECT, now, zone.key)
+    month_start = appreciation.period_start("month", now, config.timezone) or now
+    return HomeData(
+        user_id=SUBJECT,
+        received=stats.received,
+        given=stats.given,
+        recent=stats.recent,
+        open_asks=asks.open_for(runtime.db, WORKSPACE, SUBJECT),
+        goals=checkins.history(runtime.db, WORKSPACE, SUBJECT),
+        this_week=week_of(now, zone),
+        advocates=digest.advocates_since(runtime.db, WORKSPACE, month_start, 5),
+    )
+
+
+def measure(runtime: Runtime, repeats: int) -> dict[str, Any]:
+    seed(runtime)
+    client = runtime.clients.client_for(TEAM)
+    person = people.lookup(client, SUBJECT)
+    assert person is not None, "the fake Slack does not know the subject"
+    data = home_data(runtime, person)
+    assert data.received["all"] == RECEIVED
+    timings = {
+        "publish_home": time_calls(
+            lambda: publish_home(runtime, client, WORKSPACE, SUBJECT, person), repeats
+        ),
+        "publish_home_with_lookup": time_calls(
+            lambda: publish_home(runtime, client, WORKSPACE, SUBJECT), repeats
+        ),
+        "home_view": time_calls(lambda: home_view(data), repeats * 10),
+    }
+    return {name: timing_summary(times) for name, times in timings.items()}
+
+
+def run(
+    databases: Databases, backends: list[str], repeats: int, log: Callable[[str], None]
+) -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "received": RECEIVED,
+        "given": GIVEN,
+        "target_ms": TARGET_MS,
+        "backends": {},
+    }
+    with FakeSlackProcess(1, databases.workdir / "fake-slack-home.log") as fake:
+        for backend in backends:
+            settings = Settings(
+                slack_bot_token=BOT_TOKEN,
+                slack_api_url=fake.url,
+                database_url=databases.fresh(backend, "home"),
+            )
+            runtime = Runtime.create(settings, clock=fixed_clock(END))
+            try:
+                summary = measure(runtime, repeats)
+            finally:
+                runtime.db.dispose()
+            results["backends"][backend] = summary
+            log(
+                f"  {backend}: publish_home {summary['publish_home']['median_ms']:.1f} ms, "
+                f"with users.info {summary['publish_home_with_lookup']['median_ms']:.1f} ms, "
+                f"home_view {summary['home_view']['median_ms']:.2f} ms"
+            )
+    return results

@@ -1,0 +1,346 @@
+"""Markdown tables from a results dictionary (what `python -m bench --out` saves)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ACK_RATIO_TARGET = 1.5
+HISTORY_TITLES = {
+    "sqlite": "SQLite as the app leaves it (never analyzed)",
+    "sqlite+analyze": "SQLite after ANALYZE",
+    "postgres": "PostgreSQL (after VACUUM ANALYZE, as autovacuum would leave it)",
+}
+
+
+def ms(value: float) -> str:
+    if value != value:  # NaN
+        return "–"
+    if value < 10:
+        return f"{value:.1f}"
+    return f"{value:,.0f}"
+
+
+def met(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def render(results: dict[str, Any]) -> str:
+    code = results.get("code", {})
+    changed = " plus uncommitted changes to bot/" if code.get("uncommitted_changes") else ""
+    out: list[str] = [
+        f"Mode: {results['mode']}; backends: {', '.join(results['backends'])}; "
+        f"code: commit {code.get('commit', '?')}{changed}; "
+        f"started {results['started']}, took {results['seconds'] / 60:.1f} min."
+    ]
+    out += machine(results["machine"])
+    sections = results["sections"]
+    renderers = {
+        "ack": ack,
+        "history": history,
+        "checkins": checkins,
+        "home": home,
+        "memory": memory,
+    }
+    for name, render_section in renderers.items():
+        if name in sections:
+            out += ["", *render_section(sections[name])]
+            before, after = sections[name]["load_average"].values()
+            out += [
+                "",
+                f"_Section time {sections[name]['seconds']:.0f} s; 1-minute load average "
+                f"{before[0]:.1f} before, {after[0]:.1f} after._",
+            ]
+    return "\n".join(out) + "\n"
+
+
+def machine(info: dict[str, Any]) -> list[str]:
+    return [
+        "",
+        *table(
+            ["CPUs (nproc)", "memory", "CPU", "Python", "PostgreSQL", "SQLite"],
+            [
+                [
+                    str(info["nproc"]),
+                    f"{info['memory_gb']} GB",
+                    info["cpu"],
+                    info["python"],
+                    str(info.get("postgresql", "–")),
+                    info["sqlite"],
+                ]
+            ],
+        ),
+    ]
+
+
+def load_label(label: str) -> str:
+    if label.endswith("/s"):
+        return f"{label} open loop"
+    return f"{label} client" + ("s" if label != "1" else "")
+
+
+def ack(section: dict[str, Any]) -> list[str]:
+    plan = section["plan"]
+    lines = [
+        "### 1. Ack latency and throughput (client side, through waitress)",
+        "",
+        f"{plan['requests']} signed requests per run, {plan['runs']} run(s), medians over "
+        "runs. *acks/s*: answers per second the clients got. *done*: from sending the "
+        "command until its reply reached the response URL. *CPU*: CPU time the server "
+        "process spent per request, the work after the ack included.",
+        "",
+    ]
+    rows = [
+        [
+            "bare Bolt",
+            "–",
+            "/appreciate",
+            load_label(label),
+            ms(r["p50_ms"]),
+            ms(r["p99_ms"]),
+            f"{r['throughput_rps']:.0f}",
+            "–",
+            "–",
+            ms(r["server_cpu_ms"]),
+            "1",
+            "1",
+            "–",
+        ]
+        for label, r in section["bolt"].items()
+    ]
+    for backend, commands in section["advocate"].items():
+        for command, by_load in commands.items():
+            for label, r in by_load.items():
+                rows.append(ack_row(backend, command, load_label(label), r))
+    if "slow_slack" in section:
+        slow = section["slow_slack"]
+        label = f"8 clients, Slack API {slow['latency_s'] * 1000:.0f} ms"
+        rows.append(ack_row(slow["backend"], "appreciate", label, slow))
+    lines += table(
+        [
+            "server",
+            "database",
+            "command",
+            "load",
+            "ack p50 ms",
+            "ack p99 ms",
+            "acks/s",
+            "done p50 ms",
+            "done p99 ms",
+            "CPU ms/req",
+            "p50 × Bolt",
+            "p99 × Bolt",
+            f"≤ {ACK_RATIO_TARGET}× Bolt",
+        ],
+        rows,
+    )
+    errors = sum(
+        r["errors"]
+        for commands in section["advocate"].values()
+        for by_load in commands.values()
+        for r in by_load.values()
+    )
+    lines += ["", f"Requests to Advocate that did not get a 200: {errors}."]
+    return lines
+
+
+def ack_row(backend: str, command: str, load: str, r: dict[str, Any]) -> list[str]:
+    ok = r["ratio_p50"] <= ACK_RATIO_TARGET and r["ratio_p99"] <= ACK_RATIO_TARGET
+    return [
+        "Advocate",
+        backend,
+        "/appreciate" + (" stats" if command == "stats" else " @a @b …"),
+        load,
+        ms(r["p50_ms"]),
+        ms(r["p99_ms"]),
+        f"{r['throughput_rps']:.0f}",
+        ms(r["done_p50_ms"]),
+        ms(r["done_p99_ms"]),
+        ms(r["server_cpu_ms"]),
+        f"{r['ratio_p50']:.1f}",
+        f"{r['ratio_p99']:.1f}",
+        met(ok),
+    ]
+
+
+def history(section: dict[str, Any]) -> list[str]:
+    sizes = section["sizes"]
+    target = section["target_ms"]
+    lines = [
+        "### 2. Digest and leaderboard vs history size",
+        "",
+        f"{section['people']:,} people, appreciations over three years up to "
+        f"{section['now']}; digest of week {section['digest_week']}; median ms over runs. "
+        f"Target: under {target} ms at 1M on PostgreSQL.",
+    ]
+    for backend, data in section["backends"].items():
+        measured = [s for s in sizes if str(s) in data["sizes"]]
+        cases = list(next(iter(data["sizes"].values()))["timings"]) if measured else []
+        rows = []
+        for case in cases:
+            row = [f"`{case}`"]
+            for size in measured:
+                timing = data["sizes"][str(size)]["timings"][case]
+                runs = "" if timing["runs"] > 1 else " (1 run)"
+                row.append(ms(timing["median_ms"]) + runs)
+            if "plans" in data:
+                row.append(str(data["plans"][case]["statements"]))
+            if backend == "postgres" and str(1_000_000) in data["sizes"]:
+                row.append(met(data["sizes"]["1000000"]["timings"][case]["median_ms"] < target))
+            rows.append(row)
+        header = ["query", *[f"{s:,}" for s in measured]]
+        if "plans" in data:
+            header.append(f"SQL statements at {data['explained_at']:,}")
+        if backend == "postgres" and "1000000" in data["sizes"]:
+            header.append(f"< {target} ms at 1M")
+        seeded = ", ".join(
+            f"{s:,}: {data['sizes'][str(s)]['seed_seconds']:.0f} s" for s in measured
+        )
+        title = HISTORY_TITLES.get(backend, backend)
+        lines += ["", f"**{title}** (time to grow the history to each size: {seeded})", ""]
+        lines += table(header, rows)
+        if data.get("skipped"):
+            skipped = ", ".join(f"{s:,}" for s in data["skipped"])
+            lines += ["", f"Not measured on {backend}: {skipped} (see --sqlite-cap)."]
+    lines += ["", *plans(section)]
+    return lines
+
+
+def plans(section: dict[str, Any]) -> list[str]:
+    lines = []
+    for backend, data in section["backends"].items():
+        if "plans" not in data:
+            continue
+        lines += [
+            "<details>",
+            f"<summary>Query plans: {HISTORY_TITLES.get(backend, backend)}, "
+            f"{data['explained_at']:,} appreciations</summary>",
+            "",
+        ]
+        for case, explained in data["plans"].items():
+            lines += [f"**`{case}`**", ""]
+            for statement in explained["plans"]:
+                lines += ["```sql", statement["sql"], "```", "```text", statement["plan"], "```"]
+            lines.append("")
+        lines.append("</details>")
+    return lines
+
+
+def checkins(section: dict[str, Any]) -> list[str]:
+    target_ms = section["target_seconds"] * 1000
+    lines = [
+        "### 3. Check-in fan-out",
+        "",
+        f"`queue_checkins` for {section['people']:,} people all due at {section['instant']}, "
+        f"with {section.get('outbox_history_weeks', 0)} earlier weeks of check-ins in the "
+        "outbox; median ms. One tick's outbox batch sent to the local fake Slack.",
+        "",
+    ]
+    rows = []
+    pace: dict[str, Any] = {}
+    for backend, data in section["backends"].items():
+        queueing, sending, pace = data["queueing"], data["sending"], data["pace"]
+        rows.append(
+            [
+                backend,
+                ms(queueing["first"]["median_ms"]),
+                met(queueing["first"]["median_ms"] < target_ms),
+                ms(queueing["again"]["median_ms"]),
+                f"{sending['opening']['seconds']:.2f} s",
+                f"{sending['known']['seconds']:.2f} s",
+            ]
+        )
+    lines += table(
+        [
+            "database",
+            "queue all (first run) ms",
+            "< 1 s",
+            "again, all queued ms",
+            f"batch of {sending['batch']}, DMs to open",
+            f"batch of {sending['batch']}, DMs known",
+        ],
+        rows,
+    )
+    if pace:
+        lines += [
+            "",
+            f"Outbox pace: at most {sending['batch']} messages per "
+            f"{sending['interval_seconds']} s tick = {pace['outbox_per_minute']:.0f}/min, so "
+            f"{section['people']:,} check-ins need {pace['outbox_minutes_for_all']:.1f} min. "
+            f"The first week each needs `conversations.open` (Tier 3, about "
+            f"{pace['tier3_per_minute']}/min): about "
+            f"{pace['first_week_minutes_at_tier3']:.0f} min for everyone.",
+        ]
+    return lines
+
+
+def home(section: dict[str, Any]) -> list[str]:
+    target = section["target_ms"]
+    lines = [
+        "### 4. App Home",
+        "",
+        f"A person with {section['received']:,} appreciations received and "
+        f"{section['given']:,} given; median ms; views.publish goes to the local fake Slack.",
+        "",
+    ]
+    rows = [
+        [
+            backend,
+            ms(data["publish_home"]["median_ms"]),
+            met(data["publish_home"]["median_ms"] < target),
+            ms(data["publish_home_with_lookup"]["median_ms"]),
+            f"{data['home_view']['median_ms']:.2f}",
+        ]
+        for backend, data in section["backends"].items()
+    ]
+    lines += table(
+        [
+            "database",
+            "publish_home ms",
+            f"< {target} ms",
+            "publish_home + users.info ms",
+            "home_view alone ms",
+        ],
+        rows,
+    )
+    return lines
+
+
+def memory(section: dict[str, Any]) -> list[str]:
+    startup, rss = section["startup"], section["memory"]
+    target = section["target_mb"]
+    lines = [
+        "### 5. Start-up and memory of `advocate run --http` (SQLite)",
+        "",
+        f"Start-up: median of {startup['starts']} start(s) until /healthz answers 200. "
+        f"Memory: resident set size; burst of {rss['requests']:,} requests "
+        f"(half /appreciate, half stats, 8 clients) took {rss['burst_seconds']:.0f} s "
+        f"with its work.",
+        "",
+    ]
+    lines += table(
+        [
+            "start-up, new database",
+            "start-up, migrated",
+            "RSS idle",
+            "RSS peak in burst",
+            "RSS after burst",
+            f"< {target} MB",
+        ],
+        [
+            [
+                f"{startup['new_database_s']:.2f} s",
+                f"{startup['migrated_database_s']:.2f} s",
+                f"{rss['idle_mb']:.0f} MB",
+                f"{rss['peak_mb']:.0f} MB",
+                f"{rss['after_mb']:.0f} MB",
+                met(rss["peak_mb"] < target),
+            ]
+        ],
+    )
+    return lines

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from bot.blocks.common import Block, actions, button, context, message, plain, section
-from bot.services.asks import describe_status
+from bot.services.asks import OPEN, describe_status
 from bot.store.models import Ask, Obstacle
 from bot.text import mention, safe_mrkdwn, truncate
 
@@ -53,10 +53,7 @@ def ask_message(ask: Ask) -> dict[str, Any]:
         f"{mention(ask.asker_id)} asked {mention(ask.helper_id)}{_due(ask.due_on)}:\n"
         f">{safe_mrkdwn(truncate(ask.request, 2000))}"
     )
-    blocks: list[Block] = [section(text, verbatim=True), context(_status_line(ask))]
-    if ask.status in ("asked", "discussing", "committed"):
-        blocks.append(actions(button("Cancel", CANCEL, str(ask.id)), block_id=f"ask|{ask.id}"))
-    return message(f"{mention(ask.asker_id)} asked {mention(ask.helper_id)}", blocks)
+    return _with_status(ask, text, f"{mention(ask.asker_id)} asked {mention(ask.helper_id)}")
 
 
 def status_reply(ask: Ask) -> dict[str, Any]:
@@ -65,10 +62,15 @@ def status_reply(ask: Ask) -> dict[str, Any]:
         f":handshake: {mention(ask.asker_id)} is tracking this as an ask for "
         f"{mention(ask.helper_id)}{_due(ask.due_on)}:\n>{safe_mrkdwn(truncate(ask.request, 500))}"
     )
+    return _with_status(ask, text, f"Tracking an ask for {mention(ask.helper_id)}")
+
+
+def _with_status(ask: Ask, text: str, notification: str) -> dict[str, Any]:
+    """`text`, the live status line, and Cancel while the ask is open."""
     blocks: list[Block] = [section(text, verbatim=True), context(_status_line(ask))]
-    if ask.status in ("asked", "discussing", "committed"):
+    if ask.status in OPEN:
         blocks.append(actions(button("Cancel", CANCEL, str(ask.id)), block_id=f"ask|{ask.id}"))
-    return message(f"Tracking an ask for {mention(ask.helper_id)}", blocks)
+    return message(notification, blocks)
 
 
 def questions(ask: Ask) -> dict[str, Any]:

@@ -6,7 +6,6 @@ import time
 
 import pytest
 
-from bot.store.models import Appreciation
 from tests.conftest import ANA, BEN, GIVER, AppServer
 from tests.e2e.helpers import (
     appreciation_count,
@@ -289,7 +288,3 @@ def test_private_appreciation_is_not_ranked(server: AppServer, slack: FakeSlack)
 def test_unknown_top_period_is_explained(server: AppServer, slack: FakeSlack) -> None:
     appreciate(server, slack, "top year")
     assert "top month" in wait_reply(slack)
-
-
-def _unused(_: Appreciation) -> None:
-    """Keeps the model import meaningful for type checkers reading these tests."""

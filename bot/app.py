@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt import App, BoltContext
 
 from bot import listeners
+from bot.listeners.work import Work
 from bot.logs import install_redaction
 from bot.runtime import Runtime
 from bot.slack.client import make_client
 
 log = logging.getLogger(__name__)
 
-LISTENER_THREADS = 64
 
-
-def build_app(runtime: Runtime, *, socket_mode: bool = False, verify_token: bool = False) -> App:
-    """The Bolt app. Listeners ack first and do their work after the ack.
+def build_app(
+    runtime: Runtime,
+    *,
+    socket_mode: bool = False,
+    verify_token: bool = False,
+    work: Work | None = None,
+) -> App:
+    """The Bolt app. Slack is answered first; the work after the answer runs on `work`
+    (see bot/listeners/work.py), which the caller drains when it stops.
 
     Every HTTP request's signature is verified; only Socket Mode, whose connection is itself
     authenticated, skips it.
@@ -38,17 +43,15 @@ def build_app(runtime: Runtime, *, socket_mode: bool = False, verify_token: bool
         signing_secret=settings.slack_signing_secret or "",
         request_verification_enabled=not socket_mode,
         token_verification_enabled=verify_token,
-        process_before_response=False,
-        # Listeners ack, then do their work in the same thread; with too few threads, slow
-        # work after the ack would keep new requests from being acknowledged at all.
-        listener_executor=ThreadPoolExecutor(
-            max_workers=LISTENER_THREADS, thread_name_prefix="listener"
-        ),
+        # Bolt runs each listener on the request thread and answers with what it returns;
+        # ours answer at once and hand their work to `work` (Bolt would otherwise poll for
+        # the ack every 10 ms from a thread pool of its own).
+        process_before_response=True,
         raise_error_for_unhandled_request=False,
     )
     if oauth is not None:
         remember_workspaces(app, runtime)
-    listeners.register(app, runtime)
+    listeners.register(app, runtime, work or Work())
     return app
 
 

@@ -154,8 +154,10 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     _ensure_schema(runtime)
 
     from bot.app import build_app
+    from bot.listeners.work import Work
 
-    app = build_app(runtime, socket_mode=socket, verify_token=True)
+    work = Work()
+    app = build_app(runtime, socket_mode=socket, verify_token=True, work=work)
     scheduler = None
     if not args.no_scheduler:
         from bot.jobs.scheduler import make_scheduler
@@ -178,6 +180,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             log.info("serving HTTP on port %s (POST /slack/events, GET /healthz)", port)
             serve(WebApp(app, runtime.db, settings.slack_signing_secret), port)
     finally:
+        # What was acknowledged gets done before the database goes away.
+        work.drain()
         if scheduler is not None:
             scheduler.shutdown(wait=True)
         runtime.db.dispose()

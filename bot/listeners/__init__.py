@@ -7,12 +7,13 @@ from typing import cast
 from slack_bolt import App
 
 from bot.listeners import actions, asks, commands, errors, events, settings, shortcuts, views
+from bot.listeners.work import ListenerApp, Work
 from bot.runtime import Runtime
 
 
-def register(app: App, runtime: Runtime) -> None:
+def register(app: App, runtime: Runtime, work: Work) -> None:
     errors.register(app, runtime)
-    guarded = cast(App, errors.GuardedApp(app))
+    guarded = cast(App, ListenerApp(app, work))
     events.register(guarded, runtime)
     commands.register(guarded, runtime)
     shortcuts.register(guarded, runtime)

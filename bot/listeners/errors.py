@@ -70,24 +70,6 @@ def guarded(listener: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-class GuardedApp:
-    """The Bolt app as listeners see it: every listener registered through it is guarded."""
-
-    def __init__(self, app: App) -> None:
-        self._app = app
-
-    def __getattr__(self, name: str) -> Any:
-        register = getattr(self._app, name)
-        if name not in ("command", "action", "view", "shortcut", "event", "options"):
-            return register
-
-        def listener_for(*args: Any, **kwargs: Any) -> Callable[..., Any]:
-            decorate = register(*args, **kwargs)
-            return lambda listener: decorate(guarded(listener))
-
-        return listener_for
-
-
 def reply_to_person(client: WebClient, body: dict[str, Any], text: str) -> None:
     """Answer whoever sent `body`, where they are; never raises."""
     user = body.get("user_id") or (body.get("user") or {}).get("id")

@@ -73,10 +73,11 @@ def register(app: App, runtime: Runtime) -> None:
         if errors:
             ack(response_action="errors", errors=errors)
             return
-        ack()
+        # Saved before the modal closes: an admin who sees it close can rely on the change.
         changes = workspace_settings.save(
             runtime.db, workspace, user_id, overrides, config, runtime.clock()
         )
+        ack()
         log.info("%s changed settings of %s: %s", user_id, workspace.team_id, sorted(changes))
         publish_home(runtime, client, workspace, user_id)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk import WebClient
@@ -17,7 +18,7 @@ from bot.services.settings import WorkspaceSettings
 from bot.services.workspace import Workspace
 from bot.slack import people
 from bot.store.db import insert_ignoring_conflicts
-from bot.store.models import InstalledWorkspace, OutboxMessage
+from bot.store.models import BuyInGoal, InstalledWorkspace, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -60,18 +61,29 @@ def queue_checkins(
     processes, and again after a restart mid-way: nobody is skipped or asked twice.
     """
     due: dict[str, str] = {}
+    # Thousands of people share a handful of schedules: work each one out once.
+    weeks: dict[tuple[str, str, str | None], str | None] = {}
     for member in checkins.audience(runtime.db, workspace, config, now, channel_members):
-        week = due_week(
-            now,
+        schedule = (
             member.checkin_day or config.checkin_day,
             member.checkin_time or config.checkin_time,
-            _zone(member.tz, config),
+            member.tz,
         )
+        if schedule not in weeks:
+            day, hhmm, tz = schedule
+            weeks[schedule] = due_week(now, day, hhmm, _zone(tz, config))
+        week = weeks[schedule]
         if week:
             due[member.user_id] = week
     if not due:
         return 0
     keys = {uid: f"checkin:{week}:{uid}" for uid, week in due.items()}
+    # Last week's goals, to ask how they went; one small query per week due.
+    last_goals = {
+        week: checkins.goals_for(runtime.db, workspace, shift_week(week, -1))
+        for week in set(due.values())
+    }
+    without_goal = {week: checkin_message(week, None) for week in last_goals}
     queued = 0
     users = sorted(due)
     for start in range(0, len(users), CHUNK):
@@ -85,33 +97,32 @@ def queue_checkins(
                     )
                 )
             )
-        missing = [u for u in chunk if keys[u] not in existing]
-        if not missing:
-            continue
-        rows = []
-        for week in {due[u] for u in missing}:
-            people_this_week = [u for u in missing if due[u] == week]
-            last_goals = checkins.goals_for(
-                runtime.db, workspace, shift_week(week, -1), people_this_week
-            )
-            for uid in people_this_week:
-                message = outbox.direct_message(
+            rows = [
+                outbox.direct_message_row(
                     workspace,
                     key=keys[uid],
                     user_id=uid,
-                    message=checkin_message(week, last_goals.get(uid)),
+                    message=_message(due[uid], last_goals[due[uid]].get(uid), without_goal),
                     now=now,
                 )
-                rows.append({c.key: getattr(message, c.key) for c in _COLUMNS})
-        with runtime.db.transaction() as session:
-            insert_ignoring_conflicts(session, OutboxMessage, rows, ["team_id", "dedupe_key"])
+                for uid in chunk
+                if keys[uid] not in existing
+            ]
+            # The table, not the ORM class: a plain executemany, no ORM bulk bookkeeping.
+            insert_ignoring_conflicts(
+                session, OutboxMessage.__table__, rows, ["team_id", "dedupe_key"]
+            )
         queued += len(rows)
     if queued:
         log.info("queued %s check-ins in %s", queued, workspace.team_id)
     return queued
 
 
-_COLUMNS = [c for c in OutboxMessage.__table__.columns if c.key != "id"]
+def _message(
+    week: str, last_goal: BuyInGoal | None, without_goal: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    # Most people set no goal: their check-ins are the same message, built once a week.
+    return checkin_message(week, last_goal) if last_goal else without_goal[week]
 
 
 def _zone(tz: str | None, config: WorkspaceSettings) -> ZoneInfo:

@@ -57,16 +57,11 @@ def audience(
     return members
 
 
-def goals_for(
-    db: Database, workspace: Workspace, week: str, user_ids: Collection[str]
-) -> dict[str, BuyInGoal]:
+def goals_for(db: Database, workspace: Workspace, week: str) -> dict[str, BuyInGoal]:
+    """Every buy-in goal set for `week` in the workspace, by the person who set it."""
     with db.transaction() as session:
         rows = session.scalars(
-            select(BuyInGoal).where(
-                BuyInGoal.team_id == workspace.team_id,
-                BuyInGoal.week == week,
-                BuyInGoal.user_id.in_(list(user_ids)),
-            )
+            select(BuyInGoal).where(BuyInGoal.team_id == workspace.team_id, BuyInGoal.week == week)
         )
         return {g.user_id: g for g in rows}
 

@@ -55,7 +55,30 @@ def direct_message(
     appreciation_id: int | None = None,
 ) -> OutboxMessage:
     """A DM from the app to one person."""
-    return _message(
+    return OutboxMessage(
+        **direct_message_row(
+            workspace,
+            key=key,
+            user_id=user_id,
+            message=message,
+            now=now,
+            appreciation_id=appreciation_id,
+        )
+    )
+
+
+def direct_message_row(
+    workspace: Workspace,
+    *,
+    key: str,
+    user_id: str,
+    message: dict[str, Any],
+    now: datetime,
+    appreciation_id: int | None = None,
+) -> dict[str, Any]:
+    """`direct_message` as the column values of its row, for inserting thousands at once
+    without building an ORM object for each."""
+    return _row(
         workspace, "dm", key, user_id, user_id, message, now, appreciation_id=appreciation_id
     )
 
@@ -73,17 +96,50 @@ def _message(
     appreciation_id: int | None = None,
 ) -> OutboxMessage:
     return OutboxMessage(
-        team_id=workspace.team_id,
-        enterprise_id=workspace.enterprise_id,
-        dedupe_key=key,
-        kind=kind,
-        channel_id=channel_id,
-        user_id=user_id,
-        response_url=response_url,
-        payload=message,
-        appreciation_id=appreciation_id,
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
+        **_row(
+            workspace,
+            kind,
+            key,
+            channel_id,
+            user_id,
+            message,
+            now,
+            response_url=response_url,
+            appreciation_id=appreciation_id,
+        )
     )
+
+
+def _row(
+    workspace: Workspace,
+    kind: str,
+    key: str,
+    channel_id: str,
+    user_id: str | None,
+    message: dict[str, Any],
+    now: datetime,
+    *,
+    response_url: str | None = None,
+    appreciation_id: int | None = None,
+) -> dict[str, Any]:
+    # Every column but the id, so that rows inserted together all have the same keys.
+    return {
+        "team_id": workspace.team_id,
+        "enterprise_id": workspace.enterprise_id,
+        "dedupe_key": key,
+        "kind": kind,
+        "channel_id": channel_id,
+        "user_id": user_id,
+        "response_url": response_url,
+        "payload": message,
+        "appreciation_id": appreciation_id,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "claimed_until": None,
+        "sent_at": None,
+        "sent_channel_id": None,
+        "sent_ts": None,
+        "last_error": None,
+        "created_at": now,
+    }

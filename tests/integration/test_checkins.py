@@ -99,6 +99,19 @@ def test_each_person_is_checked_in_once_at_0930_in_their_own_timezone(
         assert_valid_message_blocks(message["blocks"])
 
 
+def test_own_schedule_is_kept_among_neighbours_in_the_same_timezone(
+    team: Runtime, slack: FakeSlack, clock: MovableClock
+) -> None:
+    # UPAR moves to Wednesday 14:00; ULON, in London, moves to Paris' timezone.
+    checkins.set_schedule(team.db, WS, "UPAR", "wed", "14:00")
+    slack.add_user("ULON", tz="Europe/Paris")  # the tick's people refresh learns it
+
+    sent = walk(team, slack, clock, datetime(2026, 11, 23, 8, 0, tzinfo=UTC), hours=56)
+
+    assert sent["ULON"] == [datetime(2026, 11, 23, 8, 30, tzinfo=UTC)]
+    assert sent["UPAR"] == [datetime(2026, 11, 25, 13, 0, tzinfo=UTC)]
+
+
 @pytest.mark.parametrize(
     ("user_id", "before", "after"),
     [

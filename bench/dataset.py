@@ -19,8 +19,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, Connection, Engine, func, insert, select, text
+from sqlalchemy.orm import Session
 
 from bench.common import TEAM
+from bot.services.workspace import Workspace
+from bot.store import queries
 from bot.store.models import Appreciation, AppreciationRecipient, Base, Person
 
 END = datetime(2026, 3, 27, 12, 0, tzinfo=UTC)  # a Friday afternoon
@@ -118,6 +121,9 @@ class AppreciationSeeder:
                 bulk_insert(connection, Appreciation, appreciations)
                 bulk_insert(connection, AppreciationRecipient, recipients)
         self._sync_sequences()
+        # What `appreciation.record` keeps up to date one appreciation at a time.
+        with Session(self.engine) as session, session.begin():
+            queries.recount_all_time(session, Workspace(TEAM), None)
 
     def _batch(
         self,
@@ -144,20 +150,19 @@ class AppreciationSeeder:
             if not named:
                 # The giver drew themself: thank someone else instead.
                 named = [next(uid for uid in receivers.ids if uid != giver)]
-            appreciations.append(
-                {
-                    "id": appreciation_id,
-                    "team_id": TEAM,
-                    "enterprise_id": None,
-                    "giver_id": giver,
-                    "reason": f"for the release checklist, number {appreciation_id}",
-                    "company_values": [rng.choice(VALUES)] if rng.random() < 0.3 else [],
-                    "is_private": rng.random() < 0.1,
-                    "channel_id": "C111",
-                    "source_key": f"seed:{appreciation_id}",
-                    "created_at": start + timedelta(seconds=rng.random() * span),
-                }
-            )
+            appreciation = {
+                "id": appreciation_id,
+                "team_id": TEAM,
+                "enterprise_id": None,
+                "giver_id": giver,
+                "reason": f"for the release checklist, number {appreciation_id}",
+                "company_values": [rng.choice(VALUES)] if rng.random() < 0.3 else [],
+                "is_private": rng.random() < 0.1,
+                "channel_id": "C111",
+                "source_key": f"seed:{appreciation_id}",
+                "created_at": start + timedelta(seconds=rng.random() * span),
+            }
+            appreciations.append(appreciation)
             for user_id in named:
                 recipients.append(
                     {
@@ -166,6 +171,10 @@ class AppreciationSeeder:
                         "enterprise_id": None,
                         "appreciation_id": appreciation_id,
                         "user_id": user_id,
+                        # The copies `appreciation.record` makes.
+                        "giver_id": giver,
+                        "is_private": appreciation["is_private"],
+                        "created_at": appreciation["created_at"],
                     }
                 )
                 self.next_recipient += 1

@@ -203,7 +203,12 @@ def record(
             created_at=now,
             recipients=[
                 AppreciationRecipient(
-                    team_id=workspace.team_id, enterprise_id=workspace.enterprise_id, user_id=uid
+                    team_id=workspace.team_id,
+                    enterprise_id=workspace.enterprise_id,
+                    user_id=uid,
+                    giver_id=draft.giver_id,
+                    is_private=draft.is_private,
+                    created_at=now,
                 )
                 for uid in draft.recipient_ids
             ],
@@ -215,6 +220,10 @@ def record(
             # Another process recorded the same submission between our check and insert.
             session.rollback()
             return _already_recorded(db, workspace, draft.source_key)
+        if not draft.is_private:
+            queries.count_public_appreciation(
+                session, workspace, draft.giver_id, draft.recipient_ids
+            )
         messages = []
         if not draft.is_private and draft.channel_id:
             messages.append(

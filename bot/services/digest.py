@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.services import asks
 from bot.services.schedule import week_bounds
 from bot.services.workspace import Workspace
 from bot.store import queries
 from bot.store.db import Database
-from bot.store.models import Appreciation, AppreciationRecipient, Person
+from bot.store.models import Appreciation, Person
 
 TOP_ADVOCATES = 5
 GHOST_PREFIX = "X"  # ids that replaced a forgotten person (see services/lifecycle.py)
@@ -56,35 +58,22 @@ def build(db: Database, workspace: Workspace, week: str, timezone: str) -> Diges
     """The digest for `week` in the workspace's timezone, or None when nobody was thanked."""
     start, end = week_bounds(week, ZoneInfo(timezone))
     with db.transaction() as session:
-        rows = list(
-            session.scalars(
-                select(Appreciation)
-                .where(
-                    Appreciation.team_id == workspace.team_id,
-                    Appreciation.created_at >= start,
-                    Appreciation.created_at < end,
-                )
-                .order_by(Appreciation.created_at, Appreciation.id)
+        # Every appreciation of the week, private included: the totals count them all.
+        rows = session.execute(
+            select(Appreciation.giver_id, Appreciation.company_values)
+            .where(
+                Appreciation.team_id == workspace.team_id,
+                Appreciation.created_at >= start,
+                Appreciation.created_at < end,
             )
-        )
+            .order_by(Appreciation.created_at, Appreciation.id)
+        ).all()
         if not rows:
             return None
-        public = [a for a in rows if not a.is_private]
-        recognised = {uid for a in public for uid in a.recipient_ids}
-        earlier = set(
-            session.scalars(
-                select(AppreciationRecipient.user_id)
-                .join(Appreciation, AppreciationRecipient.appreciation_id == Appreciation.id)
-                .where(
-                    Appreciation.team_id == workspace.team_id,
-                    Appreciation.is_private.is_(False),
-                    Appreciation.created_at < start,
-                    AppreciationRecipient.user_id.in_(recognised),
-                )
-                .distinct()
-            )
-        )
-    with db.transaction() as session:
+        people_thanked = queries.count_people_thanked(session, workspace, start, end)
+        thanks = queries.public_thanks(session, workspace, start, end)
+        recognised = {t.user_id for t in thanks}
+        earlier = queries.thanked_before(session, workspace, start, end)
         # People who left are not named any more; their thanks still count for others.
         gone = set(
             session.scalars(
@@ -93,19 +82,23 @@ def build(db: Database, workspace: Workspace, week: str, timezone: str) -> Diges
                 )
             )
         )
-    advocates = [_without(a, gone) for a in rank(public) if a.user_id not in gone]
+        ranked = [a for a in rank(thanks) if a.user_id not in gone]
+        shown = [
+            _without(described(session, workspace, a, start, end), gone)
+            for a in ranked[:TOP_ADVOCATES]
+        ]
     recognised -= gone
     kept = asks.kept_on_time(db, workspace, start, end)
-    values = Counter(v for a in rows for v in a.company_values)
+    values = Counter(v for _, company_values in rows for v in company_values)
     return Digest(
         week=week,
         timezone=timezone,
-        advocates=advocates[:TOP_ADVOCATES],
-        more_advocates=max(0, len(advocates) - TOP_ADVOCATES),
+        advocates=shown,
+        more_advocates=max(0, len(ranked) - TOP_ADVOCATES),
         first_timers=sorted(recognised - earlier),
         total=len(rows),
-        people_thanked=len({uid for a in rows for uid in a.recipient_ids}),
-        givers=len({a.giver_id for a in rows}),
+        people_thanked=people_thanked,
+        givers=len({giver for giver, _ in rows}),
         top_values=values.most_common(3),
         commitments_kept=kept,
     )
@@ -124,27 +117,58 @@ def _without(advocate: Advocate, gone: set[str]) -> Advocate:
     )
 
 
-def rank(public: list[Appreciation]) -> list[Advocate]:
-    """Advocates by breadth-weighted score, then by thanks received, then by id."""
-    by_recipient: dict[str, Counter[str]] = defaultdict(Counter)
-    latest: dict[str, Appreciation] = {}
-    for appreciation in public:
-        for uid in appreciation.recipient_ids:
-            by_recipient[uid][appreciation.giver_id] += 1
-            latest[uid] = appreciation
+def score(times_per_giver: Iterable[int]) -> float:
+    """Each giver's thanks count as the square root of how often they thanked.
+
+    `fsum` makes the score independent of the order the givers come in, so equal scores
+    are really equal and fall through to the next rule."""
+    return math.fsum(math.sqrt(n) for n in times_per_giver)
+
+
+def rank(thanks: Iterable[queries.Thanks]) -> list[Advocate]:
+    """Advocates by breadth-weighted score, then by thanks received, then by id.
+
+    Only the ranking is filled in; `described` adds the givers and the quote of those shown.
+    """
+    by_recipient: dict[str, list[int]] = defaultdict(list)
+    for t in thanks:
+        by_recipient[t.user_id] += [t.times] * t.givers
     advocates = [
         Advocate(
             user_id=uid,
-            score=sum(math.sqrt(n) for n in givers.values()),
-            received=sum(givers.values()),
-            givers=[g for g, _ in givers.most_common()],
-            quote=latest[uid].reason,
-            quote_giver=latest[uid].giver_id,
+            score=score(times),
+            received=sum(times),
+            givers=[],
+            quote="",
+            quote_giver="",
         )
-        for uid, givers in by_recipient.items()
+        for uid, times in by_recipient.items()
     ]
     advocates.sort(key=lambda a: (-a.score, -a.received, a.user_id))
     return advocates
+
+
+def described(
+    session: Session,
+    workspace: Workspace,
+    advocate: Advocate,
+    since: datetime,
+    until: datetime | None,
+) -> Advocate:
+    """The advocate with their givers, most frequent first (ties: who thanked first), and
+    the latest public appreciation they received in [since, until) as the quote."""
+    received = queries.public_received(session, workspace, advocate.user_id, since, until)
+    if not received:
+        return advocate
+    givers = Counter(giver for giver, _ in received)
+    quote = session.execute(
+        select(Appreciation.reason, Appreciation.giver_id).where(
+            Appreciation.team_id == workspace.team_id, Appreciation.id == received[-1][1]
+        )
+    ).one()
+    return replace(
+        advocate, givers=[g for g, _ in givers.most_common()], quote=quote[0], quote_giver=quote[1]
+    )
 
 
 def advocates_since(
@@ -152,5 +176,5 @@ def advocates_since(
 ) -> list[Advocate]:
     """The internal advocates from `since` on, ranked as in the digest."""
     with db.transaction() as session:
-        public = queries.public_since(session, workspace, since)
-    return rank(public)[:limit]
+        ranked = rank(queries.public_thanks(session, workspace, since, None))
+        return [described(session, workspace, a, since, None) for a in ranked[:limit]]

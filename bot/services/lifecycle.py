@@ -11,6 +11,7 @@ from sqlalchemy import delete, select, update
 
 from bot.services.digest import GHOST_PREFIX
 from bot.services.workspace import Workspace
+from bot.store import queries
 from bot.store.db import Database
 from bot.store.models import (
     Appreciation,
@@ -110,12 +111,20 @@ def forget(db: Database, workspace: Workspace, user_id: str) -> dict[str, int]:
             .values(giver_id=ghost, reason=REMOVED, message_permalink=None)
             .execution_options(synchronize_session=False),
         )
+        session.execute(
+            update(AppreciationRecipient)
+            .where(AppreciationRecipient.team_id == team, AppreciationRecipient.giver_id == user_id)
+            .values(giver_id=ghost)
+            .execution_options(synchronize_session=False)
+        )
+        queries.replace_giver_in_all_time(session, workspace, user_id, ghost)
         run(
             "appreciations received",
             delete(AppreciationRecipient).where(
                 AppreciationRecipient.team_id == team, AppreciationRecipient.user_id == user_id
             ),
         )
+        queries.recount_all_time(session, workspace, [user_id])
         asked = list(
             session.scalars(
                 select(Ask.id).where(

@@ -113,10 +113,32 @@ class Appreciation(WorkspaceScoped, Base):
 
 
 class AppreciationRecipient(WorkspaceScoped, Base):
+    """One person an appreciation went to.
+
+    `giver_id`, `is_private` and `created_at` repeat the appreciation's own, so that counts
+    per person and per period read this one table through its indexes, with no join.
+    `appreciation.record` sets them; `lifecycle.forget` keeps `giver_id` in step.
+    """
+
     __tablename__ = "appreciation_recipients"
     __table_args__ = (
         UniqueConstraint("appreciation_id", "user_id", name="uq_appreciation_recipients_user"),
-        Index("ix_appreciation_recipients_team_user", "team_id", "user_id"),
+        # The trailing columns let the counting queries read the index alone.
+        Index(
+            "ix_appreciation_recipients_team_user_created",
+            "team_id",
+            "user_id",
+            "created_at",
+            "is_private",
+        ),
+        Index(
+            "ix_appreciation_recipients_team_created",
+            "team_id",
+            "created_at",
+            "is_private",
+            "user_id",
+            "giver_id",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -124,8 +146,46 @@ class AppreciationRecipient(WorkspaceScoped, Base):
         ForeignKey("appreciations.id", ondelete="CASCADE"), index=True
     )
     user_id: Mapped[str] = mapped_column(String(32))
+    giver_id: Mapped[str] = mapped_column(String(32))
+    is_private: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime]
 
     appreciation: Mapped[Appreciation] = relationship(back_populates="recipients")
+
+
+class AllTimeStanding(WorkspaceScoped, Base):
+    """A person's public appreciation of all time: what the all-time leaderboard ranks.
+
+    Kept up to date in the transaction that records an appreciation, and recounted from
+    history by `lifecycle.forget`; `store.queries` does both.
+    """
+
+    __tablename__ = "all_time_standings"
+    __table_args__ = (
+        UniqueConstraint("team_id", "user_id", name="uq_all_time_standings_team_user"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    received: Mapped[int] = mapped_column(Integer)
+    givers: Mapped[int] = mapped_column(Integer)  # distinct people who gave it
+
+
+class AllTimeGiver(WorkspaceScoped, Base):
+    """How often one giver publicly appreciated one person, all time: tells an
+    `AllTimeStanding` whether an appreciation comes from a new giver."""
+
+    __tablename__ = "all_time_givers"
+    __table_args__ = (
+        UniqueConstraint(
+            "team_id", "user_id", "giver_id", name="uq_all_time_givers_team_user_giver"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    giver_id: Mapped[str] = mapped_column(String(32))
+    received: Mapped[int] = mapped_column(Integer)
 
 
 class WorkspaceSetting(WorkspaceScoped, Base):

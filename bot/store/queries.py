@@ -1,15 +1,25 @@
-"""The counting queries shared by commands, the Home and the digest: one place, one meaning."""
+"""The counting queries shared by commands, the Home and the digest: one place, one meaning.
+
+Counts per person and per period read `appreciation_recipients` alone: each row carries
+its appreciation's giver, privacy and time, and the `(team_id, user_id, created_at)` and
+`(team_id, created_at)` indexes find a person's or a period's rows. The all-time
+leaderboard reads `all_time_standings` instead, which no index could replace:
+`count_public_appreciation` keeps it up to date in the transaction that records an
+appreciation, and `recount_all_time` rebuilds it from history where history changed.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import Select, desc, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, delete, desc, exists, func, insert, select, update
+from sqlalchemy.orm import Session, aliased
 
 from bot.services.workspace import Workspace
-from bot.store.models import Appreciation, AppreciationRecipient
+from bot.store.models import AllTimeGiver, AllTimeStanding, Appreciation, AppreciationRecipient
 
 
 @dataclass(frozen=True)
@@ -19,47 +29,153 @@ class Standing:
     distinct_givers: int
 
 
-def _in_workspace(query: Select, workspace: Workspace, since: datetime | None) -> Select:
-    query = query.where(Appreciation.team_id == workspace.team_id)
+class Thanks(NamedTuple):
+    """In a period, `givers` people each publicly appreciated `user_id` `times` times."""
+
+    user_id: str
+    times: int
+    givers: int
+
+
+def _received_in(
+    workspace: Workspace, since: datetime | None, until: datetime | None = None
+) -> list[ColumnElement[bool]]:
+    """Recipient rows of the workspace in [since, until); None leaves that end open."""
+    conditions = [AppreciationRecipient.team_id == workspace.team_id]
     if since is not None:
-        query = query.where(Appreciation.created_at >= since)
-    return query
+        conditions.append(AppreciationRecipient.created_at >= since)
+    if until is not None:
+        conditions.append(AppreciationRecipient.created_at < until)
+    return conditions
 
 
 def count_received(
     session: Session, workspace: Workspace, user_id: str, since: datetime | None
 ) -> int:
-    query = (
-        select(func.count(AppreciationRecipient.id))
-        .join(Appreciation, AppreciationRecipient.appreciation_id == Appreciation.id)
-        .where(AppreciationRecipient.user_id == user_id)
+    """Appreciation `user_id` received from `since` on, private included (theirs to see)."""
+    query = select(func.count()).where(
+        *_received_in(workspace, since), AppreciationRecipient.user_id == user_id
     )
-    return session.scalar(_in_workspace(query, workspace, since)) or 0
+    return session.scalar(query) or 0
 
 
 def count_given(
     session: Session, workspace: Workspace, user_id: str, since: datetime | None
 ) -> int:
-    query = select(func.count(Appreciation.id)).where(Appreciation.giver_id == user_id)
-    return session.scalar(_in_workspace(query, workspace, since)) or 0
+    query = select(func.count(Appreciation.id)).where(
+        Appreciation.team_id == workspace.team_id, Appreciation.giver_id == user_id
+    )
+    if since is not None:
+        query = query.where(Appreciation.created_at >= since)
+    return session.scalar(query) or 0
 
 
 def leaderboard(
     session: Session, workspace: Workspace, since: datetime | None, limit: int
 ) -> list[Standing]:
-    """Public appreciation received per person; private appreciation is never ranked."""
-    received = func.count(AppreciationRecipient.id).label("received")
-    givers = func.count(func.distinct(Appreciation.giver_id)).label("givers")
-    query = (
-        select(AppreciationRecipient.user_id, received, givers)
-        .join(Appreciation, AppreciationRecipient.appreciation_id == Appreciation.id)
-        .where(Appreciation.is_private.is_(False))
-        .group_by(AppreciationRecipient.user_id)
-        .order_by(desc(received), desc(givers), AppreciationRecipient.user_id)
-        .limit(limit)
-    )
-    rows = session.execute(_in_workspace(query, workspace, since)).all()
+    """Public appreciation received per person, then distinct givers, then user id; private
+    appreciation is never ranked. All time reads the kept totals; a period, its history."""
+    if since is None:
+        query = (
+            select(AllTimeStanding.user_id, AllTimeStanding.received, AllTimeStanding.givers)
+            .where(AllTimeStanding.team_id == workspace.team_id)
+            .order_by(
+                desc(AllTimeStanding.received),
+                desc(AllTimeStanding.givers),
+                AllTimeStanding.user_id,
+            )
+            .limit(limit)
+        )
+        rows = session.execute(query).all()
+    else:
+        per_giver = _per_giver(workspace, since, None)
+        received = func.sum(per_giver.c.times).label("received")
+        givers = func.count().label("givers")
+        period = (
+            select(per_giver.c.user_id, received, givers)
+            .group_by(per_giver.c.user_id)
+            .order_by(desc(received), desc(givers), per_giver.c.user_id)
+            .limit(limit)
+        )
+        rows = session.execute(period).all()
     return [Standing(user_id=r[0], received=r[1], distinct_givers=r[2]) for r in rows]
+
+
+def count_people_thanked(
+    session: Session, workspace: Workspace, since: datetime, until: datetime
+) -> int:
+    """How many people received appreciation in [since, until), private included."""
+    query = select(func.count(func.distinct(AppreciationRecipient.user_id))).where(
+        *_received_in(workspace, since, until)
+    )
+    return session.scalar(query) or 0
+
+
+def _per_giver(workspace: Workspace, since: datetime, until: datetime | None) -> Any:
+    """Per recipient and giver, how often public appreciation went from one to the other
+    in [since, until)."""
+    return (
+        select(
+            AppreciationRecipient.user_id,
+            AppreciationRecipient.giver_id,
+            func.count().label("times"),
+        )
+        .where(*_received_in(workspace, since, until), AppreciationRecipient.is_private.is_(False))
+        .group_by(AppreciationRecipient.user_id, AppreciationRecipient.giver_id)
+        .subquery()
+    )
+
+
+def public_thanks(
+    session: Session, workspace: Workspace, since: datetime, until: datetime | None
+) -> list[Thanks]:
+    """Public appreciation per recipient in [since, until), grouped by how often each
+    giver gave it: all the breadth-weighted ranking needs, in few rows."""
+    per_giver = _per_giver(workspace, since, until)
+    query = select(per_giver.c.user_id, per_giver.c.times, func.count()).group_by(
+        per_giver.c.user_id, per_giver.c.times
+    )
+    return [Thanks(*row) for row in session.execute(query)]
+
+
+def public_received(
+    session: Session, workspace: Workspace, user_id: str, since: datetime, until: datetime | None
+) -> list[tuple[str, int]]:
+    """(giver, appreciation id) of each public appreciation `user_id` received in
+    [since, until), oldest first."""
+    query = (
+        select(AppreciationRecipient.giver_id, AppreciationRecipient.appreciation_id)
+        .where(
+            *_received_in(workspace, since, until),
+            AppreciationRecipient.user_id == user_id,
+            AppreciationRecipient.is_private.is_(False),
+        )
+        .order_by(AppreciationRecipient.created_at, AppreciationRecipient.appreciation_id)
+    )
+    return [(r[0], r[1]) for r in session.execute(query)]
+
+
+def thanked_before(
+    session: Session, workspace: Workspace, since: datetime, until: datetime
+) -> set[str]:
+    """Who, among the people publicly appreciated in [since, until), had been publicly
+    appreciated before `since`: per person, an index lookup that stops at the first."""
+    recognised = (
+        select(AppreciationRecipient.user_id)
+        .where(*_received_in(workspace, since, until), AppreciationRecipient.is_private.is_(False))
+        .distinct()
+        .subquery()
+    )
+    earlier = aliased(AppreciationRecipient, name="earlier")
+    query = select(recognised.c.user_id).where(
+        exists().where(
+            earlier.team_id == workspace.team_id,
+            earlier.user_id == recognised.c.user_id,
+            earlier.created_at < since,
+            earlier.is_private.is_(False),
+        )
+    )
+    return set(session.scalars(query))
 
 
 def recent_received(
@@ -70,17 +186,157 @@ def recent_received(
     query = (
         select(Appreciation)
         .join(AppreciationRecipient, AppreciationRecipient.appreciation_id == Appreciation.id)
-        .where(AppreciationRecipient.user_id == user_id)
-        .order_by(Appreciation.created_at.desc(), Appreciation.id.desc())
+        .where(
+            AppreciationRecipient.team_id == workspace.team_id,
+            AppreciationRecipient.user_id == user_id,
+            Appreciation.team_id == workspace.team_id,
+        )
+        .order_by(
+            AppreciationRecipient.created_at.desc(), AppreciationRecipient.appreciation_id.desc()
+        )
         .limit(limit)
     )
-    return list(session.scalars(_in_workspace(query, workspace, None)))
+    return list(session.scalars(query))
 
 
-def public_since(session: Session, workspace: Workspace, since: datetime) -> list[Appreciation]:
-    query = (
-        select(Appreciation)
-        .where(Appreciation.is_private.is_(False))
-        .order_by(Appreciation.created_at, Appreciation.id)
+def _insert(session: Session, model: type[Any]) -> Any:
+    """An INSERT of `model` that can add ON CONFLICT ... DO UPDATE, on either backend."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(model)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(model)
+
+
+def count_public_appreciation(
+    session: Session, workspace: Workspace, giver_id: str, recipient_ids: Collection[str]
+) -> None:
+    """Add one public appreciation from `giver_id` to each recipient's all-time standing.
+
+    Call it in the transaction that records the appreciation. Recipients are counted in a
+    fixed order so that concurrent transactions lock the same rows in the same order.
+    """
+    scope = {"team_id": workspace.team_id, "enterprise_id": workspace.enterprise_id}
+    for user_id in sorted(set(recipient_ids)):
+        pair = _insert(session, AllTimeGiver).values(
+            **scope, user_id=user_id, giver_id=giver_id, received=1
+        )
+        times = session.scalar(
+            pair.on_conflict_do_update(
+                index_elements=["team_id", "user_id", "giver_id"],
+                set_={"received": AllTimeGiver.received + 1},
+            ).returning(AllTimeGiver.received)
+        )
+        standing = _insert(session, AllTimeStanding).values(
+            **scope, user_id=user_id, received=1, givers=1
+        )
+        session.execute(
+            standing.on_conflict_do_update(
+                index_elements=["team_id", "user_id"],
+                set_={
+                    "received": AllTimeStanding.received + 1,
+                    # Only a first appreciation from this giver adds a giver.
+                    "givers": AllTimeStanding.givers + (1 if times == 1 else 0),
+                },
+            )
+        )
+
+
+def recount_all_time(
+    session: Session, workspace: Workspace, user_ids: Collection[str] | None
+) -> None:
+    """Rebuild the all-time standings of `user_ids` (None: everyone in the workspace) from
+    the public appreciation they received, for when history changed under them."""
+    if user_ids is None:
+        _recount(session, workspace.team_id, None)
+        return
+    ids = sorted(set(user_ids))
+    for start in range(0, len(ids), 500):
+        _recount(session, workspace.team_id, ids[start : start + 500])
+
+
+def _recount(session: Session, team: str, user_ids: list[str] | None) -> None:
+    givers = [AllTimeGiver.team_id == team]
+    standings = [AllTimeStanding.team_id == team]
+    received = [
+        AppreciationRecipient.team_id == team,
+        AppreciationRecipient.is_private.is_(False),
+    ]
+    if user_ids is not None:
+        givers.append(AllTimeGiver.user_id.in_(user_ids))
+        standings.append(AllTimeStanding.user_id.in_(user_ids))
+        received.append(AppreciationRecipient.user_id.in_(user_ids))
+    session.execute(delete(AllTimeGiver).where(*givers))
+    session.execute(delete(AllTimeStanding).where(*standings))
+    by_pair = (
+        select(
+            AppreciationRecipient.team_id,
+            func.max(AppreciationRecipient.enterprise_id),
+            AppreciationRecipient.user_id,
+            AppreciationRecipient.giver_id,
+            func.count(),
+        )
+        .where(*received)
+        .group_by(
+            AppreciationRecipient.team_id,
+            AppreciationRecipient.user_id,
+            AppreciationRecipient.giver_id,
+        )
     )
-    return list(session.scalars(_in_workspace(query, workspace, since)))
+    session.execute(
+        insert(AllTimeGiver).from_select(
+            ["team_id", "enterprise_id", "user_id", "giver_id", "received"], by_pair
+        )
+    )
+    by_person = (
+        select(
+            AllTimeGiver.team_id,
+            func.max(AllTimeGiver.enterprise_id),
+            AllTimeGiver.user_id,
+            func.sum(AllTimeGiver.received),
+            func.count(),
+        )
+        .where(*givers)
+        .group_by(AllTimeGiver.team_id, AllTimeGiver.user_id)
+    )
+    session.execute(
+        insert(AllTimeStanding).from_select(
+            ["team_id", "enterprise_id", "user_id", "received", "givers"], by_person
+        )
+    )
+
+
+def replace_giver_in_all_time(
+    session: Session, workspace: Workspace, giver_id: str, replacement: str
+) -> None:
+    """Count what `giver_id` gave as given by `replacement` (a forgotten person's ghost).
+
+    Where the replacement had already appreciated the same person, the two givers become
+    one: those standings are recounted from history, which must already name the
+    replacement."""
+    team = workspace.team_id
+    already = select(AllTimeGiver.user_id).where(
+        AllTimeGiver.team_id == team, AllTimeGiver.giver_id == replacement
+    )
+    merged = list(
+        session.scalars(
+            select(AllTimeGiver.user_id).where(
+                AllTimeGiver.team_id == team,
+                AllTimeGiver.giver_id == giver_id,
+                AllTimeGiver.user_id.in_(already),
+            )
+        )
+    )
+    session.execute(
+        update(AllTimeGiver)
+        .where(
+            AllTimeGiver.team_id == team,
+            AllTimeGiver.giver_id == giver_id,
+            AllTimeGiver.user_id.not_in(merged),
+        )
+        .values(giver_id=replacement)
+        .execution_options(synchronize_session=False)
+    )
+    recount_all_time(session, workspace, merged)

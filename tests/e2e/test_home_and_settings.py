@@ -109,10 +109,27 @@ def test_home_of_a_person_with_ten_thousand_appreciations_stays_within_limits(
     ]
     with db.engine.begin() as connection:
         connection.execute(insert(Appreciation), rows)
-        ids = connection.execute(select(Appreciation.id).order_by(Appreciation.id)).scalars()
+        made = connection.execute(
+            select(
+                Appreciation.id,
+                Appreciation.giver_id,
+                Appreciation.is_private,
+                Appreciation.created_at,
+            ).order_by(Appreciation.id)
+        )
         connection.execute(
             insert(AppreciationRecipient),
-            [{"team_id": "T111", "appreciation_id": i, "user_id": ANA} for i in ids],
+            [
+                {
+                    "team_id": "T111",
+                    "appreciation_id": i,
+                    "user_id": ANA,
+                    "giver_id": giver,
+                    "is_private": private,
+                    "created_at": at,
+                }
+                for i, giver, private, at in made
+            ],
         )
 
     view = open_home(home, slack, ANA)

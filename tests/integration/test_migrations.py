@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import select
 
 from bot.store import migrate
-from bot.store.db import Database
-from bot.store.models import Base
+from bot.store.db import Database, UTCDateTime
+from bot.store.models import AllTimeGiver, AllTimeStanding, AppreciationRecipient, Base
 
 
 def test_migrated_schema_matches_the_models(db: Database) -> None:
@@ -23,4 +28,79 @@ def test_migrated_database_has_nothing_pending(db: Database) -> None:
 
 def test_upgrading_twice_is_harmless(db: Database) -> None:
     migrate.upgrade(db.engine)
+    assert migrate.pending(db.engine) is False
+
+
+def test_upgrade_from_0005_copies_history_onto_recipients_and_counts_all_time(
+    db: Database,
+) -> None:
+    config = migrate.alembic_config(db.engine)
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0005")
+    at = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+    made = [  # giver, recipients, private, team
+        ("UA", ["UB", "UC"], False, "T1"),
+        ("UA", ["UB"], False, "T1"),
+        ("UD", ["UB"], False, "T1"),
+        ("UD", ["UC"], True, "T1"),
+        ("UA", ["UB"], False, "T2"),
+    ]
+    appreciations = sa.table(
+        "appreciations",
+        *(sa.column(c) for c in ("id", "team_id", "giver_id", "reason", "is_private")),
+        sa.column("company_values", sa.JSON()),
+        sa.column("source_key"),
+        sa.column("created_at", UTCDateTime()),
+    )
+    recipients = sa.table(
+        "appreciation_recipients",
+        *(sa.column(c) for c in ("team_id", "appreciation_id", "user_id")),
+    )
+    with db.engine.begin() as connection:
+        for n, (giver, to, private, team) in enumerate(made, start=1):
+            connection.execute(
+                appreciations.insert().values(
+                    id=n,
+                    team_id=team,
+                    giver_id=giver,
+                    reason="thanks",
+                    is_private=private,
+                    company_values=[],
+                    source_key=f"k{n}",
+                    created_at=at + timedelta(hours=n),
+                )
+            )
+            for uid in to:
+                connection.execute(
+                    recipients.insert().values(team_id=team, appreciation_id=n, user_id=uid)
+                )
+
+    migrate.upgrade(db.engine)
+
+    with db.transaction() as session:
+        copied = {
+            (r.appreciation_id, r.user_id, r.giver_id, r.is_private, r.created_at)
+            for r in session.scalars(select(AppreciationRecipient))
+        }
+        standings = {
+            (s.team_id, s.user_id, s.received, s.givers)
+            for s in session.scalars(select(AllTimeStanding))
+        }
+        pairs = {
+            (p.team_id, p.user_id, p.giver_id, p.received)
+            for p in session.scalars(select(AllTimeGiver))
+        }
+    assert copied == {
+        (n, uid, giver, private, at + timedelta(hours=n))
+        for n, (giver, to, private, _) in enumerate(made, start=1)
+        for uid in to
+    }
+    assert standings == {("T1", "UB", 3, 2), ("T1", "UC", 1, 1), ("T2", "UB", 1, 1)}
+    assert pairs == {
+        ("T1", "UB", "UA", 2),
+        ("T1", "UB", "UD", 1),
+        ("T1", "UC", "UA", 1),
+        ("T2", "UB", "UA", 1),
+    }
     assert migrate.pending(db.engine) is False

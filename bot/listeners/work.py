@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 
 # Listeners doing their work after the ack, at most this many at once.
 WORKERS = 16
+# Acknowledged work waiting or running, at most this many: a burst is absorbed at once;
+# beyond it, new requests wait for room (up to BACKLOG_WAIT_SECONDS) before their answer,
+# so a sustained overload slows the answers down instead of growing the queue without end.
+BACKLOG = 200
+BACKLOG_WAIT_SECONDS = 2.0
 # View submissions deciding their answer, at most this many at once.
 VIEW_THREADS = 8
 # How long a view submission may take to decide its answer before Slack is answered anyway.
@@ -37,9 +42,12 @@ ACK_WAIT_SECONDS = 2.5
 class Work:
     """The two pools behind the listeners, and their orderly end."""
 
-    def __init__(self, workers: int = WORKERS, view_threads: int = VIEW_THREADS) -> None:
+    def __init__(
+        self, workers: int = WORKERS, view_threads: int = VIEW_THREADS, backlog: int = BACKLOG
+    ) -> None:
         self._after_ack = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="work")
         self._until_ack = ThreadPoolExecutor(max_workers=view_threads, thread_name_prefix="view")
+        self._room = threading.BoundedSemaphore(backlog)
 
     def ack_first(self, listener: Callable[..., Any]) -> Callable[..., Any]:
         """Ack on the request thread, then queue the listener (its own ack() is then a no-op)."""
@@ -47,12 +55,24 @@ class Work:
 
         @functools.wraps(listener)
         def answer_then_queue(**kwargs: Any) -> BoltResponse | None:
+            has_room = self._room.acquire(timeout=BACKLOG_WAIT_SECONDS)
+            if not has_room:
+                log.warning("the work queue is full; queueing %s anyway", listener.__name__)
             ack = kwargs.get("ack")
             response = ack() if ack is not None else None
-            self._after_ack.submit(run, **kwargs)
+            if has_room:
+                self._after_ack.submit(self._then_make_room, run, kwargs)
+            else:
+                self._after_ack.submit(run, **kwargs)
             return response
 
         return answer_then_queue
+
+    def _then_make_room(self, run: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+        try:
+            run(**kwargs)
+        finally:
+            self._room.release()
 
     def until_ack(self, listener: Callable[..., Any]) -> Callable[..., Any]:
         """Run the listener on a thread of its own; answer Slack as soon as it acks."""

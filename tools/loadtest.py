@@ -46,6 +46,8 @@ SECRET = "load-test-secret"
 PEOPLE = [f"U{n:05d}" for n in range(200)]
 POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/advocate_load"
+# How often the soak records the app's resident memory, to show whether it levels off.
+SOAK_SAMPLE_SECONDS = 30
 
 
 @dataclass
@@ -272,9 +274,21 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(asdict(result)), flush=True)
             if args.soak:
                 report["rss_mb_before_soak"] = round(rss_mb(process.pid), 1)
+                samples: list[float] = []
+                done = threading.Event()
+
+                def sample_rss() -> None:
+                    while not done.wait(SOAK_SAMPLE_SECONDS):
+                        samples.append(round(rss_mb(process.pid), 1))
+
+                sampler = threading.Thread(target=sample_rss, daemon=True)
+                sampler.start()
                 soak = run_load(url, slack, 8, args.soak, database_url)
+                done.set()
+                sampler.join()
                 report["soak"] = asdict(soak)
                 report["rss_mb_after_soak"] = round(rss_mb(process.pid), 1)
+                report["rss_mb_during_soak"] = samples
             report["rss_mb_at_end"] = round(rss_mb(process.pid), 1)
         finally:
             process.send_signal(signal.SIGTERM)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from bot.services.workspace import PersonInfo, Workspace
-from bot.store.db import Database, insert_ignoring_conflicts
+from bot.store.db import Database
 from bot.store.models import Person
 
 
@@ -37,24 +39,41 @@ def person_from_slack(user: dict) -> PersonInfo:
     )
 
 
+def lookup_all(
+    client: WebClient, db: Database, workspace: Workspace, user_ids: list[str], now: datetime
+) -> dict[str, PersonInfo | None]:
+    """`lookup` for several people, remembering all that were found in one transaction.
+
+    None for an id Slack does not know.
+    """
+    found = {user_id: lookup(client, user_id) for user_id in dict.fromkeys(user_ids)}
+    remember(db, workspace, [info for info in found.values() if info is not None], now)
+    return found
+
+
 def remember(db: Database, workspace: Workspace, people: list[PersonInfo], now: datetime) -> None:
     """Keep the latest facts about these people (their timezone, whether they left).
 
-    Safe when two requests about the same person arrive at once: the row is inserted by
-    whichever comes first, and both update it.
+    One upsert: safe when two requests about the same person arrive at once, as the row is
+    inserted by whichever comes first and the other updates it.
     """
     if not people:
         return
     with db.transaction() as session:
-        insert_ignoring_conflicts(
-            session,
-            Person,
+        upsert = _insert(session, Person)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=["team_id", "user_id"],
+            set_={column: upsert.excluded[column] for column in _LEARNED},
+        )
+        session.execute(
+            upsert,
             [
                 {
                     "team_id": workspace.team_id,
                     "enterprise_id": workspace.enterprise_id,
                     "user_id": info.user_id,
                     "name": info.name,
+                    "tz": info.tz,
                     "is_bot": info.is_bot,
                     "deleted": info.deleted,
                     "is_admin": info.is_admin,
@@ -64,23 +83,17 @@ def remember(db: Database, workspace: Workspace, people: list[PersonInfo], now: 
                 }
                 for info in people
             ],
-            ["team_id", "user_id"],
         )
-        for info in people:
-            session.execute(
-                update(Person)
-                .where(Person.team_id == workspace.team_id, Person.user_id == info.user_id)
-                .values(
-                    name=info.name,
-                    tz=info.tz,
-                    is_bot=info.is_bot,
-                    deleted=info.deleted,
-                    is_admin=info.is_admin,
-                    is_guest=info.is_guest,
-                    refreshed_at=now,
-                )
-                .execution_options(synchronize_session=False)
-            )
+
+
+# What Slack tells us about a person; the rest of the row is the app's own.
+_LEARNED = ("name", "tz", "is_bot", "deleted", "is_admin", "is_guest", "refreshed_at")
+
+
+def _insert(session: Session, table: Any) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def refresh_all(client: WebClient, db: Database, workspace: Workspace, now: datetime) -> int:

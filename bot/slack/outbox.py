@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import Clock
 from bot.services.outbox import Delivery
@@ -44,6 +46,16 @@ TRANSIENT_ERRORS = {
 }
 
 
+@dataclass
+class _Claim:
+    """Messages one sender holds until `until`, and the DM channels already known."""
+
+    until: datetime
+    held: dict[int, OutboxMessage]
+    others: dict[int, Delivery]  # not claimable now: where they stand
+    dm_channels: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
 class OutboxSender:
     def __init__(
         self,
@@ -65,12 +77,27 @@ class OutboxSender:
         With `stop_when_rate_limited`, a batch stops at the first message Slack still rate
         limits after waiting out Retry-After; the rest wait for the next tick.
         """
+        if not ids:
+            return []
+        claim = self._claim(ids)
         results = []
-        for message_id in ids:
-            result = self._deliver_one(message_id)
-            results.append(result)
-            if stop_when_rate_limited and result.error in ("ratelimited", "http_429"):
-                break
+        try:
+            for message_id in ids:
+                if message_id in claim.others:
+                    results.append(claim.others[message_id])
+                    continue
+                self._keep(claim)
+                message = claim.held.pop(message_id, None)
+                if message is None:  # the lease ran out and another sender took it over
+                    results.append(Delivery(message_id, "pending"))
+                    continue
+                result = self._deliver_one(message, claim)
+                results.append(result)
+                if stop_when_rate_limited and result.error in ("ratelimited", "http_429"):
+                    break
+        finally:
+            if claim.held:
+                self._release(claim)
         return results
 
     def deliver_due(self, limit: int = BATCH) -> list[Delivery]:
@@ -80,49 +107,110 @@ class OutboxSender:
             ids = list(
                 session.scalars(
                     select(OutboxMessage.id)
-                    .where(
-                        OutboxMessage.status == "pending",
-                        OutboxMessage.next_attempt_at <= now,
-                        or_(
-                            OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now
-                        ),
-                    )
+                    .where(*_claimable(now))
                     .order_by(OutboxMessage.id)
                     .limit(limit)
                 )
             )
         return self.deliver(ids, stop_when_rate_limited=True)
 
-    def _claim(self, message_id: int) -> OutboxMessage | None:
+    def _claim(self, ids: list[int]) -> _Claim:
+        """Claim every claimable message among `ids` in one transaction, and read the DM
+        channels already known for their people."""
         now = self.clock()
+        claim = _Claim(until=now + LEASE, held={}, others={})
+        claimable = (
+            select(OutboxMessage.id)
+            .where(OutboxMessage.id.in_(ids), *_claimable(now))
+            .order_by(OutboxMessage.id)
+            # Rows another sender is claiming right now are skipped, not waited for, and
+            # rows are locked in one order, so two senders never deadlock (PostgreSQL).
+            .with_for_update(skip_locked=True)
+        )
         with self.db.transaction() as session:
-            claimed: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+            for message in session.scalars(
                 update(OutboxMessage)
-                .where(
-                    OutboxMessage.id == message_id,
-                    OutboxMessage.status == "pending",
-                    OutboxMessage.next_attempt_at <= now,
-                    or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-                )
-                .values(claimed_until=now + LEASE, attempts=OutboxMessage.attempts + 1)
+                .where(OutboxMessage.id.in_(claimable))
+                .values(claimed_until=claim.until, attempts=OutboxMessage.attempts + 1)
+                .returning(OutboxMessage)
                 .execution_options(synchronize_session=False)
-            )
-            if claimed.rowcount != 1:
-                return None
-            return session.get(OutboxMessage, message_id)
+            ):
+                claim.held[message.id] = message
+            unclaimed = [i for i in ids if i not in claim.held]
+            if unclaimed:
+                for row in session.scalars(
+                    select(OutboxMessage).where(OutboxMessage.id.in_(unclaimed))
+                ):
+                    claim.others[row.id] = Delivery(
+                        row.id, row.status, row.sent_channel_id or row.channel_id, row.last_error
+                    )
+                for missing in set(unclaimed) - set(claim.others):
+                    claim.others[missing] = Delivery(missing, "failed", error="missing")
+            people = {(m.team_id, m.user_id) for m in claim.held.values() if m.kind == "dm"}
+            if people:
+                rows = session.execute(
+                    select(Person.team_id, Person.user_id, Person.dm_channel_id).where(
+                        Person.team_id.in_({team for team, _ in people}),
+                        Person.user_id.in_({user for _, user in people}),
+                        Person.dm_channel_id.is_not(None),
+                    )
+                )
+                claim.dm_channels = {(team, user): str(dm) for team, user, dm in rows}
+        return claim
 
-    def _deliver_one(self, message_id: int) -> Delivery:
-        message = self._claim(message_id)
-        if message is None:
-            return self._current(message_id)
-        client = self.clients.client_for(message.team_id, message.enterprise_id)
+    def _keep(self, claim: _Claim) -> None:
+        """Renew the lease once half of it is gone; drop what another sender took over."""
+        now = self.clock()
+        if claim.until - now > LEASE / 2:
+            return
+        until = now + LEASE
+        with self.db.transaction() as session:
+            kept = set(
+                session.scalars(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.id.in_(list(claim.held)),
+                        OutboxMessage.claimed_until == claim.until,
+                    )
+                    .values(claimed_until=until)
+                    .returning(OutboxMessage.id)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+        claim.held = {i: m for i, m in claim.held.items() if i in kept}
+        claim.until = until
+
+    def _release(self, claim: _Claim) -> None:
+        """Hand back messages claimed but not tried, as if never claimed."""
         try:
-            channel_id = self._target_channel(client, message)
+            with self.db.transaction() as session:
+                session.execute(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.id.in_(list(claim.held)),
+                        OutboxMessage.claimed_until == claim.until,
+                    )
+                    .values(claimed_until=None, attempts=OutboxMessage.attempts - 1)
+                    .execution_options(synchronize_session=False)
+                )
+        except SQLAlchemyError:
+            # They are taken over when the lease ends; the first look is at Slack's history.
+            log.warning("could not hand back %s claimed outbox messages", len(claim.held))
+
+    def _deliver_one(self, message: OutboxMessage, claim: _Claim) -> Delivery:
+        client = self.clients.client_for(message.team_id, message.enterprise_id)
+        known = claim.dm_channels.get((message.team_id, message.user_id or ""))
+        try:
+            channel_id = self._target_channel(client, message, known)
             ts = None
             if message.attempts > 1:
                 ts = self._find_earlier_post(client, message, channel_id)
-            ts = ts or self._post(client, message, channel_id)
-            delivery = self._mark_sent(message, channel_id, ts)
+            if ts is None:
+                ts, channel_id = self._post(client, message, channel_id)
+            learned = channel_id if message.kind == "dm" and channel_id != known else None
+            delivery = self._mark_sent(message, channel_id, ts, dm_channel_id=learned)
+            if learned and message.user_id:
+                claim.dm_channels[(message.team_id, message.user_id)] = learned
         except SlackApiError as error:
             code = str(error.response.get("error") or "")
             status = error.response.status_code
@@ -141,31 +229,23 @@ class OutboxSender:
             self.deliver(self.on_sent(self.db, message, ts, self.clock()))
         return delivery
 
-    def _target_channel(self, client: WebClient, message: OutboxMessage) -> str:
+    def _target_channel(self, client: WebClient, message: OutboxMessage, known: str | None) -> str:
+        """Where to post. A DM goes to the DM's own channel when it is known. Otherwise a
+        first attempt posts to the person's user id: Slack opens the DM and answers with its
+        channel, which is kept. A later attempt must search that DM's history for an earlier
+        post first, so it opens the DM (conversations.open, more tightly rate limited)."""
         if message.kind != "dm":
             return message.channel_id
-        # Post into the DM's own channel id, so history can be searched after a crash. The
-        # id is kept: conversations.open is rate limited more tightly than posting.
-        with self.db.transaction() as session:
-            known = session.scalar(
-                select(Person.dm_channel_id).where(
-                    Person.team_id == message.team_id, Person.user_id == message.user_id
-                )
-            )
         if known:
             return known
+        if message.attempts <= 1:
+            return message.user_id or message.channel_id
         opened = client.conversations_open(users=message.user_id)
-        channel_id = str(opened["channel"]["id"])
-        with self.db.transaction() as session:
-            session.execute(
-                update(Person)
-                .where(Person.team_id == message.team_id, Person.user_id == message.user_id)
-                .values(dm_channel_id=channel_id)
-                .execution_options(synchronize_session=False)
-            )
-        return channel_id
+        return str(opened["channel"]["id"])
 
-    def _post(self, client: WebClient, message: OutboxMessage, channel_id: str) -> str:
+    def _post(self, client: WebClient, message: OutboxMessage, channel_id: str) -> tuple[str, str]:
+        """Post the message; returns its ts and the channel it landed in (a DM's own channel
+        when posted to a user id)."""
         payload: dict[str, Any] = dict(message.payload)
         response = client.chat_postMessage(
             channel=channel_id,
@@ -176,7 +256,7 @@ class OutboxSender:
             unfurl_links=False,
             unfurl_media=False,
         )
-        return str(response["ts"])
+        return str(response["ts"]), str(response.get("channel") or channel_id)
 
     def _find_earlier_post(
         self, client: WebClient, message: OutboxMessage, channel_id: str
@@ -231,7 +311,16 @@ class OutboxSender:
         log.warning("response_url post failed: %s %s", response.status_code, response.body)
         return self._fail(message, why)
 
-    def _mark_sent(self, message: OutboxMessage, channel_id: str, ts: str | None) -> Delivery:
+    def _mark_sent(
+        self,
+        message: OutboxMessage,
+        channel_id: str,
+        ts: str | None,
+        *,
+        dm_channel_id: str | None = None,
+    ) -> Delivery:
+        """Record the message as sent and, for a DM whose channel was just learned, keep that
+        channel on the person: later DMs go straight to it."""
         now = self.clock()
         with self.db.transaction() as session:
             session.execute(
@@ -247,6 +336,13 @@ class OutboxSender:
                 )
                 .execution_options(synchronize_session=False)
             )
+            if dm_channel_id and message.user_id:
+                session.execute(
+                    update(Person)
+                    .where(Person.team_id == message.team_id, Person.user_id == message.user_id)
+                    .values(dm_channel_id=dm_channel_id)
+                    .execution_options(synchronize_session=False)
+                )
         return Delivery(message.id, "sent", channel_id)
 
     def _retry_later(self, message: OutboxMessage, error: str) -> Delivery:
@@ -278,11 +374,11 @@ class OutboxSender:
             )
         return Delivery(message.id, "failed", message.channel_id, error=error)
 
-    def _current(self, message_id: int) -> Delivery:
-        with self.db.transaction() as session:
-            row = session.get(OutboxMessage, message_id)
-            if row is None:
-                return Delivery(message_id, "failed", error="missing")
-            return Delivery(
-                row.id, row.status, row.sent_channel_id or row.channel_id, row.last_error
-            )
+
+def _claimable(now: datetime) -> list[ColumnElement[bool]]:
+    """Due, still pending, and not held by a live claim."""
+    return [
+        OutboxMessage.status == "pending",
+        OutboxMessage.next_attempt_at <= now,
+        or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+    ]

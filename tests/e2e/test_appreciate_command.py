@@ -37,9 +37,8 @@ def test_appreciation_is_posted_in_the_channel_and_sent_to_each_recipient(
     summary = wait_reply(slack)
     assert "recorded" in summary and "<#C111>" in summary
     calls = posts(slack)
-    assert sorted(c.params["channel"] for c in calls) == sorted(
-        ["C111", "D" + ANA[1:], "D" + BEN[1:]]
-    )
+    # First DMs go to the user ids: Slack opens each DM itself.
+    assert sorted(c.params["channel"] for c in calls) == sorted(["C111", ANA, BEN])
     channel_post = next(c for c in calls if c.params["channel"] == "C111")
     text = block_text(channel_post.params)
     assert f"<@{GIVER}>" in text and f"<@{ANA}>" in text and f"<@{BEN}>" in text

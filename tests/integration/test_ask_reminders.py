@@ -74,8 +74,10 @@ def test_helper_is_reminded_on_the_morning_of_the_due_day_in_their_timezone(
     sent = dms(slack, HELPER, "Due today")
     assert len(sent) == 1
     assert_valid_message_blocks(sent[0]["blocks"])
+    # A first DM goes to the user id: Slack opens the DM itself, no conversations.open.
     first = slack.calls_to("chat.postMessage")[0]
-    assert first.params["channel"] == "D" + HELPER[1:]
+    assert first.params["channel"] == HELPER
+    assert slack.calls_to("conversations.open") == []
 
 
 def test_overdue_reminds_both_once_after_the_day_ends_for_the_asker(

@@ -70,7 +70,7 @@ def walk(
                 [
                     c
                     for c in slack.calls_to("chat.postMessage")
-                    if c.params["channel"] == "D" + user_id[1:]
+                    if c.params["channel"] in (user_id, "D" + user_id[1:])
                 ]
             )
             if count > seen[user_id]:

@@ -1,0 +1,75 @@
+"""What one /appreciate costs the database and Slack: a guard against creeping round trips."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+from tests.conftest import ANA, BEN, GIVER, AppServer
+from tests.e2e.helpers import wait_reply
+from tests.support.fake_slack import FakeSlack
+
+
+@dataclass
+class Work:
+    statements: list[str] = field(default_factory=list)
+    transactions: int = 0
+
+
+@contextmanager
+def counting(engine: Engine) -> Iterator[Work]:
+    """Every statement and transaction the engine runs inside the block."""
+    work = Work()
+
+    def on_statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        work.statements.append(statement.split(None, 1)[0].upper())
+
+    def on_begin(_conn: Any) -> None:
+        work.transactions += 1
+
+    event.listen(engine, "before_cursor_execute", on_statement)
+    event.listen(engine, "begin", on_begin)
+    try:
+        yield work
+    finally:
+        event.remove(engine, "before_cursor_execute", on_statement)
+        event.remove(engine, "begin", on_begin)
+
+
+def appreciate(server: AppServer, slack: FakeSlack, key: str) -> Work:
+    slack.reset_calls()
+    with counting(server.runtime.db.engine) as work:
+        server.client.command(
+            command="/appreciate",
+            text=f"<@{ANA}> <@{BEN}> for the release notes",
+            user_id=GIVER,
+            response_url=slack.response_url(key),
+        )
+        assert "recorded" in wait_reply(slack, key)
+    return work
+
+
+def test_appreciation_costs_few_transactions_and_no_dm_opens(
+    server: AppServer, slack: FakeSlack
+) -> None:
+    # Ten transactions: the settings, remembering each of the three people, the
+    # appreciation and its outbox rows, marking the people as users, claiming the three
+    # messages together (with their DM channels), then marking each one sent.
+    first = appreciate(server, slack, "first")
+    assert first.transactions <= 10 and len(first.statements) <= 24, first
+    assert slack.calls_to("conversations.open") == []
+    assert sorted(c.params["channel"] for c in slack.calls_to("chat.postMessage")) == sorted(
+        ["C111", ANA, BEN]
+    )
+
+    # The DM channels Slack answered with were kept: the next DMs go straight to them.
+    again = appreciate(server, slack, "again")
+    assert again.transactions <= 10 and len(again.statements) <= 22, again
+    assert slack.calls_to("conversations.open") == []
+    assert sorted(c.params["channel"] for c in slack.calls_to("chat.postMessage")) == sorted(
+        ["C111", "D" + ANA[1:], "D" + BEN[1:]]
+    )

@@ -71,15 +71,24 @@ class OutboxSender:
         # (an ask's thread questions need the ts of the ask's own post).
         self.on_sent = on_sent
 
-    def deliver(self, ids: list[int], *, stop_when_rate_limited: bool = False) -> list[Delivery]:
-        """Try to send these messages now (right after they were recorded).
-
-        With `stop_when_rate_limited`, a batch stops at the first message Slack still rate
-        limits after waiting out Retry-After; the rest wait for the next tick.
-        """
+    def deliver(self, ids: list[int]) -> list[Delivery]:
+        """Try to send these messages now (right after they were recorded)."""
         if not ids:
             return []
-        claim = self._claim(ids)
+        return self._send(ids, self._claim(ids))
+
+    def deliver_due(self, limit: int = BATCH) -> list[Delivery]:
+        """Send every message that is due and not held by a live claim, at most `limit`.
+
+        The batch stops at the first message Slack still rate limits after waiting out
+        Retry-After; the rest wait for the next tick.
+        """
+        claim = self._claim(None, limit)
+        return self._send(sorted(claim.held), claim, stop_when_rate_limited=True)
+
+    def _send(
+        self, ids: list[int], claim: _Claim, *, stop_when_rate_limited: bool = False
+    ) -> list[Delivery]:
         results = []
         try:
             for message_id in ids:
@@ -100,29 +109,17 @@ class OutboxSender:
                 self._release(claim)
         return results
 
-    def deliver_due(self, limit: int = BATCH) -> list[Delivery]:
-        """Send every message that is due and not held by a live claim."""
-        now = self.clock()
-        with self.db.transaction() as session:
-            ids = list(
-                session.scalars(
-                    select(OutboxMessage.id)
-                    .where(*_claimable(now))
-                    .order_by(OutboxMessage.id)
-                    .limit(limit)
-                )
-            )
-        return self.deliver(ids, stop_when_rate_limited=True)
-
-    def _claim(self, ids: list[int]) -> _Claim:
-        """Claim every claimable message among `ids` in one transaction, and read the DM
-        channels already known for their people."""
+    def _claim(self, ids: list[int] | None, limit: int | None = None) -> _Claim:
+        """Claim, in one transaction, every claimable message among `ids` (None: the first
+        `limit` due), and read the DM channels already known for their people."""
         now = self.clock()
         claim = _Claim(until=now + LEASE, held={}, others={})
+        claimable = select(OutboxMessage.id).where(*_claimable(now))
+        if ids is not None:
+            claimable = claimable.where(OutboxMessage.id.in_(ids))
         claimable = (
-            select(OutboxMessage.id)
-            .where(OutboxMessage.id.in_(ids), *_claimable(now))
-            .order_by(OutboxMessage.id)
+            claimable.order_by(OutboxMessage.id)
+            .limit(limit)
             # Rows another sender is claiming right now are skipped, not waited for, and
             # rows are locked in one order, so two senders never deadlock (PostgreSQL).
             .with_for_update(skip_locked=True)
@@ -136,7 +133,7 @@ class OutboxSender:
                 .execution_options(synchronize_session=False)
             ):
                 claim.held[message.id] = message
-            unclaimed = [i for i in ids if i not in claim.held]
+            unclaimed = [i for i in ids or () if i not in claim.held]
             if unclaimed:
                 for row in session.scalars(
                     select(OutboxMessage).where(OutboxMessage.id.in_(unclaimed))

@@ -1,8 +1,11 @@
 """The outbox sender: delivers what the database says the app owes Slack, exactly once.
 
-Each message is claimed (a lease in `claimed_until`), sent, then marked sent. When a lease
-expires because its process died, the next sender first looks for the earlier post by the
-`metadata` key every post carries, so a crash between "posted" and "marked" never doubles.
+The messages of one delivery (an appreciation's posts, a tick's batch) are claimed together
+in one transaction (a lease in `claimed_until`); then each is sent and marked sent. When a
+lease expires because its process died, the next sender first looks for the earlier post by
+the `metadata` key every post carries, so a crash between "posted" and "marked" never
+doubles. A sender renews its lease while it works through a long batch, and hands back what
+it did not try.
 """
 
 from __future__ import annotations

@@ -222,7 +222,7 @@ def record(
             return _already_recorded(db, workspace, draft.source_key)
         if not draft.is_private:
             queries.count_public_appreciation(
-                session, workspace, draft.giver_id, draft.recipient_ids
+                session, workspace, draft.giver_id, draft.recipient_ids, now
             )
         messages = []
         if not draft.is_private and draft.channel_id:

@@ -59,21 +59,14 @@ def build(db: Database, workspace: Workspace, week: str, timezone: str) -> Diges
     start, end = week_bounds(week, ZoneInfo(timezone))
     with db.transaction() as session:
         # Every appreciation of the week, private included: the totals count them all.
-        rows = session.execute(
-            select(Appreciation.giver_id, Appreciation.company_values)
-            .where(
-                Appreciation.team_id == workspace.team_id,
-                Appreciation.created_at >= start,
-                Appreciation.created_at < end,
-            )
-            .order_by(Appreciation.created_at, Appreciation.id)
-        ).all()
-        if not rows:
+        totals = queries.totals(session, workspace, start, end)
+        if not totals.appreciations:
             return None
-        people_thanked = queries.count_people_thanked(session, workspace, start, end)
+        values = Counter(
+            v for named in queries.company_values(session, workspace, start, end) for v in named
+        )
         thanks = queries.public_thanks(session, workspace, start, end)
-        recognised = {t.user_id for t in thanks}
-        earlier = queries.thanked_before(session, workspace, start, end)
+        first_timers = queries.first_thanked_in(session, workspace, start, end)
         # People who left are not named any more; their thanks still count for others.
         gone = set(
             session.scalars(
@@ -84,21 +77,19 @@ def build(db: Database, workspace: Workspace, week: str, timezone: str) -> Diges
         )
         ranked = [a for a in rank(thanks) if a.user_id not in gone]
         shown = [
-            _without(described(session, workspace, a, start, end), gone)
-            for a in ranked[:TOP_ADVOCATES]
+            _without(a, gone)
+            for a in described(session, workspace, ranked[:TOP_ADVOCATES], start, end)
         ]
-    recognised -= gone
     kept = asks.kept_on_time(db, workspace, start, end)
-    values = Counter(v for _, company_values in rows for v in company_values)
     return Digest(
         week=week,
         timezone=timezone,
         advocates=shown,
         more_advocates=max(0, len(ranked) - TOP_ADVOCATES),
-        first_timers=sorted(recognised - earlier),
-        total=len(rows),
-        people_thanked=people_thanked,
-        givers=len({giver for giver, _ in rows}),
+        first_timers=sorted(uid for uid in first_timers if uid not in gone),
+        total=totals.appreciations,
+        people_thanked=totals.people_thanked,
+        givers=totals.givers,
         top_values=values.most_common(3),
         commitments_kept=kept,
     )
@@ -151,24 +142,41 @@ def rank(thanks: Iterable[queries.Thanks]) -> list[Advocate]:
 def described(
     session: Session,
     workspace: Workspace,
-    advocate: Advocate,
+    advocates: list[Advocate],
     since: datetime,
     until: datetime | None,
-) -> Advocate:
-    """The advocate with their givers, most frequent first (ties: who thanked first), and
-    the latest public appreciation they received in [since, until) as the quote."""
-    received = queries.public_received(session, workspace, advocate.user_id, since, until)
-    if not received:
-        return advocate
-    givers = Counter(giver for giver, _ in received)
-    quote = session.execute(
-        select(Appreciation.reason, Appreciation.giver_id).where(
-            Appreciation.team_id == workspace.team_id, Appreciation.id == received[-1][1]
-        )
-    ).one()
-    return replace(
-        advocate, givers=[g for g, _ in givers.most_common()], quote=quote[0], quote_giver=quote[1]
+) -> list[Advocate]:
+    """The advocates with their givers, most frequent first (ties: who thanked first), and
+    the latest public appreciation each received in [since, until) as the quote."""
+    received = queries.public_received(
+        session, workspace, [a.user_id for a in advocates], since, until
     )
+    latest = {uid: rows[-1][1] for uid, rows in received.items()}
+    quotes = {
+        row.id: (row.reason, row.giver_id)
+        for row in session.execute(
+            select(Appreciation.id, Appreciation.reason, Appreciation.giver_id).where(
+                Appreciation.team_id == workspace.team_id,
+                Appreciation.id.in_(sorted(latest.values())),
+            )
+        )
+    }
+    described = []
+    for advocate in advocates:
+        if advocate.user_id not in received:
+            described.append(advocate)
+            continue
+        givers = Counter(giver for giver, _ in received[advocate.user_id])
+        quote, quote_giver = quotes[latest[advocate.user_id]]
+        described.append(
+            replace(
+                advocate,
+                givers=[g for g, _ in givers.most_common()],
+                quote=quote,
+                quote_giver=quote_giver,
+            )
+        )
+    return described
 
 
 def advocates_since(
@@ -177,4 +185,4 @@ def advocates_since(
     """The internal advocates from `since` on, ranked as in the digest."""
     with db.transaction() as session:
         ranked = rank(queries.public_thanks(session, workspace, since, None))
-        return [described(session, workspace, a, since, None) for a in ranked[:limit]]
+        return described(session, workspace, ranked[:limit], since, None)

@@ -154,7 +154,8 @@ class AppreciationRecipient(WorkspaceScoped, Base):
 
 
 class AllTimeStanding(WorkspaceScoped, Base):
-    """A person's public appreciation of all time: what the all-time leaderboard ranks.
+    """A person's public appreciation of all time: what the all-time leaderboard ranks,
+    and when they were first publicly appreciated (who the digest's first-timers are).
 
     Kept up to date in the transaction that records an appreciation, and recounted from
     history by `lifecycle.forget`; `store.queries` does both.
@@ -163,12 +164,14 @@ class AllTimeStanding(WorkspaceScoped, Base):
     __tablename__ = "all_time_standings"
     __table_args__ = (
         UniqueConstraint("team_id", "user_id", name="uq_all_time_standings_team_user"),
+        Index("ix_all_time_standings_team_first_public", "team_id", "first_public_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[str] = mapped_column(String(32))
     received: Mapped[int] = mapped_column(Integer)
     givers: Mapped[int] = mapped_column(Integer)  # distinct people who gave it
+    first_public_at: Mapped[datetime]  # their earliest public appreciation
 
 
 class AllTimeGiver(WorkspaceScoped, Base):

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, delete, desc, exists, func, insert, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, String, case, cast, delete, desc, func, insert, select, update
+from sqlalchemy.orm import Session
 
 from bot.services.workspace import Workspace
 from bot.store.models import AllTimeGiver, AllTimeStanding, Appreciation, AppreciationRecipient
@@ -35,6 +35,13 @@ class Thanks(NamedTuple):
     user_id: str
     times: int
     givers: int
+
+
+# Where an open-ended period is read as ending. Analyzed, SQLite guesses that a range
+# open at one end holds a quarter of the rows (closed, 1/64), so for "this month" it
+# read the whole workspace through the per-person index; closed, it reads the month
+# through `ix_appreciation_recipients_team_created`. PostgreSQL reads the same either way.
+END_OF_TIME = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def _received_in(
@@ -101,26 +108,17 @@ def leaderboard(
     return [Standing(user_id=r[0], received=r[1], distinct_givers=r[2]) for r in rows]
 
 
-def count_people_thanked(
-    session: Session, workspace: Workspace, since: datetime, until: datetime
-) -> int:
-    """How many people received appreciation in [since, until), private included."""
-    query = select(func.count(func.distinct(AppreciationRecipient.user_id))).where(
-        *_received_in(workspace, since, until)
-    )
-    return session.scalar(query) or 0
-
-
 def _per_giver(workspace: Workspace, since: datetime, until: datetime | None) -> Any:
     """Per recipient and giver, how often public appreciation went from one to the other
     in [since, until)."""
+    period = _received_in(workspace, since, until or END_OF_TIME)
     return (
         select(
             AppreciationRecipient.user_id,
             AppreciationRecipient.giver_id,
             func.count().label("times"),
         )
-        .where(*_received_in(workspace, since, until), AppreciationRecipient.is_private.is_(False))
+        .where(*period, AppreciationRecipient.is_private.is_(False))
         .group_by(AppreciationRecipient.user_id, AppreciationRecipient.giver_id)
         .subquery()
     )
@@ -139,43 +137,87 @@ def public_thanks(
 
 
 def public_received(
-    session: Session, workspace: Workspace, user_id: str, since: datetime, until: datetime | None
-) -> list[tuple[str, int]]:
-    """(giver, appreciation id) of each public appreciation `user_id` received in
-    [since, until), oldest first."""
+    session: Session,
+    workspace: Workspace,
+    user_ids: Collection[str],
+    since: datetime,
+    until: datetime | None,
+) -> dict[str, list[tuple[str, int]]]:
+    """Per person in `user_ids`: (giver, appreciation id) of each public appreciation they
+    received in [since, until), oldest first."""
     query = (
-        select(AppreciationRecipient.giver_id, AppreciationRecipient.appreciation_id)
+        select(
+            AppreciationRecipient.user_id,
+            AppreciationRecipient.giver_id,
+            AppreciationRecipient.appreciation_id,
+        )
         .where(
             *_received_in(workspace, since, until),
-            AppreciationRecipient.user_id == user_id,
+            AppreciationRecipient.user_id.in_(sorted(user_ids)),
             AppreciationRecipient.is_private.is_(False),
         )
         .order_by(AppreciationRecipient.created_at, AppreciationRecipient.appreciation_id)
     )
-    return [(r[0], r[1]) for r in session.execute(query)]
+    received: dict[str, list[tuple[str, int]]] = {}
+    for user_id, giver_id, appreciation_id in session.execute(query):
+        received.setdefault(user_id, []).append((giver_id, appreciation_id))
+    return received
 
 
-def thanked_before(
-    session: Session, workspace: Workspace, since: datetime, until: datetime
-) -> set[str]:
-    """Who, among the people publicly appreciated in [since, until), had been publicly
-    appreciated before `since`: per person, an index lookup that stops at the first."""
-    recognised = (
-        select(AppreciationRecipient.user_id)
-        .where(*_received_in(workspace, since, until), AppreciationRecipient.is_private.is_(False))
-        .distinct()
-        .subquery()
-    )
-    earlier = aliased(AppreciationRecipient, name="earlier")
-    query = select(recognised.c.user_id).where(
-        exists().where(
-            earlier.team_id == workspace.team_id,
-            earlier.user_id == recognised.c.user_id,
-            earlier.created_at < since,
-            earlier.is_private.is_(False),
+class WeekTotals(NamedTuple):
+    """Every appreciation in a period, private included."""
+
+    appreciations: int
+    givers: int  # distinct people who gave
+    people_thanked: int  # distinct people who received
+
+
+def totals(session: Session, workspace: Workspace, since: datetime, until: datetime) -> WeekTotals:
+    """How much appreciation there was in [since, until), private included."""
+    given = session.execute(
+        select(func.count(), func.count(func.distinct(Appreciation.giver_id))).where(
+            Appreciation.team_id == workspace.team_id,
+            Appreciation.created_at >= since,
+            Appreciation.created_at < until,
         )
+    ).one()
+    received = select(func.count(func.distinct(AppreciationRecipient.user_id))).where(
+        *_received_in(workspace, since, until)
     )
-    return set(session.scalars(query))
+    return WeekTotals(given[0], given[1], session.scalar(received) or 0)
+
+
+def company_values(
+    session: Session, workspace: Workspace, since: datetime, until: datetime
+) -> list[list[str]]:
+    """The company values each appreciation in [since, until) named, private included,
+    oldest first; appreciations that named none are left out."""
+    query = (
+        select(Appreciation.company_values)
+        .where(
+            Appreciation.team_id == workspace.team_id,
+            Appreciation.created_at >= since,
+            Appreciation.created_at < until,
+            # Most name no value: not fetching their empty list is most of the saving.
+            # A list stored in another spelling still comes back, and counts as nothing.
+            cast(Appreciation.company_values, String) != "[]",
+        )
+        .order_by(Appreciation.created_at, Appreciation.id)
+    )
+    return list(session.scalars(query))
+
+
+def first_thanked_in(
+    session: Session, workspace: Workspace, since: datetime, until: datetime
+) -> list[str]:
+    """Who was publicly appreciated for the first time in [since, until), by user id:
+    read from the kept first times, not from history."""
+    query = select(AllTimeStanding.user_id).where(
+        AllTimeStanding.team_id == workspace.team_id,
+        AllTimeStanding.first_public_at >= since,
+        AllTimeStanding.first_public_at < until,
+    )
+    return list(session.scalars(query))
 
 
 def recent_received(
@@ -211,9 +253,14 @@ def _insert(session: Session, model: type[Any]) -> Any:
 
 
 def count_public_appreciation(
-    session: Session, workspace: Workspace, giver_id: str, recipient_ids: Collection[str]
+    session: Session,
+    workspace: Workspace,
+    giver_id: str,
+    recipient_ids: Collection[str],
+    at: datetime,
 ) -> None:
-    """Add one public appreciation from `giver_id` to each recipient's all-time standing.
+    """Add one public appreciation from `giver_id`, made at `at`, to each recipient's
+    all-time standing.
 
     Call it in the transaction that records the appreciation. Recipients are counted in a
     fixed order so that concurrent transactions lock the same rows in the same order.
@@ -230,7 +277,7 @@ def count_public_appreciation(
             ).returning(AllTimeGiver.received)
         )
         standing = _insert(session, AllTimeStanding).values(
-            **scope, user_id=user_id, received=1, givers=1
+            **scope, user_id=user_id, received=1, givers=1, first_public_at=at
         )
         session.execute(
             standing.on_conflict_do_update(
@@ -239,6 +286,12 @@ def count_public_appreciation(
                     "received": AllTimeStanding.received + 1,
                     # Only a first appreciation from this giver adds a giver.
                     "givers": AllTimeStanding.givers + (1 if times == 1 else 0),
+                    # An appreciation recorded with an earlier time than one already
+                    # counted (a backdated `now`) still moves the first one back.
+                    "first_public_at": case(
+                        (AllTimeStanding.first_public_at <= at, AllTimeStanding.first_public_at),
+                        else_=at,
+                    ),
                 },
             )
         )
@@ -292,18 +345,20 @@ def _recount(session: Session, team: str, user_ids: list[str] | None) -> None:
     )
     by_person = (
         select(
-            AllTimeGiver.team_id,
-            func.max(AllTimeGiver.enterprise_id),
-            AllTimeGiver.user_id,
-            func.sum(AllTimeGiver.received),
+            AppreciationRecipient.team_id,
+            func.max(AppreciationRecipient.enterprise_id),
+            AppreciationRecipient.user_id,
             func.count(),
+            func.count(func.distinct(AppreciationRecipient.giver_id)),
+            func.min(AppreciationRecipient.created_at),
         )
-        .where(*givers)
-        .group_by(AllTimeGiver.team_id, AllTimeGiver.user_id)
+        .where(*received)
+        .group_by(AppreciationRecipient.team_id, AppreciationRecipient.user_id)
     )
     session.execute(
         insert(AllTimeStanding).from_select(
-            ["team_id", "enterprise_id", "user_id", "received", "givers"], by_person
+            ["team_id", "enterprise_id", "user_id", "received", "givers", "first_public_at"],
+            by_person,
         )
     )
 

@@ -33,6 +33,8 @@ PEOPLE = [f"U{n:03d}" for n in range(12)]
 NOW = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
 ZONE = "Europe/Paris"
 WEEKS = ["2026-W44", "2026-W45", "2026-W46", "2026-W47", "2026-W48"]
+# Named in turn by the seeded appreciations (most name none), so that weeks have ties.
+VALUES = [[], ["teamwork"], [], ["ownership", "teamwork"], [], ["customer-first"], ["ownership"]]
 
 
 @dataclass(frozen=True)
@@ -43,13 +45,25 @@ class Given:
     private: bool
     at: datetime
     id: int
+    values: list[str]
 
 
 def give(
-    db: Database, ws: Workspace, giver: str, to: list[str], at: datetime, private: bool = False
+    db: Database,
+    ws: Workspace,
+    giver: str,
+    to: list[str],
+    at: datetime,
+    private: bool = False,
+    values: list[str] | None = None,
 ) -> None:
     draft = appreciation.Draft(
-        giver, to, f"for help at {at:%d %H:%M}", is_private=private, source_key=f"k{at}{giver}"
+        giver,
+        to,
+        f"for help at {at:%d %H:%M}",
+        values=values or [],
+        is_private=private,
+        source_key=f"k{at}{giver}",
     )
     appreciation.record(db, ws, draft, PersonInfo(giver), at, daily_limit=10_000)
 
@@ -61,7 +75,8 @@ def seed(db: Database, rng: random.Random, count: int, ws: Workspace = WS) -> No
         giver = rng.choice(PEOPLE)
         to = rng.sample([p for p in popular if p != giver], k=rng.choice((1, 1, 2, 3)))
         at = NOW - timedelta(days=42) + timedelta(minutes=n * 370 + rng.randrange(60))
-        give(db, ws, giver, list(dict.fromkeys(to)), at, private=rng.random() < 0.1)
+        private = rng.random() < 0.1
+        give(db, ws, giver, list(dict.fromkeys(to)), at, private, VALUES[n % len(VALUES)])
 
 
 def history(db: Database, ws: Workspace = WS) -> list[Given]:
@@ -73,7 +88,15 @@ def history(db: Database, ws: Workspace = WS) -> list[Given]:
             .order_by(Appreciation.created_at, Appreciation.id)
         )
         return [
-            Given(a.giver_id, a.recipient_ids, a.reason, a.is_private, a.created_at, a.id)
+            Given(
+                a.giver_id,
+                a.recipient_ids,
+                a.reason,
+                a.is_private,
+                a.created_at,
+                a.id,
+                a.company_values,
+            )
             for a in rows
         ]
 
@@ -122,7 +145,7 @@ def as_tuples(advocates: list[digest.Advocate]) -> list[tuple]:
 def kept_totals(db: Database, ws: Workspace = WS) -> tuple[set[tuple], set[tuple]]:
     with db.transaction() as session:
         standings = {
-            (s.user_id, s.received, s.givers)
+            (s.user_id, s.received, s.givers, s.first_public_at)
             for s in session.scalars(
                 select(AllTimeStanding).where(AllTimeStanding.team_id == ws.team_id)
             )
@@ -140,8 +163,12 @@ def assert_totals_match_history(db: Database, ws: Workspace = WS) -> None:
         (uid, a.giver) for a in given if not a.private for uid in a.recipients
     )
     standings, kept_pairs = kept_totals(db, ws)
+    first_public: dict[str, datetime] = {}
+    for a in given:
+        for uid in a.recipients if not a.private else []:
+            first_public[uid] = min(a.at, first_public.get(uid, a.at))
     assert kept_pairs == {(uid, g, n) for (uid, g), n in pairs.items()}
-    assert standings == set(expected_board(given, None))
+    assert standings == {(*s, first_public[s[0]]) for s in expected_board(given, None)}
 
 
 @pytest.fixture
@@ -256,3 +283,26 @@ def test_digest_is_what_history_counts(busy: Database, week: str) -> None:
     assert built.total == len(in_week)
     assert built.people_thanked == len({uid for a in in_week for uid in a.recipients})
     assert built.givers == len({a.giver for a in in_week})
+    assert built.top_values == Counter(v for a in in_week for v in a.values).most_common(3)
+
+
+def test_appreciation_recorded_as_earlier_moves_the_first_time_back(busy: Database) -> None:
+    """`record` takes its time from the caller: an appreciation recorded after another, but
+    dated before it, is the person's first time, in the kept totals and in the digests."""
+    late, _ = week_bounds(WEEKS[3], ZoneInfo(ZONE))
+    early, _ = week_bounds(WEEKS[1], ZoneInfo(ZONE))
+    give(busy, WS, "U006", ["U099"], late + timedelta(hours=1))
+    assert "U099" in first_timers(busy, WEEKS[3])
+    give(busy, WS, "U007", ["U099"], early + timedelta(hours=1))
+    give(busy, WS, "U008", ["U098"], early - timedelta(hours=1), private=True)
+    assert_totals_match_history(busy)
+
+    assert "U099" in first_timers(busy, WEEKS[1])
+    assert "U099" not in first_timers(busy, WEEKS[3])
+    assert "U098" not in first_timers(busy, WEEKS[0])
+
+
+def first_timers(db: Database, week: str) -> list[str]:
+    built = digest.build(db, WS, week, ZONE)
+    assert built is not None
+    return built.first_timers

@@ -10,6 +10,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select
 
+from bot.services import appreciation
+from bot.services.workspace import PersonInfo, Workspace
 from bot.store import migrate
 from bot.store.db import Database, UTCDateTime
 from bot.store.models import AllTimeGiver, AllTimeStanding, AppreciationRecipient, Base
@@ -84,7 +86,7 @@ def test_upgrade_from_0005_copies_history_onto_recipients_and_counts_all_time(
             for r in session.scalars(select(AppreciationRecipient))
         }
         standings = {
-            (s.team_id, s.user_id, s.received, s.givers)
+            (s.team_id, s.user_id, s.received, s.givers, s.first_public_at)
             for s in session.scalars(select(AllTimeStanding))
         }
         pairs = {
@@ -96,7 +98,12 @@ def test_upgrade_from_0005_copies_history_onto_recipients_and_counts_all_time(
         for n, (giver, to, private, _) in enumerate(made, start=1)
         for uid in to
     }
-    assert standings == {("T1", "UB", 3, 2), ("T1", "UC", 1, 1), ("T2", "UB", 1, 1)}
+    hours = [at + timedelta(hours=n) for n in range(6)]
+    assert standings == {
+        ("T1", "UB", 3, 2, hours[1]),
+        ("T1", "UC", 1, 1, hours[1]),  # the private one to UC, later, is not counted
+        ("T2", "UB", 1, 1, hours[5]),
+    }
     assert pairs == {
         ("T1", "UB", "UA", 2),
         ("T1", "UB", "UD", 1),
@@ -104,3 +111,42 @@ def test_upgrade_from_0005_copies_history_onto_recipients_and_counts_all_time(
         ("T2", "UB", "UA", 1),
     }
     assert migrate.pending(db.engine) is False
+
+
+def test_upgrade_from_0006_keeps_when_each_person_was_first_publicly_appreciated(
+    db: Database,
+) -> None:
+    at = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+    made = [  # giver, recipient, private, hours after `at`, team
+        ("UA", "UB", False, 5, "T1"),
+        ("UD", "UB", False, 2, "T1"),
+        ("UA", "UC", True, 1, "T1"),
+        ("UA", "UC", False, 3, "T1"),
+        ("UA", "UB", False, 4, "T2"),
+    ]
+    for n, (giver, to, private, hours, team) in enumerate(made):
+        appreciation.record(
+            db,
+            Workspace(team),
+            appreciation.Draft(giver, [to], "thanks", is_private=private, source_key=f"k{n}"),
+            PersonInfo(giver),
+            at + timedelta(hours=hours),
+            daily_limit=10,
+        )
+    config = migrate.alembic_config(db.engine)
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0006")
+
+    migrate.upgrade(db.engine)
+
+    with db.transaction() as session:
+        standings = {
+            (s.team_id, s.user_id, s.received, s.first_public_at)
+            for s in session.scalars(select(AllTimeStanding))
+        }
+    assert standings == {
+        ("T1", "UB", 2, at + timedelta(hours=2)),
+        ("T1", "UC", 1, at + timedelta(hours=3)),
+        ("T2", "UB", 1, at + timedelta(hours=4)),
+    }

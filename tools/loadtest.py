@@ -91,10 +91,28 @@ def fresh_database(kind: str, folder: Path) -> str:
     return POSTGRES_URL
 
 
-def start_app(slack: FakeSlack, database_url: str, folder: Path) -> tuple[subprocess.Popen, str]:
+# Loaded by the app's interpreter with --tracemalloc: traces allocations from the start and
+# writes a snapshot each time the process gets SIGUSR1.
+TRACE_SITECUSTOMIZE = """
+import itertools, os, signal, tracemalloc
+tracemalloc.start(10)
+_numbers = itertools.count()
+def _snapshot(signum, frame):
+    path = os.path.join(os.environ["LOADTEST_TRACE_DIR"], f"snapshot-{next(_numbers)}.pickle")
+    tracemalloc.take_snapshot().dump(path)
+signal.signal(signal.SIGUSR1, _snapshot)
+"""
+
+
+def start_app(
+    slack: FakeSlack, database_url: str, folder: Path, trace: bool = False
+) -> tuple[subprocess.Popen, str]:
     port = free_port()
+    if trace:
+        (folder / "sitecustomize.py").write_text(TRACE_SITECUSTOMIZE)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ADVOCATE_"))},
+        **({"PYTHONPATH": str(folder), "LOADTEST_TRACE_DIR": str(folder)} if trace else {}),
         "SLACK_BOT_TOKEN": "xoxb-load",
         "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_API_URL": slack.url,
@@ -118,7 +136,8 @@ def start_app(slack: FakeSlack, database_url: str, folder: Path) -> tuple[subpro
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(url + "/healthz", timeout=1):
                 return process, url
@@ -248,12 +267,48 @@ def run_load(url: str, slack: FakeSlack, clients: int, seconds: float, engine_ur
     )
 
 
+def take_snapshot(process: subprocess.Popen, folder: Path) -> Path:
+    """Have the traced app write a tracemalloc snapshot; returns its file."""
+    before = set(folder.glob("snapshot-*.pickle"))
+    process.send_signal(signal.SIGUSR1)
+    for _ in range(600):
+        new = set(folder.glob("snapshot-*.pickle")) - before
+        if new:
+            path = new.pop()
+            size = -1
+            while size != path.stat().st_size:  # written in one go, but wait for it
+                size = path.stat().st_size
+                time.sleep(0.5)
+            return path
+        time.sleep(0.1)
+    raise RuntimeError("the app wrote no snapshot")
+
+
+def grown_since(first: Path, second: Path, top: int = 15) -> list[str]:
+    """The lines whose live allocations grew most between two snapshots."""
+    import tracemalloc
+
+    old = tracemalloc.Snapshot.load(str(first))
+    new = tracemalloc.Snapshot.load(str(second))
+    total = sum(s.size for s in new.statistics("filename")) - sum(
+        s.size for s in old.statistics("filename")
+    )
+    lines = [f"total traced growth: {total / 1024:.1f} KiB"]
+    lines += [str(stat) for stat in new.compare_to(old, "lineno")[:top]]
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", choices=("postgres", "sqlite"), default="postgres")
     parser.add_argument("--clients", type=int, nargs="*", default=[8, 32])
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--soak", type=float, default=0, help="soak seconds (RSS start/end)")
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="trace the app's allocations; print what grew during the soak, by line",
+    )
     args = parser.parse_args(argv)
     report: dict[str, Any] = {"database": args.database, "runs": []}
     with tempfile.TemporaryDirectory() as tmp, FakeSlack(team_id="T111") as slack:
@@ -265,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
                 ),
             )
         database_url = fresh_database(args.database, Path(tmp))
-        process, url = start_app(slack, database_url, Path(tmp))
+        process, url = start_app(slack, database_url, Path(tmp), trace=args.tracemalloc)
         try:
             report["rss_mb_at_start"] = round(rss_mb(process.pid), 1)
             for clients in args.clients:
@@ -283,9 +338,14 @@ def main(argv: list[str] | None = None) -> int:
 
                 sampler = threading.Thread(target=sample_rss, daemon=True)
                 sampler.start()
+                snapshots = take_snapshot(process, Path(tmp)) if args.tracemalloc else None
                 soak = run_load(url, slack, 8, args.soak, database_url)
                 done.set()
                 sampler.join()
+                if snapshots is not None:
+                    report["grown_during_soak"] = grown_since(
+                        snapshots, take_snapshot(process, Path(tmp))
+                    )
                 report["soak"] = asdict(soak)
                 report["rss_mb_after_soak"] = round(rss_mb(process.pid), 1)
                 report["rss_mb_during_soak"] = samples

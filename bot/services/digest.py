@@ -75,11 +75,9 @@ def build(db: Database, workspace: Workspace, week: str, timezone: str) -> Diges
                 )
             )
         )
-        ranked = [a for a in rank(thanks) if a.user_id not in gone]
-        shown = [
-            _without(a, gone)
-            for a in described(session, workspace, ranked[:TOP_ADVOCATES], start, end)
-        ]
+        ranked = [place for place in ranking(thanks) if place[2] not in gone]
+        top = [advocate(place) for place in ranked[:TOP_ADVOCATES]]
+        shown = [_without(a, gone) for a in described(session, workspace, top, start, end)]
     kept = asks.kept_on_time(db, workspace, start, end)
     return Digest(
         week=week,
@@ -116,27 +114,38 @@ def score(times_per_giver: Iterable[int]) -> float:
     return math.fsum(math.sqrt(n) for n in times_per_giver)
 
 
+# An advocate's place: (minus their score, minus the thanks they received, their user id).
+# Sorting these plain tuples is the ranking rule, and much cheaper than sorting advocates.
+Place = tuple[float, int, str]
+
+
+def ranking(thanks: Iterable[queries.Thanks]) -> list[Place]:
+    """Advocates' places by breadth-weighted score, then by thanks received, then by id."""
+    by_recipient: dict[str, list[int]] = defaultdict(list)
+    for t in thanks:
+        by_recipient[t.user_id] += [t.times] * t.givers
+    return sorted((-score(times), -sum(times), uid) for uid, times in by_recipient.items())
+
+
+def advocate(place: Place) -> Advocate:
+    """The advocate at `place`, ranked only: `described` adds their givers and quote."""
+    minus_score, minus_received, user_id = place
+    return Advocate(
+        user_id=user_id,
+        score=-minus_score,
+        received=-minus_received,
+        givers=[],
+        quote="",
+        quote_giver="",
+    )
+
+
 def rank(thanks: Iterable[queries.Thanks]) -> list[Advocate]:
     """Advocates by breadth-weighted score, then by thanks received, then by id.
 
     Only the ranking is filled in; `described` adds the givers and the quote of those shown.
     """
-    by_recipient: dict[str, list[int]] = defaultdict(list)
-    for t in thanks:
-        by_recipient[t.user_id] += [t.times] * t.givers
-    advocates = [
-        Advocate(
-            user_id=uid,
-            score=score(times),
-            received=sum(times),
-            givers=[],
-            quote="",
-            quote_giver="",
-        )
-        for uid, times in by_recipient.items()
-    ]
-    advocates.sort(key=lambda a: (-a.score, -a.received, a.user_id))
-    return advocates
+    return [advocate(place) for place in ranking(thanks)]
 
 
 def described(
@@ -184,5 +193,6 @@ def advocates_since(
 ) -> list[Advocate]:
     """The internal advocates from `since` on, ranked as in the digest."""
     with db.transaction() as session:
-        ranked = rank(queries.public_thanks(session, workspace, since, None))
-        return described(session, workspace, ranked[:limit], since, None)
+        places = ranking(queries.public_thanks(session, workspace, since, None))
+        top = [advocate(place) for place in places[:limit]]
+        return described(session, workspace, top, since, None)

@@ -174,17 +174,19 @@ class WeekTotals(NamedTuple):
 
 def totals(session: Session, workspace: Workspace, since: datetime, until: datetime) -> WeekTotals:
     """How much appreciation there was in [since, until), private included."""
-    given = session.execute(
-        select(func.count(), func.count(func.distinct(Appreciation.giver_id))).where(
-            Appreciation.team_id == workspace.team_id,
-            Appreciation.created_at >= since,
-            Appreciation.created_at < until,
-        )
-    ).one()
-    received = select(func.count(func.distinct(AppreciationRecipient.user_id))).where(
-        *_received_in(workspace, since, until)
+    people_thanked = (
+        select(func.count(func.distinct(AppreciationRecipient.user_id)))
+        .where(*_received_in(workspace, since, until))
+        .scalar_subquery()
     )
-    return WeekTotals(given[0], given[1], session.scalar(received) or 0)
+    query = select(
+        func.count(), func.count(func.distinct(Appreciation.giver_id)), people_thanked
+    ).where(
+        Appreciation.team_id == workspace.team_id,
+        Appreciation.created_at >= since,
+        Appreciation.created_at < until,
+    )
+    return WeekTotals(*session.execute(query).one())
 
 
 def company_values(

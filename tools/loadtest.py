@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import random
+import re
 import signal
 import socket
 import statistics
@@ -45,7 +46,8 @@ from tests.support.slack_requests import (  # noqa: E402
 SECRET = "load-test-secret"
 PEOPLE = [f"U{n:05d}" for n in range(200)]
 POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/advocate_load"
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{}"
+PROTECTED_DATABASES = {"postgres", "test", "template0", "template1"}
 # How often the soak records the app's resident memory, to show whether it levels off.
 SOAK_SAMPLE_SECONDS = 30
 
@@ -80,15 +82,17 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def fresh_database(kind: str, folder: Path) -> str:
+def fresh_database(kind: str, folder: Path, name: str) -> str:
     if kind == "sqlite":
         return f"sqlite:///{folder / 'load.db'}"
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name) or name in PROTECTED_DATABASES:
+        raise SystemExit(f"refusing to drop the database {name!r}: name one of the test's own")
     admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text("DROP DATABASE IF EXISTS advocate_load"))
-        connection.execute(text("CREATE DATABASE advocate_load"))
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return POSTGRES_URL
+    return POSTGRES_URL.format(name)
 
 
 # Loaded by the app's interpreter with --tracemalloc: traces allocations from the start and
@@ -302,6 +306,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", choices=("postgres", "sqlite"), default="postgres")
     parser.add_argument("--clients", type=int, nargs="*", default=[8, 32])
+    parser.add_argument(
+        "--postgres-database",
+        default="advocate_load",
+        help="a database of the load test's own: it is dropped and created again",
+    )
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--soak", type=float, default=0, help="soak seconds (RSS start/end)")
     parser.add_argument(
@@ -319,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
                     ["Europe/Paris", "America/New_York", "Asia/Tokyo", "UTC"]
                 ),
             )
-        database_url = fresh_database(args.database, Path(tmp))
+        database_url = fresh_database(args.database, Path(tmp), args.postgres_database)
         process, url = start_app(slack, database_url, Path(tmp), trace=args.tracemalloc)
         try:
             report["rss_mb_at_start"] = round(rss_mb(process.pid), 1)

@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 
 from bot.blocks import appreciation as blocks
 from bot.errors import UserError
-from bot.listeners.common import config_of, lookup_with, workspace_of
+from bot.listeners.common import config_of, looked_up, lookup_with, workspace_of
 from bot.listeners.modals import open_appreciation_modal
 from bot.runtime import Runtime
 from bot.services import appreciation
@@ -63,12 +63,13 @@ def give_from_text(
         response_url=command.get("response_url"),
         source_key=f"command:{command['trigger_id']}",
     )
+    appreciation.check_draft(draft)  # a refused draft costs no lookups
     summary = appreciation.give(
         runtime.db,
         workspace,
         draft,
         runtime.clock(),
-        lookup=lookup_with(runtime, client, workspace),
+        lookup=looked_up(runtime, client, workspace, [draft.giver_id, *draft.recipient_ids]),
         deliver=runtime.sender.deliver,
         daily_limit=settings.daily_limit,
         fallback_tz=settings.timezone,

@@ -38,6 +38,15 @@ def lookup_with(
     return lookup
 
 
+def looked_up(
+    runtime: Runtime, client: WebClient, workspace: Workspace, user_ids: list[str]
+) -> Callable[[str], PersonInfo | None]:
+    """Look these people up now (`users.info`) and remember them in one transaction; the
+    answer is a lookup over them (None for anyone else or anyone Slack doesn't know)."""
+    found = people.lookup_all(client, runtime.db, workspace, user_ids, runtime.clock())
+    return found.get
+
+
 def tell(
     client: WebClient,
     text: str,

@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 
 from bot.blocks import appreciation as blocks
 from bot.errors import UserError
-from bot.listeners.common import config_of, lookup_with, metadata_of, tell, workspace_of
+from bot.listeners.common import config_of, looked_up, metadata_of, tell, workspace_of
 from bot.runtime import Runtime
 from bot.services import appreciation
 
@@ -41,7 +41,9 @@ def register(app: App, runtime: Runtime) -> None:
                 workspace,
                 draft,
                 runtime.clock(),
-                lookup=lookup_with(runtime, client, workspace),
+                lookup=looked_up(
+                    runtime, client, workspace, [draft.giver_id, *draft.recipient_ids]
+                ),
                 deliver=runtime.sender.deliver,
                 daily_limit=settings.daily_limit,
                 fallback_tz=settings.timezone,

@@ -261,7 +261,7 @@ def checkins(section: dict[str, Any]) -> list[str]:
             "queue all (first run) ms",
             "< 1 s",
             "again, all queued ms",
-            f"batch of {sending['batch']}, DMs to open",
+            f"batch of {sending['batch']}, first DMs",
             f"batch of {sending['batch']}, DMs known",
         ],
         rows,
@@ -271,10 +271,9 @@ def checkins(section: dict[str, Any]) -> list[str]:
             "",
             f"Outbox pace: at most {sending['batch']} messages per "
             f"{sending['interval_seconds']} s tick = {pace['outbox_per_minute']:.0f}/min, so "
-            f"{section['people']:,} check-ins need {pace['outbox_minutes_for_all']:.1f} min. "
-            f"The first week each needs `conversations.open` (Tier 3, about "
-            f"{pace['tier3_per_minute']}/min): about "
-            f"{pace['first_week_minutes_at_tier3']:.0f} min for everyone.",
+            f"{section['people']:,} check-ins need {pace['outbox_minutes_for_all']:.1f} min, "
+            "the first week too: a first DM is posted to the person's user id, so no "
+            "`conversations.open` (Tier 3) is needed.",
         ]
     return lines
 

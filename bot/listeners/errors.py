@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,8 @@ from bot.listeners.common import tell
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+_SLACK_ID = re.compile(r"[A-Z0-9]{2,30}")
 
 APOLOGY = (
     "Sorry, something went wrong on my side and nothing was recorded. Please try again in a minute."
@@ -72,12 +75,24 @@ def guarded(listener: Callable[..., Any]) -> Callable[..., Any]:
 
 def reply_to_person(client: WebClient, body: dict[str, Any], text: str) -> None:
     """Answer whoever sent `body`, where they are; never raises."""
-    user = body.get("user_id") or (body.get("user") or {}).get("id")
+    user = _slack_id(body.get("user_id")) or _slack_id(_field(body.get("user"), "id"))
     if not user:
         return
-    channel = body.get("channel_id") or (body.get("channel") or {}).get("id")
+    channel = _slack_id(body.get("channel_id")) or _slack_id(_field(body.get("channel"), "id"))
     response_url = body.get("response_url")
+    if not isinstance(response_url, str):
+        response_url = None
     try:
         tell(client, text, user_id=user, channel_id=channel, response_url=response_url)
     except Exception:
         log.exception("could not tell %s about a failure", user)
+
+
+def _field(value: Any, name: str) -> Any:
+    return value.get(name) if isinstance(value, dict) else None
+
+
+def _slack_id(value: Any) -> str | None:
+    """A user or channel id as Slack writes them (U0123ABC, C0123ABC), or None: a body
+    that failed may be malformed, and what it holds is no address to post to."""
+    return value if isinstance(value, str) and _SLACK_ID.fullmatch(value) else None

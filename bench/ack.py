@@ -1,8 +1,9 @@
 """1. Ack latency and throughput of signed slash commands, through the production server.
 
 Advocate runs as `advocate run --http --no-scheduler` (waitress, 8 threads) in a child
-process; the baseline is a bare Bolt app served the same way (bench/bare_bolt.py). Both
-talk to the fake Slack, itself a child process. Closed-loop clients in this process post
+process, with its worker process (bot/listeners/worker.py); the baseline is a bare Bolt
+app served the same way (bench/bare_bolt.py). Both talk to the fake Slack, itself a child
+process. Closed-loop clients in this process post
 signed `/appreciate` requests over keep-alive connections and time each one until the
 HTTP response: that is the ack, what Slack sees.
 
@@ -12,7 +13,7 @@ whatever the answers, and latency counts from the planned sending time.
 
 Advocate acks first and works after the ack; the benchmark waits until every request's
 reply reached its response URL before the next run, and reports that too ("done"), with
-the CPU time the server and the fake Slack spent per request.
+the CPU time the server (its worker included) and the fake Slack spent per request.
 """
 
 from __future__ import annotations

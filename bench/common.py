@@ -229,19 +229,58 @@ def stop_process(process: subprocess.Popen[Any], grace: float = 10.0) -> None:
         process.wait(timeout=grace)
 
 
+def process_tree(pid: int) -> list[int]:
+    """A process and its descendants (`advocate run --http` has a worker process), from
+    /proc (Linux)."""
+    found = [pid]
+    for member in found:
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{member}/task").iterdir():
+                found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time a process has used so far, from /proc (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    # After the command name: state is field 3, utime field 14 and stime field 15.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User plus system CPU time a process and its descendants have used so far, from /proc
+    (Linux)."""
+    total = 0
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+            # After the command name: state is field 3, utime field 14 and stime field 15.
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:
     """Resident set size of a process, from /proc (Linux)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
+    return _memory_kb(Path(f"/proc/{pid}/status"), "VmRSS:") / 1024
+
+
+def pss_mb(pid: int) -> float:
+    """Proportional set size of a process: its resident pages, each shared page divided
+    among the processes sharing it, so that the figures of several processes add up."""
+    return _memory_kb(Path(f"/proc/{pid}/smaps_rollup"), "Pss:") / 1024
+
+
+def memory_of_tree(pid: int) -> dict[str, float]:
+    """RSS of a process and of each descendant, and the PSS of them all together."""
+    members = process_tree(pid)
+    figures = {"rss_mb": rss_mb(pid), "pss_total_mb": 0.0, "rss_children_mb": 0.0}
+    for member in members:
+        with contextlib.suppress(OSError):
+            figures["pss_total_mb"] += pss_mb(member)
+            if member != pid:
+                figures["rss_children_mb"] += rss_mb(member)
+    figures["processes"] = len(members)
+    return figures
+
+
+def _memory_kb(path: Path, field: str) -> int:
+    for line in path.read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} in {path}")
 
 
 # ---------------------------------------------------------------- the machine

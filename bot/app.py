@@ -21,13 +21,14 @@ def build_app(
     *,
     socket_mode: bool = False,
     verify_token: bool = False,
+    verify_requests: bool = True,
     work: Work | None = None,
 ) -> App:
     """The Bolt app. Slack is answered first; the work after the answer runs on `work`
     (see bot/listeners/work.py), which the caller drains when it stops.
 
     Every HTTP request's signature is verified; only Socket Mode, whose connection is itself
-    authenticated, skips it.
+    authenticated, skips it, and the worker process, which gets requests the server verified.
     """
     install_redaction()
     settings = runtime.settings
@@ -41,7 +42,7 @@ def build_app(
         client=make_client(None if oauth else settings.slack_bot_token, settings),
         oauth_settings=oauth,
         signing_secret=settings.slack_signing_secret or "",
-        request_verification_enabled=not socket_mode,
+        request_verification_enabled=verify_requests and not socket_mode,
         token_verification_enabled=verify_token,
         # Bolt runs each listener on the request thread and answers with what it returns;
         # ours answer at once and hand their work to `work` (Bolt would otherwise poll for

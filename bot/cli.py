@@ -15,9 +15,12 @@ from bot.config import ConfigError, Settings
 from bot.logs import install_redaction
 
 if TYPE_CHECKING:
+    from bot.listeners.work import Work
     from bot.runtime import Runtime
 
 log = logging.getLogger("bot")
+
+IN_MEMORY_SQLITE = ("sqlite://", "sqlite:///:memory:", "sqlite+pysqlite:///:memory:")
 
 
 class CommandError(Exception):
@@ -29,12 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
-        logging.basicConfig(
-            level=getattr(logging, settings.log_level, logging.INFO),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-        install_redaction()
+        configure_logging(settings)
         return int(args.handler(settings, args) or 0)
     except (ConfigError, CommandError) as error:
         print(f"advocate: {error}", file=sys.stderr)
@@ -45,6 +43,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.debug("unexpected failure", exc_info=True)
         print(f"advocate: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=getattr(logging, settings.log_level, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    install_redaction()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -150,24 +157,28 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         settings.require("slack_signing_secret")
     else:
         settings.require("slack_bot_token", "slack_signing_secret")
-    runtime = _runtime(settings)
-    _ensure_schema(runtime)
-
-    from bot.app import build_app
     from bot.listeners.work import Work
 
-    work = Work()
-    app = build_app(runtime, socket_mode=socket, verify_token=True, work=work)
+    # Started first, so that on Linux it is forked before this process opens a database
+    # connection or starts a thread (bot/listeners/worker.py).
+    work = Work() if socket else _work_process(settings)
     scheduler = None
-    if not args.no_scheduler:
-        from bot.jobs.scheduler import make_scheduler
-        from bot.jobs.tick import register_token_workspace
-
-        register_token_workspace(runtime)
-        scheduler = make_scheduler(runtime)
-        scheduler.start()
-    _stop_on_sigterm()
+    runtime = None
     try:
+        runtime = _runtime(settings)
+        _ensure_schema(runtime)
+
+        from bot.app import build_app
+
+        app = build_app(runtime, socket_mode=socket, verify_token=True, work=work)
+        if not args.no_scheduler:
+            from bot.jobs.scheduler import make_scheduler
+            from bot.jobs.tick import register_token_workspace
+
+            register_token_workspace(runtime)
+            scheduler = make_scheduler(runtime)
+            scheduler.start()
+        _stop_on_sigterm()
         if socket:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -184,8 +195,20 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         work.drain()
         if scheduler is not None:
             scheduler.shutdown(wait=True)
-        runtime.db.dispose()
+        if runtime is not None:
+            runtime.db.dispose()
     return 0
+
+
+def _work_process(settings: Settings) -> Work:
+    """Over HTTP, the work after the ack runs in a worker process (bot/listeners/worker.py);
+    an in-memory database, which another process cannot see, keeps it in this one."""
+    from bot.listeners.work import Work
+    from bot.listeners.worker import WorkProcess
+
+    if settings.database_url in IN_MEMORY_SQLITE:
+        return Work()
+    return WorkProcess(settings)
 
 
 def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:

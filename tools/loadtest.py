@@ -1,7 +1,7 @@
 """Load test on loopback: signed Slack requests against `advocate run --http`.
 
     python -m tools.loadtest                 # 8 and 32 clients, 60 s each, PostgreSQL
-    python -m tools.loadtest --soak 600      # plus a 10-minute soak, RSS at start and end
+    python -m tools.loadtest --soak 600      # plus a 10-minute soak, memory at start and end
     python -m tools.loadtest --seconds 5 --clients 8 --database sqlite   # a quick look
 
 The app runs as its own process (the production HTTP server), talking to a local fake
@@ -35,6 +35,7 @@ from sqlalchemy import create_engine, func, select, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import memory_of_tree, process_tree  # noqa: E402
 from bot.store.models import Appreciation  # noqa: E402
 from tests.support.fake_slack import FakeSlack  # noqa: E402
 from tests.support.slack_requests import (  # noqa: E402
@@ -48,7 +49,7 @@ PEOPLE = [f"U{n:05d}" for n in range(200)]
 POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{}"
 PROTECTED_DATABASES = {"postgres", "test", "template0", "template1"}
-# How often the soak records the app's resident memory, to show whether it levels off.
+# How often the soak records the app's memory, to show whether it levels off.
 SOAK_SAMPLE_SECONDS = 30
 
 
@@ -75,11 +76,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+def memory_mb(pid: int) -> float:
+    """What the server and its worker process take together: the sum of their proportional
+    set sizes (each page they share counted once; bench/memory.py says more)."""
+    return memory_of_tree(pid)["pss_total_mb"]
 
 
 def fresh_database(kind: str, folder: Path, name: str) -> str:
@@ -96,14 +96,15 @@ def fresh_database(kind: str, folder: Path, name: str) -> str:
 
 
 # Loaded by the app's interpreter with --tracemalloc: traces allocations from the start and
-# writes a snapshot each time the process gets SIGUSR1.
+# writes a snapshot each time the process gets SIGUSR1. The worker process, forked from the
+# server, inherits both and names its snapshots with its own process id.
 TRACE_SITECUSTOMIZE = """
 import itertools, os, signal, tracemalloc
 tracemalloc.start(10)
 _numbers = itertools.count()
 def _snapshot(signum, frame):
-    path = os.path.join(os.environ["LOADTEST_TRACE_DIR"], f"snapshot-{next(_numbers)}.pickle")
-    tracemalloc.take_snapshot().dump(path)
+    name = f"snapshot-{os.getpid()}-{next(_numbers)}.pickle"
+    tracemalloc.take_snapshot().dump(os.path.join(os.environ["LOADTEST_TRACE_DIR"], name))
 signal.signal(signal.SIGUSR1, _snapshot)
 """
 
@@ -271,19 +272,25 @@ def run_load(url: str, slack: FakeSlack, clients: int, seconds: float, engine_ur
     )
 
 
-def take_snapshot(process: subprocess.Popen, folder: Path) -> Path:
-    """Have the traced app write a tracemalloc snapshot; returns its file."""
+def take_snapshots(process: subprocess.Popen, folder: Path) -> dict[str, Path]:
+    """Have the traced server and its worker each write a tracemalloc snapshot."""
+    pids = process_tree(process.pid)
+    names = {pid: "server" if pid == process.pid else "worker" for pid in pids}
     before = set(folder.glob("snapshot-*.pickle"))
-    process.send_signal(signal.SIGUSR1)
+    for pid in pids:
+        os.kill(pid, signal.SIGUSR1)
+    written: dict[str, Path] = {}
     for _ in range(600):
-        new = set(folder.glob("snapshot-*.pickle")) - before
-        if new:
-            path = new.pop()
-            size = -1
-            while size != path.stat().st_size:  # written in one go, but wait for it
-                size = path.stat().st_size
-                time.sleep(0.5)
-            return path
+        for path in set(folder.glob("snapshot-*.pickle")) - before:
+            pid = int(path.name.split("-")[1])
+            if pid in names and names[pid] not in written:
+                size = -1
+                while size != path.stat().st_size:  # written in one go, but wait for it
+                    size = path.stat().st_size
+                    time.sleep(0.5)
+                written[names[pid]] = path
+        if len(written) == len(pids):
+            return written
         time.sleep(0.1)
     raise RuntimeError("the app wrote no snapshot")
 
@@ -312,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         help="a database of the load test's own: it is dropped and created again",
     )
     parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--soak", type=float, default=0, help="soak seconds (RSS start/end)")
+    parser.add_argument("--soak", type=float, default=0, help="soak seconds (memory start/end)")
     parser.add_argument(
         "--tracemalloc",
         action="store_true",
@@ -331,34 +338,35 @@ def main(argv: list[str] | None = None) -> int:
         database_url = fresh_database(args.database, Path(tmp), args.postgres_database)
         process, url = start_app(slack, database_url, Path(tmp), trace=args.tracemalloc)
         try:
-            report["rss_mb_at_start"] = round(rss_mb(process.pid), 1)
+            report["memory_mb_at_start"] = round(memory_mb(process.pid), 1)
             for clients in args.clients:
                 result = run_load(url, slack, clients, args.seconds, database_url)
                 report["runs"].append(asdict(result))
                 print(json.dumps(asdict(result)), flush=True)
             if args.soak:
-                report["rss_mb_before_soak"] = round(rss_mb(process.pid), 1)
+                report["memory_mb_before_soak"] = round(memory_mb(process.pid), 1)
                 samples: list[float] = []
                 done = threading.Event()
 
-                def sample_rss() -> None:
+                def sample_memory() -> None:
                     while not done.wait(SOAK_SAMPLE_SECONDS):
-                        samples.append(round(rss_mb(process.pid), 1))
+                        samples.append(round(memory_mb(process.pid), 1))
 
-                sampler = threading.Thread(target=sample_rss, daemon=True)
+                sampler = threading.Thread(target=sample_memory, daemon=True)
                 sampler.start()
-                snapshots = take_snapshot(process, Path(tmp)) if args.tracemalloc else None
+                snapshots = take_snapshots(process, Path(tmp)) if args.tracemalloc else None
                 soak = run_load(url, slack, 8, args.soak, database_url)
                 done.set()
                 sampler.join()
                 if snapshots is not None:
-                    report["grown_during_soak"] = grown_since(
-                        snapshots, take_snapshot(process, Path(tmp))
-                    )
+                    later = take_snapshots(process, Path(tmp))
+                    report["grown_during_soak"] = {
+                        name: grown_since(path, later[name]) for name, path in snapshots.items()
+                    }
                 report["soak"] = asdict(soak)
-                report["rss_mb_after_soak"] = round(rss_mb(process.pid), 1)
-                report["rss_mb_during_soak"] = samples
-            report["rss_mb_at_end"] = round(rss_mb(process.pid), 1)
+                report["memory_mb_after_soak"] = round(memory_mb(process.pid), 1)
+                report["memory_mb_during_soak"] = samples
+            report["memory_mb_at_end"] = round(memory_mb(process.pid), 1)
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)

@@ -5,6 +5,8 @@ answer (the database, the Web API calls) can take longer and may wait. So a comm
 shortcut, action or event is acknowledged on the request's own thread, and its listener
 then runs on a small pool of workers. Under a burst the backlog waits in that pool's
 queue, not for the interpreter lock that the thread sending the next answer needs.
+`advocate run --http` goes one step further and runs that pool in a worker process
+(bot/listeners/worker.py); Socket Mode and the tests run it in this one.
 
 A view submission is different: its answer may carry field errors that the listener
 works out first. It runs on a thread of its own until it acks; the request waits for
@@ -14,13 +16,14 @@ that ack only, and the listener goes on with its work after it.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltRequest, BoltResponse
 
 from bot.listeners.errors import guarded
 
@@ -52,21 +55,35 @@ class Work:
     def ack_first(self, listener: Callable[..., Any]) -> Callable[..., Any]:
         """Ack on the request thread, then queue the listener (its own ack() is then a no-op)."""
         run = guarded(listener)
+        wants = set(_parameters(listener))
 
-        @functools.wraps(listener)
         def answer_then_queue(**kwargs: Any) -> BoltResponse | None:
-            has_room = self._room.acquire(timeout=BACKLOG_WAIT_SECONDS)
-            if not has_room:
-                log.warning("the work queue is full; queueing %s anyway", listener.__name__)
+            has_room = self._wait_for_room(listener.__name__)
             ack = kwargs.get("ack")
             response = ack() if ack is not None else None
-            if has_room:
-                self._after_ack.submit(self._then_make_room, run, kwargs)
-            else:
-                self._after_ack.submit(run, **kwargs)
+            own = {name: value for name, value in kwargs.items() if name in wants}
+            self._queue(run, own, kwargs.get("request"), has_room)
             return response
 
-        return answer_then_queue
+        return _taking(answer_then_queue, listener, "ack", "request")
+
+    def _wait_for_room(self, name: str) -> bool:
+        has_room = self._room.acquire(timeout=BACKLOG_WAIT_SECONDS)
+        if not has_room:
+            log.warning("the work queue is full; queueing %s anyway", name)
+        return has_room
+
+    def _queue(
+        self,
+        run: Callable[..., Any],
+        kwargs: dict[str, Any],
+        request: BoltRequest | None,
+        has_room: bool,
+    ) -> None:
+        if has_room:
+            self._after_ack.submit(self._then_make_room, run, kwargs)
+        else:
+            self._after_ack.submit(run, **kwargs)
 
     def _then_make_room(self, run: Callable[..., Any], kwargs: dict[str, Any]) -> None:
         try:
@@ -103,6 +120,23 @@ class Work:
         self._after_ack.shutdown(wait=True)
 
 
+class Inline(Work):
+    """Listeners run on the thread that dispatched the request: in the worker process
+    (bot/listeners/worker.py), whose threads are the pool."""
+
+    def _wait_for_room(self, name: str) -> bool:
+        return False
+
+    def _queue(
+        self,
+        run: Callable[..., Any],
+        kwargs: dict[str, Any],
+        request: BoltRequest | None,
+        has_room: bool,
+    ) -> None:
+        run(**kwargs)
+
+
 class ListenerApp:
     """The Bolt app as listeners see it: each listener registered through it is guarded,
     and runs where its kind of request should (see the module's docstring)."""
@@ -129,3 +163,21 @@ class ListenerApp:
             return lambda listener: decorate(wrap(listener))
 
         return listener_for
+
+
+def _parameters(listener: Callable[..., Any]) -> list[str]:
+    """The names Bolt passes a listener: those its signature asks for."""
+    return list(inspect.signature(inspect.unwrap(listener)).parameters)
+
+
+def _taking(wrapper: Callable[..., Any], listener: Callable[..., Any], *extra: str) -> Any:
+    """`wrapper` as Bolt sees it: the listener's name and arguments, and `extra` ones."""
+    functools.update_wrapper(wrapper, listener)
+    del wrapper.__wrapped__  # type: ignore[attr-defined]
+    names = _parameters(listener)
+    names += [name for name in extra if name not in names]
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    wrapper.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(name, kind) for name in names]
+    )
+    return wrapper

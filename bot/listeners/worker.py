@@ -156,9 +156,13 @@ def serve(settings: Settings, items: Connection, room: Any, threads: int, parent
     from bot.cli import configure_logging
     from bot.listeners.work import Inline
     from bot.runtime import Runtime
+    from bot.store.db import Database
 
     configure_logging(settings)
-    runtime = Runtime.create(settings)
+    # A connection kept for each thread: with the pool's default of 5, the others' would be
+    # opened and closed again for each transaction under load.
+    db = Database(settings.database_url, pool_size=threads)
+    runtime = Runtime.create(settings, db=db)
     # The server verified each request's signature; one handed over may be older than
     # the five minutes a signature is good for.
     app = build_app(runtime, work=Inline(), verify_requests=False)

@@ -64,6 +64,8 @@ class Plan:
     warmup: int
     # Requests in the run where every Slack API call takes SLACK_LATENCY (0: no such run).
     slow_slack_requests: int = 0
+    # Also run 8 clients against a server doing the work in its own process (bench/in_process.py).
+    compare_in_process: bool = False
 
 
 @dataclass(frozen=True)
@@ -201,9 +203,15 @@ def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 @contextmanager
 def advocate_server(
-    fake: FakeSlackProcess, database_url: str, workdir: Path, label: str
+    fake: FakeSlackProcess,
+    database_url: str,
+    workdir: Path,
+    label: str,
+    *,
+    module: str = "bot",
 ) -> Iterator[Server]:
-    """`advocate run --http` on a free port, its schema migrated first."""
+    """`advocate run --http` on a free port, its schema migrated first (`module`
+    bench.in_process: with the work in the server's process)."""
     from bot.store import migrate
     from bot.store.db import Database
 
@@ -218,7 +226,7 @@ def advocate_server(
         DATABASE_URL=database_url,
         LOG_LEVEL="INFO",
     )
-    args = [sys.executable, "-m", "bot", "run", "--http", "--no-scheduler", "--port", str(port)]
+    args = [sys.executable, "-m", module, "run", "--http", "--no-scheduler", "--port", str(port)]
     # The working directory is the temporary folder: no `.env` there to read.
     log_path = workdir / f"{label}.log"
     with child_process(args, env=env, cwd=workdir, log_path=log_path) as process:
@@ -318,6 +326,10 @@ def run(
                         per_backend.setdefault(command, {})[load.label] = result
                         log(f"  Advocate {backend} {command}, {load.label}: {brief(result)}")
             results["advocate"][backend] = per_backend
+            if plan.compare_in_process:
+                results.setdefault("in_process", {})[backend] = in_process(
+                    databases, backend, fake, requests, plan, results["bolt"]["8"], log
+                )
         if plan.slow_slack_requests:
             backend = "postgres" if "postgres" in backends else backends[0]
             result = with_ratios(
@@ -328,6 +340,28 @@ def run(
                 f"  Advocate {backend} appreciate, 8, Slack answering in "
                 f"{SLACK_LATENCY * 1000:.0f} ms: {brief(result)}"
             )
+    return results
+
+
+def in_process(
+    databases: Databases,
+    backend: str,
+    fake: FakeSlackProcess,
+    requests: Requests,
+    plan: Plan,
+    bolt: dict[str, Any],
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """Both commands from 8 clients, with the work in the server's own process."""
+    url = databases.fresh(backend, "ack-in-process")
+    label = f"advocate-{backend}-in-process"
+    results: dict[str, Any] = {}
+    with advocate_server(fake, url, databases.workdir, label, module="bench.in_process") as server:
+        warm_up(server, requests, fake, plan, wait=True)
+        for command in COMMANDS:
+            result = measure(server, requests, fake, command, Load(8), plan, wait_for_work=True)
+            results[command] = with_ratios(result, bolt)
+            log(f"  Advocate {backend} {command}, 8, work in the server process: {brief(result)}")
     return results
 
 

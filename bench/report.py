@@ -121,6 +121,9 @@ def ack(section: dict[str, Any]) -> list[str]:
         slow = section["slow_slack"]
         label = f"8 clients, Slack API {slow['latency_s'] * 1000:.0f} ms"
         rows.append(ack_row(slow["backend"], "appreciate", label, slow))
+    for backend, commands in section.get("in_process", {}).items():
+        for command, r in commands.items():
+            rows.append(ack_row(backend, command, "8 clients", r, "Advocate, work in-process"))
     lines += table(
         [
             "server",
@@ -149,10 +152,12 @@ def ack(section: dict[str, Any]) -> list[str]:
     return lines
 
 
-def ack_row(backend: str, command: str, load: str, r: dict[str, Any]) -> list[str]:
+def ack_row(
+    backend: str, command: str, load: str, r: dict[str, Any], server: str = "Advocate"
+) -> list[str]:
     ok = r["ratio_p50"] <= ACK_RATIO_TARGET and r["ratio_p99"] <= ACK_RATIO_TARGET
     return [
-        "Advocate",
+        server,
         backend,
         "/appreciate" + (" stats" if command == "stats" else " @a @b …"),
         load,

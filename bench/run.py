@@ -50,7 +50,7 @@ class Scale:
 
 
 FULL = Scale(
-    ack=ack.Plan(requests=150, runs=5, warmup=10, slow_slack_requests=80),
+    ack=ack.Plan(requests=150, runs=5, warmup=10, slow_slack_requests=80, compare_in_process=True),
     sizes=[10_000, 100_000, MILLION],
     repeats=5,
     starts=3,

@@ -177,7 +177,10 @@ def serve(settings: Settings, items: Connection, room: Any, threads: int, parent
                 log.exception("the worker could not run a request")
             finally:
                 if has_room:
-                    room.release()
+                    # A place taken from a replaced worker's count may come back here: never
+                    # more places than the backlog, and never an error for it.
+                    with contextlib.suppress(ValueError):
+                        room.release()
 
     workers = [threading.Thread(target=work, name=f"work-{n}") for n in range(threads)]
     for thread in workers:

@@ -10,7 +10,7 @@ import pytest
 from slack_bolt import Ack
 
 from bot.listeners import work as work_module
-from bot.listeners.work import Work
+from bot.listeners.work import Inline, Work
 
 
 def test_slack_is_answered_before_the_work_starts() -> None:
@@ -158,3 +158,32 @@ def test_a_view_submission_that_never_acks_is_answered_in_time(
     assert response is None  # Bolt then answers with its plain 200
     release.set()
     work.drain()
+
+
+def test_bolt_passes_the_listener_its_own_arguments_and_the_wrapper_ack_and_request() -> None:
+    from slack_bolt.util.utils import get_arg_names_of_callable
+
+    seen: list[dict[str, Any]] = []
+
+    def listener(body: dict[str, Any]) -> None:
+        seen.append({"body": body})
+
+    work = Work(workers=1)
+    wrapper = work.ack_first(listener)
+    # What Bolt reads to decide which arguments to build for a listener.
+    assert get_arg_names_of_callable(wrapper) == ["body", "ack", "request"]
+    assert wrapper.__name__ == "listener"
+    wrapper(body={"user_id": "U1"}, ack=Ack(), request=object())
+    work.drain()
+    assert seen == [{"body": {"user_id": "U1"}}]
+
+
+def test_in_the_worker_process_a_listener_runs_on_the_thread_that_dispatched_it() -> None:
+    threads: list[threading.Thread] = []
+
+    def listener(ack: Ack) -> None:
+        threads.append(threading.current_thread())
+
+    response = Inline().ack_first(listener)(ack=Ack(), request=None)
+    assert response is not None and response.status == 200
+    assert threads == [threading.current_thread()]

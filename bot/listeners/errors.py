@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltContext, BoltResponse
 from slack_sdk import WebClient
 
 from bot.errors import UserError
@@ -25,6 +25,18 @@ APOLOGY = (
 
 
 def register(app: App, runtime: Runtime) -> None:
+    @app.middleware
+    def only_well_formed_ids(context: BoltContext, next: Callable[[], BoltResponse]) -> Any:
+        """Slack's ids are short upper-case strings. A body holding anything else as its
+        workspace, person or channel is not one this app can answer, and Bolt's client
+        would send that value back to Slack with every call: acknowledge it and stop."""
+        for name in ("team_id", "enterprise_id", "user_id", "channel_id"):
+            value = context.get(name)
+            if value is not None and _slack_id(value) is None:
+                log.warning("ignored a request whose %s is not a Slack id", name)
+                return BoltResponse(status=200, body="")
+        return next()
+
     @app.error
     def handle_error(error: Exception, body: dict[str, Any], client: WebClient) -> BoltResponse:
         report(error, body, client)

@@ -932,3 +932,23 @@ def test_signed_payloads_bolt_cannot_match_are_refused_with_400(server: AppServe
 
 def test_events_whose_ids_are_not_strings_are_refused_without_a_500(server: AppServer) -> None:
     assert crashes(statuses(server, IDS_THE_DATABASE_CANNOT_STORE)) == {}
+
+
+@pytest.mark.parametrize("where", ["team", "user", "channel", "enterprise"])
+def test_a_body_whose_ids_are_not_slack_ids_is_acknowledged_and_nothing_is_sent(
+    server: AppServer, slack: FakeSlack, where: str
+) -> None:
+    # Found by the fuzz suite: Bolt's client sent the payload's team id back to Slack with
+    # every call, so a list holding "<!everyone>" reached chat.postMessage.
+    payload = block_actions_payload(
+        action_id="ask_done", value="not-an-ask", user_id=GIVER, response_url=slack.response_url()
+    )
+    payload[where] = {"id": [{"x": "<!everyone>"}], "name": "x"}
+    slack.reset_calls()
+    status, _ = server.client.interactive(payload)
+    assert status == 200
+    time.sleep(0.3)  # the work after the ack would have run by now
+    # Bolt itself checks the token once, with the first request's client, before any
+    # middleware of the app's; nothing else is called.
+    assert [call.method for call in slack.calls if call.method != "auth.test"] == []
+    assert slack.response_url_posts() == []

@@ -21,7 +21,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 from slack_bolt import App, BoltRequest, BoltResponse
 
@@ -42,6 +42,14 @@ VIEW_THREADS = 8
 ACK_WAIT_SECONDS = 2.5
 
 
+class Room(Protocol):
+    """The backlog's places: a semaphore of this process's or shared with the worker's."""
+
+    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool: ...
+
+    def release(self) -> None: ...
+
+
 class Work:
     """The two pools behind the listeners, and their orderly end."""
 
@@ -50,7 +58,7 @@ class Work:
     ) -> None:
         self._after_ack = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="work")
         self._until_ack = ThreadPoolExecutor(max_workers=view_threads, thread_name_prefix="view")
-        self._room = threading.BoundedSemaphore(backlog)
+        self._room: Room = threading.BoundedSemaphore(backlog)
 
     def ack_first(self, listener: Callable[..., Any]) -> Callable[..., Any]:
         """Ack on the request thread, then queue the listener (its own ack() is then a no-op)."""

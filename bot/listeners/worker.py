@@ -39,7 +39,7 @@ from typing import Any
 from slack_bolt import BoltRequest
 
 from bot.config import Settings
-from bot.listeners.work import BACKLOG, BACKLOG_WAIT_SECONDS, WORKERS, Work
+from bot.listeners.work import BACKLOG, WORKERS, Work
 
 log = logging.getLogger(__name__)
 
@@ -68,26 +68,20 @@ class WorkProcess(Work):
 
     def _start(self, context: BaseContext) -> None:
         receiving, self._sending = context.Pipe(duplex=False)
-        self._process_room = context.BoundedSemaphore(self._backlog)
+        # The backlog's places, counted across the two processes.
+        self._room = context.BoundedSemaphore(self._backlog)
         self._process: BaseProcess = context.Process(  # type: ignore[attr-defined]
             target=serve,
-            args=(self._settings, receiving, self._process_room, self._threads, os.getpid()),
+            args=(self._settings, receiving, self._room, self._threads, os.getpid()),
             name="advocate-worker",
         )
         self._process.start()
         receiving.close()
         log.info("worker process %s started", self._process.pid)
 
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid
-
     def _wait_for_room(self, name: str) -> bool:
         self._ensure_running()
-        has_room = self._process_room.acquire(timeout=BACKLOG_WAIT_SECONDS)
-        if not has_room:
-            log.warning("the work queue is full; queueing %s anyway", name)
-        return bool(has_room)
+        return super()._wait_for_room(name)
 
     def _queue(
         self,

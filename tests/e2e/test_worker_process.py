@@ -119,7 +119,6 @@ def test_the_server_answers_and_its_worker_process_does_the_work(
     assert bot.process.returncode in (0, 130)
 
 
-@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 def test_a_worker_that_dies_is_replaced_by_the_next_request(
     bot: Bot, slack: FakeSlack, db: Database
 ) -> None:
@@ -137,7 +136,6 @@ def test_a_worker_that_dies_is_replaced_by_the_next_request(
     assert "the worker process exited (code -9); starting another" in output
 
 
-@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 def test_stopping_finishes_every_answered_request_first(
     bot: Bot, slack: FakeSlack, db: Database
 ) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
-from slack_bolt import App, BoltContext
+from slack_bolt import App, BoltContext, BoltResponse
 
 from bot import listeners
 from bot.listeners.work import Work
@@ -14,6 +15,8 @@ from bot.runtime import Runtime
 from bot.slack.client import make_client
 
 log = logging.getLogger(__name__)
+
+FOREIGN_WORKSPACE = "This Advocate serves another Slack workspace; ask your Slack admin about it."
 
 
 def build_app(
@@ -52,8 +55,34 @@ def build_app(
     )
     if oauth is not None:
         remember_workspaces(app, runtime)
-    listeners.register(app, runtime, work or Work())
+    else:
+        serve_own_workspace(app, runtime)
+    # The worker process gets requests the server verified and recorded (verify_requests
+    # is off only there): a repeated event was already skipped by the server.
+    listeners.register(app, runtime, work or Work(), first_delivery=verify_requests)
     return app
+
+
+def serve_own_workspace(app: App, runtime: Runtime) -> None:
+    """Token mode: a request from any workspace but the token's is refused before any
+    listener reads a row for it (OAuth mode finds each request's token by its workspace)."""
+    from bot.listeners.common import workspace_of
+
+    @app.middleware
+    def own_workspace_only(
+        context: BoltContext, body: dict[str, Any], next: Callable[[], BoltResponse]
+    ) -> BoltResponse:
+        workspace = workspace_of(context)
+        if not workspace.team_id or runtime.clients.serves(workspace):
+            return next()
+        log.error(
+            "refused a request from workspace %s: SLACK_BOT_TOKEN serves %s",
+            workspace.team_id,
+            runtime.clients.token_owner(),
+        )
+        if "command" in body:
+            return BoltResponse(status=200, body=FOREIGN_WORKSPACE)
+        return BoltResponse(status=200, body="")
 
 
 def remember_workspaces(app: App, runtime: Runtime) -> None:

@@ -101,7 +101,11 @@ def _parser() -> argparse.ArgumentParser:
     export.set_defaults(handler=cmd_export)
 
     forget = sub.add_parser("forget", help="erase one person's personal data")
-    forget.add_argument("--user", required=True, help="the person's Slack user id")
+    whom = forget.add_mutually_exclusive_group(required=True)
+    whom.add_argument("--user", help="the person's Slack user id")
+    whom.add_argument(
+        "--all", action="store_true", help="erase the whole workspace --team names (cleanup)"
+    )
     forget.add_argument("--team", help="workspace id (when several are installed)")
     forget.set_defaults(handler=cmd_forget)
 
@@ -169,13 +173,13 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         _ensure_schema(runtime)
 
         from bot.app import build_app
+        from bot.jobs.tick import register_token_workspace
 
+        register_token_workspace(runtime)
         app = build_app(runtime, socket_mode=socket, verify_token=True, work=work)
         if not args.no_scheduler:
             from bot.jobs.scheduler import make_scheduler
-            from bot.jobs.tick import register_token_workspace
 
-            register_token_workspace(runtime)
             scheduler = make_scheduler(runtime)
             scheduler.start()
         _stop_on_sigterm()
@@ -254,26 +258,45 @@ def cmd_tick(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _digest_context(settings: Settings, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _digest_context(settings: Settings, args: argparse.Namespace, *, sends: bool):  # type: ignore[no-untyped-def]
     from zoneinfo import ZoneInfo
 
-    from bot.jobs.tick import register_token_workspace
     from bot.services import settings as workspace_settings
-    from bot.services import workspaces
     from bot.services.schedule import week_of
 
     _require_tokens(settings)
     runtime = _runtime(settings)
     _ensure_schema(runtime)
-    if not workspaces.active(runtime.db):
-        register_token_workspace(runtime)
-    try:
-        workspace = workspaces.resolve(runtime.db, args.team)
-    except LookupError as error:
-        raise CommandError(str(error)) from None
+    workspace = _resolve(runtime, args.team, ask_slack=sends)
     config = workspace_settings.for_workspace(runtime.db, workspace, settings)
     week = args.week or week_of(runtime.clock(), ZoneInfo(config.timezone))
     return runtime, workspace, config, week
+
+
+def _resolve(runtime: Runtime, team: str | None, *, ask_slack: bool = False, cleanup: bool = False):  # type: ignore[no-untyped-def]
+    """The workspace a command works on: in token mode the token's own (see
+    workspaces.resolve), registered first when the command sends to Slack."""
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
+    from bot.jobs.tick import register_token_workspace
+    from bot.services import workspaces
+
+    try:
+        if ask_slack:
+            register_token_workspace(runtime)
+        owner = runtime.clients.token_owner()
+    except SlackApiError as error:
+        raise CommandError(
+            f"Slack refused SLACK_BOT_TOKEN ({error.response.get('error')}); see `advocate check`"
+        ) from None
+    except (SlackClientError, OSError) as error:
+        raise CommandError(
+            f"could not ask Slack which workspace SLACK_BOT_TOKEN serves: {error}"
+        ) from None
+    try:
+        return workspaces.resolve(runtime.db, team, owner, cleanup=cleanup)
+    except LookupError as error:
+        raise CommandError(str(error)) from None
 
 
 def cmd_digest_preview(settings: Settings, args: argparse.Namespace) -> int:
@@ -283,7 +306,7 @@ def cmd_digest_preview(settings: Settings, args: argparse.Namespace) -> int:
     from bot.services import digest as digests
     from bot.services.names import names_in
 
-    runtime, workspace, config, week = _digest_context(settings, args)
+    runtime, workspace, config, week = _digest_context(settings, args, sends=False)
     digest = digests.build(runtime.db, workspace, week, config.timezone)
     if digest is None:
         print(f"No appreciation in {week}: there is no digest to post.")
@@ -298,7 +321,7 @@ def cmd_digest_preview(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_digest_post(settings: Settings, args: argparse.Namespace) -> int:
     from bot.jobs.digest import post_digest
 
-    runtime, workspace, config, week = _digest_context(settings, args)
+    runtime, workspace, config, week = _digest_context(settings, args, sends=True)
     channel = args.channel or config.digest_channel
     if not channel:
         raise CommandError("no channel: pass --channel C123 or set ADVOCATE_DIGEST_CHANNEL.")
@@ -310,14 +333,10 @@ def cmd_digest_post(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _workspace(settings: Settings, team: str | None):  # type: ignore[no-untyped-def]
-    from bot.services import workspaces
-
+    """Export and forget: the token's workspace, or, to clean up, one that --team names."""
     runtime = _runtime(settings)
     _ensure_schema(runtime)
-    try:
-        return runtime, workspaces.resolve(runtime.db, team, include_uninstalled=True)
-    except LookupError as error:
-        raise CommandError(str(error)) from None
+    return runtime, _resolve(runtime, team, cleanup=True)
 
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
@@ -343,6 +362,13 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
     from bot.services import lifecycle
 
+    if args.all:
+        if not args.team:
+            raise CommandError("--all erases a whole workspace: name it with --team T.")
+        runtime, workspace = _workspace(settings, args.team)
+        lifecycle.purge(runtime.db, workspace.team_id)
+        print(f"forgot workspace {workspace.team_id}: every row of it is deleted")
+        return 0
     runtime, workspace = _workspace(settings, args.team)
     counts = lifecycle.forget(runtime.db, workspace, args.user)
     changed = ", ".join(f"{n} {what}" for what, n in counts.items() if n) or "nothing left"

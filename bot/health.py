@@ -18,16 +18,51 @@ class Check:
     name: str
     ok: bool
     detail: str
+    # Worth the operator's attention, though nothing is broken.
+    warn: bool = False
 
     def __str__(self) -> str:
-        return f"{'ok  ' if self.ok else 'FAIL'}  {self.name}: {self.detail}"
+        status = "FAIL" if not self.ok else "warn" if self.warn else "ok  "
+        return f"{status}  {self.name}: {self.detail}"
 
 
 def run_checks(settings: Settings) -> list[Check]:
     results = [_config(settings)]
     results += _slack(settings)
-    results.append(_database(settings))
+    database = _database(settings)
+    results.append(database)
+    if database.ok and settings.slack_bot_token and not settings.oauth_mode:
+        results.append(_workspaces(settings))
     return results
+
+
+def _workspaces(settings: Settings) -> Check:
+    """Token mode serves the token's workspace only; say what else the database holds."""
+    from bot.runtime import Runtime
+    from bot.services import workspaces
+
+    runtime = Runtime.create(settings)
+    try:
+        owner = runtime.clients.token_owner()
+        assert owner is not None
+        others = workspaces.not_served(runtime.db, owner)
+    except Exception as error:
+        return Check("workspaces", False, f"cannot tell which workspace the token serves: {error}")
+    finally:
+        runtime.db.dispose()
+    if not others:
+        return Check("workspaces", True, f"serves {owner}, the only workspace in the database")
+    listed = "; ".join(
+        f"{name} ({team}): `advocate export --team {team}` keeps a copy, "
+        f"`advocate forget --team {team} --all` removes it"
+        for team, name in others
+    )
+    return Check(
+        "workspaces",
+        True,
+        f"serves {owner}; also in the database, never shown or sent with this token: {listed}",
+        warn=True,
+    )
 
 
 def _config(settings: Settings) -> Check:

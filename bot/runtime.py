@@ -40,7 +40,7 @@ class Runtime:
             from bot.slack.oauth import OAuthClients, installation_store
 
             clients = OAuthClients(settings, installation_store(settings, db))
-        clients = clients or SingleWorkspaceClients(settings)
+        clients = clients or SingleWorkspaceClients(settings, db, clock)
         return cls(settings, db, clock, clients, make_sender(db, clients, clock))
 
 

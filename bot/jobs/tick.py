@@ -20,7 +20,7 @@ from bot.services import lifecycle, workspaces
 from bot.services import settings as workspace_settings
 from bot.services.schedule import due_week
 from bot.services.workspace import Workspace
-from bot.slack.client import SingleWorkspaceClients, token_workspace
+from bot.slack.client import SingleWorkspaceClients
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +61,19 @@ def at(runtime: Runtime, now: datetime | None) -> Runtime:
 
 
 def register_token_workspace(runtime: Runtime) -> None:
-    """In single-workspace mode, make sure the token's workspace is known."""
-    if isinstance(runtime.clients, SingleWorkspaceClients) and runtime.settings.slack_bot_token:
-        team_id, enterprise_id, name = token_workspace(runtime.clients.client_for(""))
-        workspaces.ensure(runtime.db, Workspace(team_id, enterprise_id), name, runtime.clock())
+    """Token mode: ask Slack which workspace the token serves (which also proves it still
+    works) and make sure that workspace is registered. Every entry point that serves
+    requests or runs scheduled work calls this first."""
+    if isinstance(runtime.clients, SingleWorkspaceClients):
+        owner = runtime.clients.owner(ask_slack=True)
+        if owner.team_id and not owner.org_wide:
+            workspaces.ensure(runtime.db, owner.workspace, owner.name, runtime.clock())
+
+
+def served(runtime: Runtime) -> list[Workspace]:
+    """The installed workspaces that scheduled work runs for: in token mode the token's own
+    only, whatever else the database holds."""
+    return [w for w in workspaces.active(runtime.db) if runtime.clients.serves(w)]
 
 
 def tick(runtime: Runtime, now: datetime | None = None) -> TickReport:
@@ -74,7 +83,7 @@ def tick(runtime: Runtime, now: datetime | None = None) -> TickReport:
     report = TickReport()
     lifecycle.purge_expired(runtime.db, now, runtime.settings.retention_days)
     _refresh_sqlite_statistics(runtime, now)
-    for workspace in workspaces.active(runtime.db):
+    for workspace in served(runtime):
         try:
             _workspace_tick(runtime, workspace, now, report)
         except Exception:

@@ -11,10 +11,12 @@ from bot.listeners.work import ListenerApp, Work
 from bot.runtime import Runtime
 
 
-def register(app: App, runtime: Runtime, work: Work) -> None:
+def register(app: App, runtime: Runtime, work: Work, *, first_delivery: bool = True) -> None:
+    """`first_delivery`: requests come from Slack, and a repeated event is skipped here (the
+    worker process gets requests the server has already recorded; it must not skip them)."""
     errors.register(app, runtime)
     guarded = cast(App, ListenerApp(app, work))
-    events.register(guarded, runtime)
+    events.register(guarded, runtime, skip_repeated=first_delivery)
     commands.register(guarded, runtime)
     shortcuts.register(guarded, runtime)
     actions.register(guarded, runtime)

@@ -20,7 +20,13 @@ from bot.store.models import ProcessedEvent
 log = logging.getLogger(__name__)
 
 
-def register(app: App, runtime: Runtime) -> None:
+def register(app: App, runtime: Runtime, *, skip_repeated: bool = True) -> None:
+    if skip_repeated:
+        _skip_repeated_events(app, runtime)
+    _register_events(app, runtime)
+
+
+def _skip_repeated_events(app: App, runtime: Runtime) -> None:
     @app.middleware
     def skip_repeated_events(body: dict[str, Any], next: Any) -> BoltResponse | None:
         """Slack redelivers an event (same event_id) when it thinks we missed it: once only."""
@@ -44,6 +50,8 @@ def register(app: App, runtime: Runtime) -> None:
                 return BoltResponse(status=200, body="")
         return next()
 
+
+def _register_events(app: App, runtime: Runtime) -> None:
     @app.event("app_home_opened")
     def home_opened(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         if event.get("tab") not in (None, "home"):

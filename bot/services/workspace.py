@@ -15,6 +15,29 @@ class Workspace:
 
 
 @dataclass(frozen=True)
+class TokenOwner:
+    """The workspace a bot token belongs to (what auth.test says): all that token may serve.
+    An org-wide token of Enterprise Grid serves every workspace of its organisation."""
+
+    team_id: str
+    enterprise_id: str | None = None
+    name: str = ""
+    org_wide: bool = False
+
+    @property
+    def workspace(self) -> Workspace:
+        return Workspace(self.team_id, self.enterprise_id)
+
+    def serves(self, workspace: Workspace) -> bool:
+        if self.org_wide:
+            return bool(self.enterprise_id) and workspace.enterprise_id == self.enterprise_id
+        return workspace.team_id == self.team_id
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.team_id})" if self.name else self.team_id
+
+
+@dataclass(frozen=True)
 class PersonInfo:
     user_id: str
     name: str = ""

@@ -1,13 +1,26 @@
-"""Web API clients, all pointed at SLACK_API_URL."""
+"""Web API clients, all pointed at SLACK_API_URL, each for the workspace its token serves.
+
+`client_for(team_id, enterprise_id)` is the one place where a token is chosen for a
+workspace's message, lookup or view, in every mode: it refuses (ForeignWorkspace, logged as
+an error) a workspace that the token it would use does not belong to.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import threading
 from typing import Protocol
 
 from slack_sdk import WebClient
 from slack_sdk.http_retry import RateLimitErrorRetryHandler
 
+from bot.clock import Clock, system_clock
 from bot.config import Settings
+from bot.services.workspace import TokenOwner, Workspace
+from bot.store.db import Database
+
+log = logging.getLogger(__name__)
 
 
 def make_client(token: str | None, settings: Settings) -> WebClient:
@@ -24,25 +37,91 @@ def make_client(token: str | None, settings: Settings) -> WebClient:
     )
 
 
+class ForeignWorkspace(LookupError):
+    """A workspace's call refused: the token that would make it belongs to another one."""
+
+
 class ClientProvider(Protocol):
-    def client_for(self, team_id: str, enterprise_id: str | None = None) -> WebClient: ...
+    def client_for(self, team_id: str, enterprise_id: str | None = None) -> WebClient:
+        """The client for this workspace's calls; raises ForeignWorkspace (or LookupError:
+        not installed) rather than hand over another workspace's token."""
+        ...
+
+    def serves(self, workspace: Workspace) -> bool:
+        """Whether this workspace's requests and scheduled work are served here."""
+        ...
+
+    def token_owner(self) -> TokenOwner | None:
+        """Token mode: the one workspace the token serves. OAuth mode: None (each workspace
+        has its own installation)."""
+        ...
+
+
+def refuse(workspace: Workspace, owner: TokenOwner | str) -> ForeignWorkspace:
+    """Log the refusal as the error it is, and the exception to raise."""
+    log.error(
+        "refused to call Slack for workspace %s with the token of %s", workspace.team_id, owner
+    )
+    return ForeignWorkspace(f"workspace {workspace.team_id} is not served by this token")
 
 
 class SingleWorkspaceClients:
-    """Single-workspace mode: one bot token serves the one installed workspace."""
+    """Token mode: one bot token, which serves the workspace it belongs to and no other.
 
-    def __init__(self, settings: Settings) -> None:
+    Which one is learned from auth.test once per token and remembered in the database, so
+    that commands that only read need not ask Slack, and a switch of token is noticed.
+    """
+
+    def __init__(
+        self, settings: Settings, db: Database | None = None, clock: Clock = system_clock
+    ) -> None:
         self._client = make_client(settings.slack_bot_token, settings)
+        self._token_sha256 = hashlib.sha256((settings.slack_bot_token or "").encode()).hexdigest()
+        self._db = db
+        self._clock = clock
+        self._owner: TokenOwner | None = None
+        self._lock = threading.Lock()
+
+    def owner(self, *, ask_slack: bool = False) -> TokenOwner:
+        """The token's workspace: remembered, or from auth.test (always, with `ask_slack`,
+        which also proves the token still works)."""
+        with self._lock:
+            if self._owner is not None and not ask_slack:
+                return self._owner
+            from bot.services import workspaces
+
+            remembered = None
+            if self._db is not None and not ask_slack:
+                remembered = workspaces.token_owner(self._db, self._token_sha256)
+            if remembered is None:
+                remembered = token_owner(self._client)
+                if self._db is not None:
+                    workspaces.remember_token(
+                        self._db, self._token_sha256, remembered, self._clock()
+                    )
+            self._owner = remembered
+            return remembered
+
+    def token_owner(self) -> TokenOwner:
+        return self.owner()
+
+    def serves(self, workspace: Workspace) -> bool:
+        return self.owner().serves(workspace)
 
     def client_for(self, team_id: str, enterprise_id: str | None = None) -> WebClient:
+        owner = self.owner()
+        workspace = Workspace(team_id, enterprise_id)
+        if not owner.serves(workspace):
+            raise refuse(workspace, owner)
         return self._client
 
 
-def token_workspace(client: WebClient) -> tuple[str, str | None, str]:
-    """(team_id, enterprise_id, name) of the workspace a bot token belongs to (auth.test)."""
+def token_owner(client: WebClient) -> TokenOwner:
+    """The workspace a bot token belongs to, from auth.test."""
     response = client.auth_test()
-    return (
-        str(response["team_id"]),
-        response.get("enterprise_id") or None,
-        str(response.get("team") or ""),
+    return TokenOwner(
+        team_id=str(response.get("team_id") or ""),
+        enterprise_id=response.get("enterprise_id") or None,
+        name=str(response.get("team") or ""),
+        org_wide=bool(response.get("is_enterprise_install")),
     )

@@ -22,8 +22,8 @@ from slack_sdk.oauth.token_rotation import TokenRotator
 from bot.clock import Clock
 from bot.config import Settings
 from bot.services import workspaces
-from bot.services.workspace import Workspace
-from bot.slack.client import make_client
+from bot.services.workspace import TokenOwner, Workspace
+from bot.slack.client import make_client, refuse
 from bot.slack.scopes import BOT_SCOPES
 from bot.store.db import Database
 
@@ -158,10 +158,21 @@ class OAuthClients:
             )
         return bot
 
+    def serves(self, workspace: Workspace) -> bool:
+        return self.find_bot(workspace.team_id, workspace.enterprise_id) is not None
+
+    def token_owner(self) -> None:
+        return None
+
     def client_for(self, team_id: str, enterprise_id: str | None = None) -> WebClient:
         bot = self.find_bot(team_id, enterprise_id)
         if bot is None:
             raise LookupError(f"no installation for workspace {team_id}")
+        owner = TokenOwner(
+            bot.team_id or "", bot.enterprise_id, org_wide=bool(bot.is_enterprise_install)
+        )
+        if not owner.serves(Workspace(team_id, enterprise_id)):
+            raise refuse(Workspace(team_id, enterprise_id), owner)
         if bot.bot_refresh_token:
             rotated = self.rotator.perform_bot_token_rotation(
                 bot=bot, minutes_before_expiration=ROTATE_MINUTES_BEFORE_EXPIRY

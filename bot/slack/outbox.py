@@ -24,7 +24,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import Clock
 from bot.services.outbox import Delivery
-from bot.slack.client import ClientProvider
+from bot.services.workspace import TokenOwner
+from bot.slack.client import ClientProvider, ForeignWorkspace
 from bot.store.db import Database
 from bot.store.models import OutboxMessage, Person
 
@@ -120,6 +121,8 @@ class OutboxSender:
         claimable = select(OutboxMessage.id).where(*_claimable(now))
         if ids is not None:
             claimable = claimable.where(OutboxMessage.id.in_(ids))
+        else:
+            claimable = claimable.where(*_served(self.clients.token_owner()))
         claimable = (
             claimable.order_by(OutboxMessage.id)
             .limit(limit)
@@ -198,7 +201,12 @@ class OutboxSender:
             log.warning("could not hand back %s claimed outbox messages", len(claim.held))
 
     def _deliver_one(self, message: OutboxMessage, claim: _Claim) -> Delivery:
-        client = self.clients.client_for(message.team_id, message.enterprise_id)
+        try:
+            client = self.clients.client_for(message.team_id, message.enterprise_id)
+        except ForeignWorkspace:
+            # Handed back untouched: it may yet be sent with its own workspace's token.
+            claim.held[message.id] = message
+            return Delivery(message.id, "pending", error="foreign_workspace")
         known = claim.dm_channels.get((message.team_id, message.user_id or ""))
         try:
             channel_id = self._target_channel(client, message, known)
@@ -373,6 +381,15 @@ class OutboxSender:
                 .execution_options(synchronize_session=False)
             )
         return Delivery(message.id, "failed", message.channel_id, error=error)
+
+
+def _served(owner: TokenOwner | None) -> list[ColumnElement[bool]]:
+    """Token mode: only the messages of the token's own workspace are ever picked up."""
+    if owner is None:
+        return []
+    if owner.org_wide:
+        return [OutboxMessage.enterprise_id == owner.enterprise_id]
+    return [OutboxMessage.team_id == owner.team_id]
 
 
 def _claimable(now: datetime) -> list[ColumnElement[bool]]:

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, create_engine, event, text
+from sqlalchemy import DateTime, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -82,13 +82,15 @@ def insert_ignoring_conflicts(
     """
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects import postgresql, sqlite
 
-        pg_statement = pg_insert(table).on_conflict_do_nothing(index_elements=conflict_columns)
-        return int(getattr(session.execute(pg_statement, rows), "rowcount", 0) or 0)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=conflict_columns)
-    return int(getattr(session.execute(statement, rows), "rowcount", 0) or 0)
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    columns = inspect(table).columns
+    # The rows that went in, counted by what they return: a driver's rowcount for several
+    # rows (and SQLite's for one inserted through executemany) is not to be relied on.
+    statement = (
+        dialect.insert(table)
+        .on_conflict_do_nothing(index_elements=conflict_columns)
+        .returning(*(columns[name] for name in conflict_columns))
+    )
+    return len(session.execute(statement, rows).all())

@@ -321,6 +321,20 @@ class OutboxMessage(WorkspaceScoped, Base):
     created_at: Mapped[datetime]
 
 
+class BotToken(Base):
+    """Which workspace a bot token of token mode belongs to (auth.test), kept by the token's
+    SHA-256 so that each token is asked about once and a switch of token is noticed."""
+
+    __tablename__ = "bot_tokens"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    org_wide: Mapped[bool] = mapped_column(Boolean, default=False)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    first_seen_at: Mapped[datetime]
+
+
 class ProcessedEvent(Base):
     """Events API deliveries already handled, so a retry of the same `event_id` is a no-op."""
 

@@ -119,6 +119,19 @@ def test_the_server_answers_and_its_worker_process_does_the_work(
     assert bot.process.returncode in (0, 130)
 
 
+def test_events_are_worked_once_by_the_worker_process(
+    bot: Bot, slack: FakeSlack, db: Database
+) -> None:
+    # The server records the event_id before it hands the event over; the worker must not
+    # take its own record for a retry (as it did: no Home, no uninstall, no user_change).
+    event = {"type": "app_home_opened", "user": GIVER, "tab": "home"}
+    assert bot.client.event(event, event_id="Ev0HOME1")[0] == 200
+    assert slack.wait_for("views.publish", count=1, timeout=20)
+    assert bot.client.event(event, event_id="Ev0HOME1", retry_num=1)[0] == 200
+    time.sleep(1.0)
+    assert len(slack.calls_to("views.publish")) == 1
+
+
 def test_a_worker_that_dies_is_replaced_by_the_next_request(
     bot: Bot, slack: FakeSlack, db: Database
 ) -> None:

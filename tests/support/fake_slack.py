@@ -269,6 +269,8 @@ class FakeSlack:
         self._used_trigger_ids: set[str] = set()
         self._last_ts_micros = 0
         self._view_counter = 0
+        # Bot tokens of other workspaces: auth.test answers for the token's own workspace.
+        self._token_teams: dict[str, JsonDict] = {}
         self._handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
             "users.info": self._users_info,
@@ -409,6 +411,15 @@ class FakeSlack:
                 is_admin=is_admin,
                 is_owner=is_owner,
             )
+
+    def add_token(
+        self, token: str, team_id: str, name: str, *, enterprise_id: str | None = None
+    ) -> None:
+        """A bot token of another workspace: auth.test with it answers for `team_id`."""
+        with self._lock:
+            self._token_teams[token] = {"team_id": team_id, "team": name}
+            if enterprise_id:
+                self._token_teams[token]["enterprise_id"] = enterprise_id
 
     def set_channel(
         self,
@@ -692,7 +703,7 @@ class FakeSlack:
     # ------------------------------------------------------------------ method handlers
 
     def _auth_test(self, params: JsonDict, token: str) -> JsonDict:
-        return {
+        answer = {
             "ok": True,
             "url": WORKSPACE_URL,
             "team": "Example",
@@ -702,6 +713,8 @@ class FakeSlack:
             "bot_id": BOT_ID,
             "is_enterprise_install": False,
         }
+        answer.update(self._token_teams.get(token, {}))
+        return answer
 
     def _users_info(self, params: JsonDict, token: str) -> JsonDict:
         user = self._users.get(str(params.get("user", "")))

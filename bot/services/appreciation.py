@@ -181,7 +181,9 @@ def record(
                 Appreciation.created_at >= since,
             )
         )
-        if (given_today or 0) >= daily_limit:
+        if not queries.take_daily_giving(
+            session, workspace, draft.giver_id, since.date(), daily_limit, given_today or 0
+        ):
             tomorrow = since + timedelta(days=1)
             raise UserError(
                 f"You've given {daily_limit} appreciations today, the most one person can "

@@ -19,6 +19,7 @@ from bot.store.models import (
     Ask,
     Base,
     BuyInGoal,
+    DailyGiving,
     InstalledWorkspace,
     Obstacle,
     OutboxMessage,
@@ -118,6 +119,9 @@ def forget(db: Database, workspace: Workspace, user_id: str) -> dict[str, int]:
             .execution_options(synchronize_session=False)
         )
         queries.replace_giver_in_all_time(session, workspace, user_id, ghost)
+        session.execute(
+            delete(DailyGiving).where(DailyGiving.team_id == team, DailyGiving.giver_id == user_id)
+        )
         run(
             "appreciations received",
             delete(AppreciationRecipient).where(

@@ -191,6 +191,21 @@ class AllTimeGiver(WorkspaceScoped, Base):
     received: Mapped[int] = mapped_column(Integer)
 
 
+class DailyGiving(WorkspaceScoped, Base):
+    """How many appreciations one giver has given on one day of their own calendar: the
+    daily limit is a conditional increment of this row, exact however many arrive at once."""
+
+    __tablename__ = "daily_givings"
+    __table_args__ = (
+        UniqueConstraint("team_id", "giver_id", "day", name="uq_daily_givings_team_giver_day"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    giver_id: Mapped[str] = mapped_column(String(32))
+    day: Mapped[date] = mapped_column(Date)
+    given: Mapped[int] = mapped_column(Integer)
+
+
 class WorkspaceSetting(WorkspaceScoped, Base):
     """What a workspace's admins changed in the App Home, over the `ADVOCATE_*` defaults."""
 

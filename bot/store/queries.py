@@ -12,14 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, String, case, cast, delete, desc, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.services.workspace import Workspace
-from bot.store.models import AllTimeGiver, AllTimeStanding, Appreciation, AppreciationRecipient
+from bot.store.models import (
+    AllTimeGiver,
+    AllTimeStanding,
+    Appreciation,
+    AppreciationRecipient,
+    DailyGiving,
+)
 
 
 @dataclass(frozen=True)
@@ -252,6 +258,32 @@ def _insert(session: Session, model: type[Any]) -> Any:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert(model)
+
+
+def take_daily_giving(
+    session: Session, workspace: Workspace, giver_id: str, day: date, limit: int, used: int
+) -> bool:
+    """Count one more appreciation for `giver_id` on their `day`, unless `limit` are already
+    counted; False when they are. One statement, which locks the row it updates: two
+    transactions never both see room for the last one. `used` is what the day held before
+    the counter did (appreciations recorded by an earlier version), for a first row."""
+    row = _insert(session, DailyGiving).values(
+        team_id=workspace.team_id,
+        enterprise_id=workspace.enterprise_id,
+        giver_id=giver_id,
+        day=day,
+        given=used + 1,
+    )
+    if used >= limit:
+        return False
+    counted = session.scalar(
+        row.on_conflict_do_update(
+            index_elements=["team_id", "giver_id", "day"],
+            set_={"given": DailyGiving.given + 1},
+            where=DailyGiving.given < limit,
+        ).returning(DailyGiving.given)
+    )
+    return counted is not None
 
 
 def count_public_appreciation(

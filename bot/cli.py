@@ -284,7 +284,8 @@ def _resolve(runtime: Runtime, team: str | None, *, ask_slack: bool = False, cle
     try:
         if ask_slack:
             register_token_workspace(runtime)
-        owner = runtime.clients.token_owner()
+        # Without any token (an admin exporting or forgetting), the database says alone.
+        owner = runtime.clients.token_owner() if runtime.settings.slack_bot_token else None
     except SlackApiError as error:
         raise CommandError(
             f"Slack refused SLACK_BOT_TOKEN ({error.response.get('error')}); see `advocate check`"

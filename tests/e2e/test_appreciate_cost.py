@@ -56,11 +56,14 @@ def appreciate(server: AppServer, slack: FakeSlack, key: str) -> Work:
 def test_appreciation_costs_few_transactions_and_no_dm_opens(
     server: AppServer, slack: FakeSlack
 ) -> None:
+    # As `advocate run` does at start: which workspace the token serves is known first.
+    server.runtime.clients.token_owner()
     # Ten transactions: the settings, remembering each of the three people, the
     # appreciation and its outbox rows, marking the people as users, claiming the three
-    # messages together (with their DM channels), then marking each one sent.
+    # messages together (with their DM channels), then marking each one sent. The daily
+    # limit is one conditional upsert of the giver's counter in the appreciation's own.
     first = appreciate(server, slack, "first")
-    assert first.transactions <= 8 and len(first.statements) <= 22, first
+    assert first.transactions <= 8 and len(first.statements) <= 23, first
     assert slack.calls_to("conversations.open") == []
     assert sorted(c.params["channel"] for c in slack.calls_to("chat.postMessage")) == sorted(
         ["C111", ANA, BEN]
@@ -68,7 +71,7 @@ def test_appreciation_costs_few_transactions_and_no_dm_opens(
 
     # The DM channels Slack answered with were kept: the next DMs go straight to them.
     again = appreciate(server, slack, "again")
-    assert again.transactions <= 8 and len(again.statements) <= 20, again
+    assert again.transactions <= 8 and len(again.statements) <= 21, again
     assert slack.calls_to("conversations.open") == []
     assert sorted(c.params["channel"] for c in slack.calls_to("chat.postMessage")) == sorted(
         ["C111", "D" + ANA[1:], "D" + BEN[1:]]

@@ -93,6 +93,7 @@ def test_migrate_then_check_reports_each_part(
         "token",
         "scopes",
         "database",
+        "workspaces",
     ]
     assert all(line.startswith("ok") for line in lines)
     assert slack.calls_to("auth.test")

@@ -138,9 +138,10 @@ def test_uninstall_event_stops_the_workspace_at_once(
 
 def test_revoked_bot_token_stops_the_workspace(two: AppServer, slack: FakeSlack) -> None:
     event = {"type": "tokens_revoked", "tokens": {"oauth": [], "bot": ["UBOT"]}, "event_ts": "1"}
-    two.client.event(event, team_id="T222")
+    two.client.event(event, team_id="T111")
     for _ in range(100):
-        if [w.team_id for w in workspaces.active(two.runtime.db)] == ["T111"]:
+        if [w.team_id for w in workspaces.active(two.runtime.db)] == ["T222"]:
             break
         time.sleep(0.02)
-    assert [w.team_id for w in workspaces.active(two.runtime.db)] == ["T111"]
+    # The token's own workspace stops; the other one's data stays as it was.
+    assert [w.team_id for w in workspaces.active(two.runtime.db)] == ["T222"]

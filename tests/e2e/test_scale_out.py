@@ -63,8 +63,9 @@ def fleet(
     # let Slack's message timestamps follow the same clock.
     slack.clock = time.time
     now = datetime.now(UTC)
-    draft = appreciation.Draft(GIVER, [ANA], "for the audit", source_key="seed")
-    appreciation.record(runtime.db, WS, draft, PersonInfo(GIVER), now, daily_limit=10)
+    # From Ben: Gloria's ten below are all the daily limit lets her give.
+    draft = appreciation.Draft(BEN, [ANA], "for the audit", source_key="seed")
+    appreciation.record(runtime.db, WS, draft, PersonInfo(BEN), now, daily_limit=10)
     due = (now - timedelta(minutes=5)).astimezone(ZoneInfo("Europe/Paris"))
     day, hhmm = WEEKDAYS[due.weekday()], f"{due:%H:%M}"
     env = clean_env(

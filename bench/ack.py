@@ -1,7 +1,7 @@
 """1. Ack latency and throughput of signed slash commands, through the production server.
 
 Advocate runs as `advocate run --http --no-scheduler` (waitress, 8 threads) in a child
-process, with its worker process (bot/listeners/worker.py); the baseline is a bare Bolt
+process, with its worker process (bot/worker.py); the baseline is a bare Bolt
 app served the same way (bench/bare_bolt.py). Both talk to the fake Slack, itself a child
 process. Closed-loop clients in this process post
 signed `/appreciate` requests over keep-alive connections and time each one until the

@@ -28,12 +28,12 @@ from bench.dataset import bulk_insert, insert_people
 from bench.fakeslack import FakeSlackProcess, giver_ids
 from bot.clock import fixed_clock
 from bot.config import Settings
+from bot.domain import Workspace
 from bot.jobs.checkins import queue_checkins
 from bot.jobs.scheduler import INTERVAL_SECONDS
 from bot.runtime import Runtime
 from bot.services.schedule import shift_week, week_of
 from bot.services.settings import for_workspace
-from bot.services.workspace import Workspace
 from bot.slack.outbox import BATCH, OutboxSender
 from bot.store import migrate
 from bot.store.models import BuyInGoal, OutboxMessage, Person

@@ -22,7 +22,7 @@ from sqlalchemy import JSON, Connection, Engine, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from bench.common import TEAM
-from bot.services.workspace import Workspace
+from bot.domain import Workspace
 from bot.store import queries
 from bot.store.models import Appreciation, AppreciationRecipient, Base, Person
 

@@ -22,9 +22,9 @@ from sqlalchemy import Engine, event
 from bench.common import Databases, time_calls, timing_summary
 from bench.dataset import END, PEOPLE, AppreciationSeeder, Crowd, insert_people, person_id
 from bench.dataset import refresh_statistics as analyze
+from bot.domain import Workspace
 from bot.services import appreciation, digest
 from bot.services.schedule import shift_week, week_of
-from bot.services.workspace import Workspace
 from bot.store import migrate
 from bot.store.db import Database
 

@@ -19,12 +19,12 @@ from bench.fakeslack import FakeSlackProcess, giver_ids
 from bot.blocks.home import HomeData, home_view
 from bot.clock import fixed_clock
 from bot.config import Settings
+from bot.domain import PersonInfo, Workspace
 from bot.listeners.home import publish_home
 from bot.runtime import Runtime
 from bot.services import appreciation, asks, checkins, digest
 from bot.services.schedule import shift_week, week_of
 from bot.services.settings import for_workspace
-from bot.services.workspace import PersonInfo, Workspace
 from bot.slack import people
 from bot.store import migrate
 from bot.store.models import Ask, BuyInGoal

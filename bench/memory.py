@@ -6,7 +6,7 @@ when idle after start, at its peak during a burst of signed requests (half `/app
 half `/appreciate stats`, 8 clients), and once the burst's work is done. The scheduler
 runs, as in production.
 
-`advocate run --http` is two processes, the server and its worker (bot/listeners/worker.py),
+`advocate run --http` is two processes, the server and its worker (bot/worker.py),
 forked from it and sharing the pages of the code both load. The resident set size (RSS) of
 each counts those shared pages in full, so the two RSS figures overlap; the proportional
 set size (PSS) divides each shared page among the processes sharing it, and its sum over

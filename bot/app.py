@@ -9,8 +9,9 @@ from typing import Any
 from slack_bolt import App, BoltContext, BoltResponse
 
 from bot import listeners
-from bot.listeners.work import Work
+from bot.listeners.work import Role
 from bot.logs import install_redaction
+from bot.pipeline import Pipeline, Workers
 from bot.runtime import Runtime
 from bot.slack.client import make_client
 
@@ -19,19 +20,31 @@ log = logging.getLogger(__name__)
 FOREIGN_WORKSPACE = "This Advocate serves another Slack workspace; ask your Slack admin about it."
 
 
+def build_pipeline(
+    runtime: Runtime, *, socket_mode: bool = False, verify_token: bool = False
+) -> Pipeline:
+    """The request's side of the pipeline (bot/pipeline.py): persist and acknowledge."""
+    answers = build_app(runtime, role="answer", socket_mode=socket_mode, verify_token=verify_token)
+    return Pipeline(runtime.db, answers)
+
+
+def build_workers(runtime: Runtime, **options: Any) -> Workers:
+    """The workers' side: claim stored requests and run their listeners."""
+    return Workers(runtime, build_app(runtime, role="work", verify_requests=False), **options)
+
+
 def build_app(
     runtime: Runtime,
     *,
+    role: Role = "work",
     socket_mode: bool = False,
     verify_token: bool = False,
     verify_requests: bool = True,
-    work: Work | None = None,
 ) -> App:
-    """The Bolt app. Slack is answered first; the work after the answer runs on `work`
-    (see bot/listeners/work.py), which the caller drains when it stops.
+    """The Bolt app in one of its two roles (see bot/listeners/work.py).
 
     Every HTTP request's signature is verified; only Socket Mode, whose connection is itself
-    authenticated, skips it, and the worker process, which gets requests the server verified.
+    authenticated, skips it, and the workers, which run requests verified when they came.
     """
     install_redaction()
     settings = runtime.settings
@@ -47,9 +60,8 @@ def build_app(
         signing_secret=settings.slack_signing_secret or "",
         request_verification_enabled=verify_requests and not socket_mode,
         token_verification_enabled=verify_token,
-        # Bolt runs each listener on the request thread and answers with what it returns;
-        # ours answer at once and hand their work to `work` (Bolt would otherwise poll for
-        # the ack every 10 ms from a thread pool of its own).
+        # Bolt runs each listener on the thread that dispatches the request (the request's
+        # own, or a worker's) instead of a thread pool of its own.
         process_before_response=True,
         raise_error_for_unhandled_request=False,
     )
@@ -57,9 +69,7 @@ def build_app(
         remember_workspaces(app, runtime)
     else:
         serve_own_workspace(app, runtime)
-    # The worker process gets requests the server verified and recorded (verify_requests
-    # is off only there): a repeated event was already skipped by the server.
-    listeners.register(app, runtime, work or Work(), first_delivery=verify_requests)
+    listeners.register(app, runtime, role)
     return app
 
 
@@ -87,8 +97,8 @@ def serve_own_workspace(app: App, runtime: Runtime) -> None:
 
 def remember_workspaces(app: App, runtime: Runtime) -> None:
     """An org-wide install serves workspaces the app first meets in their requests."""
+    from bot.domain import Workspace
     from bot.services import workspaces
-    from bot.services.workspace import Workspace
 
     known: set[str] = set()
 

@@ -15,8 +15,8 @@ from bot.config import ConfigError, Settings
 from bot.logs import install_redaction
 
 if TYPE_CHECKING:
-    from bot.listeners.work import Work
     from bot.runtime import Runtime
+    from bot.worker import WorkerProcess
 
 log = logging.getLogger("bot")
 
@@ -68,7 +68,15 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--socket", action="store_true", help="use Socket Mode")
     run.add_argument("--port", type=int, help="HTTP port (default: PORT, 3000)")
     run.add_argument("--no-scheduler", action="store_true", help="do not run scheduled work here")
+    run.add_argument(
+        "--no-workers",
+        action="store_true",
+        help="only store and acknowledge requests (run `advocate worker` somewhere else)",
+    )
     run.set_defaults(handler=cmd_run)
+
+    worker = sub.add_parser("worker", help="work stored requests alone")
+    worker.set_defaults(handler=cmd_worker)
 
     scheduler = sub.add_parser("scheduler", help="run the scheduler alone")
     scheduler.set_defaults(handler=cmd_scheduler)
@@ -161,22 +169,25 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         settings.require("slack_signing_secret")
     else:
         settings.require("slack_bot_token", "slack_signing_secret")
-    from bot.listeners.work import Work
-
-    # Started first, so that on Linux it is forked before this process opens a database
-    # connection or starts a thread (bot/listeners/worker.py).
-    work = Work() if socket else _work_process(settings)
-    scheduler = None
-    runtime = None
+    # Over HTTP the workers run in a process of their own (bot/worker.py), started first so
+    # that on Linux it is forked before this process opens a database connection or starts
+    # a thread. An in-memory database, which another process cannot see, keeps them here.
+    worker_process = None if args.no_workers or socket else _worker_process(settings)
+    workers = scheduler = runtime = None
     try:
         runtime = _runtime(settings)
         _ensure_schema(runtime)
 
-        from bot.app import build_app
+        from bot.app import build_pipeline, build_workers
         from bot.jobs.tick import register_token_workspace
 
         register_token_workspace(runtime)
-        app = build_app(runtime, socket_mode=socket, verify_token=True, work=work)
+        pipeline = build_pipeline(runtime, socket_mode=socket, verify_token=True)
+        if worker_process is not None:
+            worker_process.watch()
+        elif not args.no_workers:
+            workers = build_workers(runtime).start()
+            pipeline.stored = workers.wake
         if not args.no_scheduler:
             from bot.jobs.scheduler import make_scheduler
 
@@ -184,19 +195,23 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             scheduler.start()
         _stop_on_sigterm()
         if socket:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
+            from bot.socket_mode import PipelineSocketHandler
 
             log.info("starting in Socket Mode")
-            SocketModeHandler(app, settings.slack_app_token).start()
+            assert settings.slack_app_token
+            PipelineSocketHandler(pipeline, settings.slack_app_token).start()
         else:
             from bot.web import WebApp, serve
 
             port = args.port or settings.port
             log.info("serving HTTP on port %s (POST /slack/events, GET /healthz)", port)
-            serve(WebApp(app, runtime.db, settings.slack_signing_secret), port)
+            serve(WebApp(pipeline, runtime.db, settings.slack_signing_secret), port)
     finally:
-        # What was acknowledged gets done before the database goes away.
-        work.drain()
+        # The requests in hand are finished; what is stored waits for the next start.
+        if worker_process is not None:
+            worker_process.stop()
+        if workers is not None:
+            workers.stop()
         if scheduler is not None:
             scheduler.shutdown(wait=True)
         if runtime is not None:
@@ -204,15 +219,23 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _work_process(settings: Settings) -> Work:
-    """Over HTTP, the work after the ack runs in a worker process (bot/listeners/worker.py);
-    an in-memory database, which another process cannot see, keeps it in this one."""
-    from bot.listeners.work import Work
-    from bot.listeners.worker import WorkProcess
-
+def _worker_process(settings: Settings) -> WorkerProcess | None:
     if settings.database_url in IN_MEMORY_SQLITE:
-        return Work()
-    return WorkProcess(settings)
+        return None
+    from bot.worker import WorkerProcess
+
+    return WorkerProcess(settings)
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    _require_tokens(settings)
+    runtime = _runtime(settings)
+    _ensure_schema(runtime)
+    runtime.db.dispose()
+    from bot.worker import run_workers
+
+    run_workers(settings)
+    return 0
 
 
 def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from bot.clock import Clock, system_clock
 from bot.config import Settings
-from bot.services.workspace import Workspace
+from bot.domain import Workspace
 from bot.slack.client import ClientProvider, SingleWorkspaceClients
 from bot.slack.outbox import OutboxSender
 from bot.store.db import Database

@@ -5,13 +5,15 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from http import HTTPStatus
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import BoltRequest
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 
+from bot.pipeline import Pipeline
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -23,15 +25,18 @@ StartResponse = Callable[..., Any]
 
 
 class WebApp:
-    """A WSGI application: `/slack/events` (and OAuth) go to Bolt, `/healthz` checks the DB.
+    """A WSGI application: `/slack/events` goes through the pipeline (bot/pipeline.py), the
+    OAuth pages to Bolt, and `/healthz` checks the database.
 
     The signature of every POST is checked here, before anything parses the body: a request
     that is not from Slack gets 401 whatever it contains, and a signed body that cannot be
     parsed gets 400, never a 500 or a traceback.
     """
 
-    def __init__(self, app: App, db: Database, signing_secret: str | None = None) -> None:
-        self.slack = SlackRequestHandler(app, path=EVENTS_PATH)
+    def __init__(self, pipeline: Pipeline, db: Database, signing_secret: str | None = None) -> None:
+        self.pipeline = pipeline
+        # The OAuth pages (install, redirect) are Bolt's own.
+        self.slack = SlackRequestHandler(pipeline.answers)
         self.db = db
         self.verifier = SignatureVerifier(signing_secret) if signing_secret else None
 
@@ -42,12 +47,37 @@ class WebApp:
         if posted and self.verifier is not None and not self._signed(environ):
             return _answer(start_response, "401 Unauthorized", {"error": "invalid request"})
         try:
+            if posted and environ.get("PATH_INFO") == EVENTS_PATH:
+                return self.events(environ, start_response)
             return self.slack(environ, start_response)
         except Exception as error:
             log.warning(
                 "unreadable request to %s: %s", environ.get("PATH_INFO"), type(error).__name__
             )
             return _answer(start_response, "400 Bad Request", {"error": "bad request"})
+
+    def events(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """The Request URL: through the pipeline (verify, persist, acknowledge)."""
+        body = _read_body(environ).decode("utf-8")
+        headers: dict[str, str | Sequence[str]] = {
+            key[5:].replace("_", "-").lower(): [value]
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        }
+        for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            if environ.get(key):
+                headers[key.replace("_", "-").lower()] = [environ[key]]
+        request = BoltRequest(body=body, query=environ.get("QUERY_STRING", ""), headers=headers)
+        response = self.pipeline.receive(request)
+        payload = response.body.encode("utf-8")
+        status = f"{response.status} {HTTPStatus(response.status).phrase}"
+        answer_headers = [(k, v) for k, values in response.headers.items() for v in values]
+        if not any(k.lower() == "content-type" for k, _ in answer_headers):
+            answer_headers.append(("Content-Type", "text/plain;charset=utf-8"))
+        answer_headers = [(k, v) for k, v in answer_headers if k.lower() != "content-length"]
+        answer_headers.append(("Content-Length", str(len(payload))))
+        start_response(status, answer_headers)
+        return [payload]
 
     def _signed(self, environ: dict[str, Any]) -> bool:
         assert self.verifier is not None

@@ -8,14 +8,15 @@ import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from bot.app import build_app
+from bot.app import build_pipeline, build_workers
 from bot.config import Settings
+from bot.pipeline import Workers
 from bot.runtime import Runtime
 from bot.store import migrate
 from bot.store.db import Database
@@ -129,7 +130,8 @@ class AppServer:
         from waitress.server import create_server
 
         self.runtime = runtime
-        self.web = WebApp(build_app(runtime), runtime.db, runtime.settings.slack_signing_secret)
+        self.workers: Workers | None = None
+        self.web = self._web()
         self._server = create_server(self.web, host="127.0.0.1", port=0, threads=4)
         self.url = f"http://127.0.0.1:{self._server.effective_port}"
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -141,17 +143,28 @@ class AppServer:
         with contextlib.suppress(OSError):
             self._server.run()
 
+    def _web(self) -> WebApp:
+        """The pipeline and its workers, in this process, as `advocate run` on SQLite."""
+        if self.workers is not None:
+            self.workers.stop()
+        pipeline = build_pipeline(self.runtime)
+        self.workers = build_workers(
+            self.runtime, threads=4, backoff=timedelta(milliseconds=50)
+        ).start()
+        pipeline.stored = self.workers.wake
+        return WebApp(pipeline, self.runtime.db, self.runtime.settings.slack_signing_secret)
+
     def reconfigure(self, **changes: object) -> None:
         """Rebuild the app with other settings (same database and clock)."""
         self.runtime.settings = replace(self.runtime.settings, **changes)
-        self.web = WebApp(
-            build_app(self.runtime), self.runtime.db, self.runtime.settings.slack_signing_secret
-        )
+        self.web = self._web()
         self._server.application = self.web
 
     def close(self) -> None:
         self._server.close()
         self._thread.join(timeout=5)
+        if self.workers is not None:
+            self.workers.stop()
 
 
 @pytest.fixture

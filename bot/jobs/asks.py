@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 
 from bot.blocks import asks as render
+from bot.domain import Workspace
 from bot.runtime import Runtime
 from bot.services import ask_posts, asks, outbox
 from bot.services.settings import WorkspaceSettings
-from bot.services.workspace import Workspace
 from bot.store.models import Ask, Person
 
 MORNING = time(9, 0)

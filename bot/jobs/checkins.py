@@ -11,11 +11,11 @@ from slack_sdk import WebClient
 from sqlalchemy import select, update
 
 from bot.blocks.checkin import checkin_message
+from bot.domain import Workspace
 from bot.runtime import Runtime
 from bot.services import checkins, outbox
 from bot.services.schedule import due_week, shift_week
 from bot.services.settings import WorkspaceSettings
-from bot.services.workspace import Workspace
 from bot.slack import people
 from bot.store.db import insert_ignoring_conflicts
 from bot.store.models import BuyInGoal, InstalledWorkspace, OutboxMessage

@@ -11,12 +11,12 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import select, update
 
 from bot.blocks.digest import digest_message
+from bot.domain import Workspace
 from bot.runtime import Runtime
 from bot.services import digest as digests
 from bot.services import outbox
 from bot.services.people import admins_of
 from bot.services.settings import WorkspaceSettings
-from bot.services.workspace import Workspace
 from bot.store.db import insert_ignoring_conflicts
 from bot.store.models import OutboxMessage
 

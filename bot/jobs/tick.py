@@ -11,15 +11,16 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.clock import fixed_clock
+from bot.clock import fixed_clock, system_clock
+from bot.domain import Workspace
 from bot.jobs.asks import queue_reminders
 from bot.jobs.checkins import queue_checkins, refresh_people
 from bot.jobs.digest import DigestOutcome, post_digest
+from bot.pipeline import purge_done
 from bot.runtime import Runtime, make_sender
 from bot.services import lifecycle, workspaces
 from bot.services import settings as workspace_settings
 from bot.services.schedule import due_week
-from bot.services.workspace import Workspace
 from bot.slack.client import SingleWorkspaceClients
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ def tick(runtime: Runtime, now: datetime | None = None) -> TickReport:
     now = runtime.clock()
     report = TickReport()
     lifecycle.purge_expired(runtime.db, now, runtime.settings.retention_days)
+    purge_done(runtime.db, system_clock())
     _refresh_sqlite_statistics(runtime, now)
     for workspace in served(runtime):
         try:

@@ -6,17 +6,34 @@ from typing import cast
 
 from slack_bolt import App
 
+from bot.blocks import appreciation as appreciation_blocks
+from bot.blocks import asks as ask_blocks
+from bot.blocks.home import NEW_ASK_ACTION, SCHEDULE_ACTION, SETTINGS_ACTION
 from bot.listeners import actions, asks, commands, errors, events, settings, shortcuts, views
-from bot.listeners.work import ListenerApp, Work
+from bot.listeners.work import ListenerApp, Role
 from bot.runtime import Runtime
 
+# Buttons whose listener opens a modal: their trigger_id lives 3 seconds, so the pipeline
+# works them first (bot/pipeline.py). Commands without text and shortcuts open one too.
+MODAL_ACTIONS = frozenset(
+    {
+        appreciation_blocks.OPEN_MODAL_ACTION,
+        NEW_ASK_ACTION,
+        SETTINGS_ACTION,
+        SCHEDULE_ACTION,
+        ask_blocks.RAISE_OBSTACLE,
+        ask_blocks.COMMIT,
+        ask_blocks.DECLINE,
+        ask_blocks.APPRECIATE,
+    }
+)
 
-def register(app: App, runtime: Runtime, work: Work, *, first_delivery: bool = True) -> None:
-    """`first_delivery`: requests come from Slack, and a repeated event is skipped here (the
-    worker process gets requests the server has already recorded; it must not skip them)."""
+
+def register(app: App, runtime: Runtime, role: Role) -> None:
+    """Every listener, each run as `role` wants (see bot/listeners/work.py)."""
     errors.register(app, runtime)
-    guarded = cast(App, ListenerApp(app, work))
-    events.register(guarded, runtime, skip_repeated=first_delivery)
+    guarded = cast(App, ListenerApp(app, role))
+    events.register(guarded, runtime)
     commands.register(guarded, runtime)
     shortcuts.register(guarded, runtime)
     actions.register(guarded, runtime)

@@ -17,6 +17,7 @@ from slack_sdk import WebClient
 
 from bot.blocks import asks as render
 from bot.blocks.home import NEW_ASK_ACTION
+from bot.domain import PersonInfo, Workspace
 from bot.errors import UserError
 from bot.listeners.common import lookup_with, metadata_of, tell, workspace_of
 from bot.listeners.modals import open_appreciation_modal
@@ -24,7 +25,6 @@ from bot.runtime import Runtime
 from bot.services import ask_posts, asks
 from bot.services.dates import parse_due, split_due
 from bot.services.people import mark_used
-from bot.services.workspace import PersonInfo, Workspace
 from bot.slack import ask_status
 
 log = logging.getLogger(__name__)

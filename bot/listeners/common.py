@@ -11,9 +11,9 @@ from slack_bolt import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
+from bot.domain import PersonInfo, Workspace
 from bot.runtime import Runtime
 from bot.services.settings import WorkspaceSettings, for_workspace
-from bot.services.workspace import PersonInfo, Workspace
 from bot.slack import people
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from slack_bolt import App, BoltContext, BoltResponse
@@ -24,6 +26,31 @@ APOLOGY = (
 )
 
 
+# Failures of listeners run on this thread, collected while a worker runs a stored request
+# (bot/pipeline.py), which retries it instead of apologising at once.
+_collecting = threading.local()
+
+
+@contextmanager
+def failure_of() -> Iterator[list[Exception]]:
+    """Collect, instead of answering, the failures (other than UserErrors, which are the
+    person's to hear) of the listeners this thread runs meanwhile."""
+    failed: list[Exception] = []
+    _collecting.failed = failed
+    try:
+        yield failed
+    finally:
+        _collecting.failed = None
+
+
+def _collected(error: Exception) -> bool:
+    failed = getattr(_collecting, "failed", None)
+    if failed is None or isinstance(error, UserError):
+        return False
+    failed.append(error)
+    return True
+
+
 def register(app: App, runtime: Runtime) -> None:
     @app.middleware
     def only_well_formed_ids(context: BoltContext, next: Callable[[], BoltResponse]) -> Any:
@@ -39,7 +66,8 @@ def register(app: App, runtime: Runtime) -> None:
 
     @app.error
     def handle_error(error: Exception, body: dict[str, Any], client: WebClient) -> BoltResponse:
-        report(error, body, client)
+        if not _collected(error):
+            report(error, body, client)
         # The person has been told; Slack gets a plain acknowledgement, not a 500.
         return BoltResponse(status=200, body="")
 
@@ -76,6 +104,8 @@ def guarded(listener: Callable[..., Any]) -> Callable[..., Any]:
             ack = kwargs.get("ack")
             if ack is not None and getattr(ack, "response", None) is None:
                 ack()
+            if _collected(error):
+                return None
             body: dict[str, Any] = next(
                 (kwargs[k] for k in ("body", "command", "shortcut") if kwargs.get(k)), {}
             )

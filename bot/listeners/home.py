@@ -5,11 +5,11 @@ from __future__ import annotations
 from slack_sdk import WebClient
 
 from bot.blocks.home import HomeData, home_view
+from bot.domain import PersonInfo, Workspace
 from bot.runtime import Runtime
 from bot.services import appreciation, asks, checkins, digest
 from bot.services.schedule import week_of
 from bot.services.settings import for_workspace, is_admin
-from bot.services.workspace import PersonInfo, Workspace
 from bot.slack import people
 
 ADVOCATES_SHOWN = 5

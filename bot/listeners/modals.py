@@ -5,9 +5,9 @@ from __future__ import annotations
 from slack_sdk import WebClient
 
 from bot.blocks import appreciation as blocks
+from bot.domain import Workspace
 from bot.runtime import Runtime
 from bot.services.settings import for_workspace
-from bot.services.workspace import Workspace
 
 
 def open_appreciation_modal(

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.blocks import appreciation as render
+from bot.domain import PersonInfo, Workspace
 from bot.errors import UserError
 from bot.services import outbox, people
-from bot.services.workspace import PersonInfo, Workspace
 from bot.store import queries
 from bot.store.db import Database
 from bot.store.models import Appreciation, AppreciationRecipient

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.blocks import asks as render
+from bot.domain import Workspace
 from bot.services import asks, outbox
-from bot.services.workspace import Workspace
 from bot.store.db import Database, insert_ignoring_conflicts
 from bot.store.models import Ask, OutboxMessage
 

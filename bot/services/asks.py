@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from bot.domain import Workspace
 from bot.errors import UserError
-from bot.services.workspace import Workspace
 from bot.store.db import Database
 from bot.store.models import Ask, Obstacle
 

@@ -11,8 +11,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.config import WEEKDAYS
+from bot.domain import Workspace
 from bot.services.settings import WorkspaceSettings
-from bot.services.workspace import Workspace
 from bot.store.db import Database
 from bot.store.models import BuyInGoal, Person
 

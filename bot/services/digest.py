@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.domain import Workspace
 from bot.services import asks
 from bot.services.schedule import week_bounds
-from bot.services.workspace import Workspace
 from bot.store import queries
 from bot.store.db import Database
 from bot.store.models import Appreciation, Person

@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.domain import Workspace
 from bot.services import asks as ask_rules
-from bot.services.workspace import Workspace
 from bot.store.db import Database
 from bot.store.models import Appreciation, Ask, BuyInGoal, Obstacle, Person
 

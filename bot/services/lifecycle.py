@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 
+from bot.domain import Workspace
 from bot.services.digest import GHOST_PREFIX
-from bot.services.workspace import Workspace
 from bot.store import queries
 from bot.store.db import Database
 from bot.store.models import (

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from bot.services.workspace import Workspace
+from bot.domain import Workspace
 from bot.store.db import Database
 from bot.store.models import Person
 

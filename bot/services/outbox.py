@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.services.workspace import Workspace
+from bot.domain import Workspace
 from bot.store.models import OutboxMessage
 
 

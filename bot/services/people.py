@@ -6,8 +6,8 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
+from bot.domain import Workspace
 from bot.services.settings import WorkspaceSettings
-from bot.services.workspace import Workspace
 from bot.store.db import Database
 from bot.store.models import Person
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 
 from bot.config import WEEKDAYS, Settings
-from bot.services.workspace import PersonInfo, Workspace
+from bot.domain import PersonInfo, Workspace
 from bot.store.db import Database
 from bot.store.models import Person, SettingsChange, WorkspaceSetting
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from bot.services.workspace import TokenOwner, Workspace
+from bot.domain import TokenOwner, Workspace
 from bot.store.db import Database, insert_ignoring_conflicts
 from bot.store.models import BotToken, InstalledWorkspace
 

@@ -17,7 +17,7 @@ from slack_sdk.http_retry import RateLimitErrorRetryHandler
 
 from bot.clock import Clock, system_clock
 from bot.config import Settings
-from bot.services.workspace import TokenOwner, Workspace
+from bot.domain import TokenOwner, Workspace
 from bot.store.db import Database
 
 log = logging.getLogger(__name__)

@@ -21,8 +21,8 @@ from slack_sdk.oauth.token_rotation import TokenRotator
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.domain import TokenOwner, Workspace
 from bot.services import workspaces
-from bot.services.workspace import TokenOwner, Workspace
 from bot.slack.client import make_client, refuse
 from bot.slack.scopes import BOT_SCOPES
 from bot.store.db import Database

@@ -23,8 +23,8 @@ from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import Clock
+from bot.domain import TokenOwner
 from bot.services.outbox import Delivery
-from bot.services.workspace import TokenOwner
 from bot.slack.client import ClientProvider, ForeignWorkspace
 from bot.store.db import Database
 from bot.store.models import OutboxMessage, Person

@@ -10,7 +10,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bot.services.workspace import PersonInfo, Workspace
+from bot.domain import PersonInfo, Workspace
 from bot.store.db import Database
 from bot.store.models import Person
 

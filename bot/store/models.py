@@ -350,14 +350,36 @@ class BotToken(Base):
     first_seen_at: Mapped[datetime]
 
 
-class ProcessedEvent(Base):
-    """Events API deliveries already handled, so a retry of the same `event_id` is a no-op."""
+class SlackRequest(Base):
+    """A request from Slack, stored before it is acknowledged and worked from here (see
+    bot/pipeline.py). `key` is Slack's own identity of the delivery, so a retry or a double
+    click finds the row and is acknowledged without a second one."""
 
-    __tablename__ = "processed_events"
+    __tablename__ = "slack_requests"
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_slack_requests_key"),
+        Index("ix_slack_requests_status_fast_id", "status", "fast", "id"),
+    )
 
-    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(191))
     team_id: Mapped[str | None] = mapped_column(String(32))
-    received_at: Mapped[datetime] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # command|shortcut|action|view|event
+    # How it came: "http" (body and headers as Slack sent them) or "socket" (the envelope's
+    # payload as JSON).
+    mode: Mapped[str] = mapped_column(String(8))
+    body: Mapped[str] = mapped_column(Text)
+    headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Opens a modal: Slack's trigger_id lives 3 seconds, so it is worked first.
+    fast: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|done|parked
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    received_at: Mapped[datetime]
+    done_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_error: Mapped[str | None] = mapped_column(String(255))
 
 
 # slack-sdk's OAuth stores keep installations (tokens) and OAuth states in these tables of

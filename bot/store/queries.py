@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import ColumnElement, String, case, cast, delete, desc, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from bot.services.workspace import Workspace
+from bot.domain import Workspace
 from bot.store.models import (
     AllTimeGiver,
     AllTimeStanding,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -164,9 +165,11 @@ def test_appreciation_is_recorded_once_per_command_even_if_delivered_twice(
 ) -> None:
     appreciate(server, slack, f"<@{ANA}> for the review", trigger_id="111.222.same")
     wait_reply(slack)
+    # The repeat finds its stored request: acknowledged, and nothing more is done or said.
     appreciate(server, slack, f"<@{ANA}> for the review", trigger_id="111.222.same")
+    time.sleep(0.5)
 
-    assert "already recorded" in wait_reply(slack, count=2)
+    assert len(replies(slack)) == 1
     assert appreciation_count(server.runtime.db) == 1
     assert len(posts(slack)) == 2  # one channel post, one DM
 
@@ -207,27 +210,58 @@ def test_slack_outage_delays_the_post_and_a_later_tick_sends_it_once(
     assert len(slack.messages("C111")) == 1
 
 
-def test_failing_slack_call_gets_an_apology_and_records_nothing(
+def test_a_failing_slack_call_is_retried_and_recorded_once(
     server: AppServer, slack: FakeSlack
 ) -> None:
     slack.fail_next("users.info", status=500)
 
     appreciate(server, slack, f"<@{ANA}> for the handover")
 
-    assert "Sorry, something went wrong" in wait_reply(slack)
-    assert appreciation_count(server.runtime.db) == 0
+    assert "recorded" in wait_reply(slack)
+    assert appreciation_count(server.runtime.db) == 1
+    assert len(posts(slack)) == 2
 
 
-def test_unreachable_database_gets_an_apology(server: AppServer, slack: FakeSlack) -> None:
-    from bot.store.db import Database
+def test_a_request_that_keeps_failing_is_parked_and_the_person_told_once(
+    server: AppServer, slack: FakeSlack
+) -> None:
+    from sqlalchemy import select
 
-    server.runtime.db = Database("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    from bot.pipeline import MAX_ATTEMPTS
+    from bot.store.models import SlackRequest
+
+    slack.fail_next("users.info", status=500, times=MAX_ATTEMPTS)
 
     appreciate(server, slack, f"<@{ANA}> for the handover")
 
-    reply = wait_reply(slack)
-    assert reply.startswith("Sorry, something went wrong") and "Traceback" not in reply
-    assert posts(slack) == []
+    assert "Sorry, something went wrong" in wait_reply(slack)
+    time.sleep(0.5)
+    assert len(replies(slack)) == 1
+    assert appreciation_count(server.runtime.db) == 0
+    with server.runtime.db.transaction() as session:
+        (row,) = session.scalars(select(SlackRequest))
+    assert (row.status, row.attempts) == ("parked", MAX_ATTEMPTS)
+    assert row.last_error and "internal_error" in row.last_error
+
+
+def test_unreachable_database_gets_an_honest_answer_in_the_ack(
+    server: AppServer, slack: FakeSlack
+) -> None:
+    from bot.store.db import Database
+
+    server.web.pipeline.db = Database("postgresql+psycopg://nobody@127.0.0.1:1/none")
+
+    status, body = server.client.command(
+        command="/appreciate",
+        text=f"<@{ANA}> for the handover",
+        user_id=GIVER,
+        response_url=slack.response_url(),
+    )
+
+    assert status == 200
+    assert json.loads(body)["text"] == "I couldn't record that just now; please try again."
+    time.sleep(0.3)
+    assert posts(slack) == [] and replies(slack) == []
 
 
 def test_help_lists_what_the_command_does(server: AppServer, slack: FakeSlack) -> None:
@@ -249,8 +283,8 @@ def test_top_ranks_by_appreciation_received_then_distinct_givers(
     server: AppServer, slack: FakeSlack
 ) -> None:
     db = server.runtime.db
+    from bot.domain import PersonInfo, Workspace
     from bot.services import appreciation
-    from bot.services.workspace import PersonInfo, Workspace
 
     now = server.runtime.clock()
     ws = Workspace("T111")
@@ -268,8 +302,8 @@ def test_top_ranks_by_appreciation_received_then_distinct_givers(
 
 
 def test_private_appreciation_is_not_ranked(server: AppServer, slack: FakeSlack) -> None:
+    from bot.domain import PersonInfo, Workspace
     from bot.services import appreciation
-    from bot.services.workspace import PersonInfo, Workspace
 
     draft = appreciation.Draft(GIVER, [ANA], "thanks", is_private=True, source_key="p")
     appreciation.record(

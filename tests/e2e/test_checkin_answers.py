@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.blocks.checkin import goal_block_id
+from bot.domain import PersonInfo, Workspace
 from bot.services import checkins, workspaces
-from bot.services.workspace import PersonInfo, Workspace
 from bot.slack import people
 from bot.store.models import BuyInGoal, Person
 from tests.conftest import ANA, BEN, GIVER, AppServer, MovableClock

@@ -35,8 +35,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.domain import Workspace
 from bot.services import checkins
-from bot.services.workspace import Workspace
 from tests.conftest import ANA, BEN, GIVER, TEAM, AppServer
 from tests.support.fake_slack import FakeSlack
 from tests.support.slack_requests import (

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select
 
+from bot.domain import PersonInfo, Workspace
 from bot.jobs.tick import tick
 from bot.services import appreciation, workspaces
 from bot.services.settings import for_workspace
-from bot.services.workspace import PersonInfo, Workspace
 from bot.store.models import Appreciation, AppreciationRecipient, SettingsChange, WorkspaceSetting
 from tests.conftest import ANA, BEN, GIVER, AppServer, MovableClock
 from tests.support.blockkit import assert_valid_home, assert_valid_modal

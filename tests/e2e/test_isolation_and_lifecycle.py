@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.domain import PersonInfo, Workspace
 from bot.services import appreciation, workspaces
 from bot.services.people import mark_used
-from bot.services.workspace import PersonInfo, Workspace
 from bot.slack import people
 from tests.conftest import ANA, GIVER, AppServer, MovableClock
 from tests.e2e.test_cli import clean_env

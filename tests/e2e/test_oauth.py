@@ -16,9 +16,9 @@ from slack_sdk.oauth.installation_store import Bot, Installation
 from sqlalchemy import select
 
 from bot.config import Settings
+from bot.domain import Workspace
 from bot.runtime import Runtime
 from bot.services import workspaces
-from bot.services.workspace import Workspace
 from bot.slack.oauth import OAuthClients
 from bot.store.db import Database
 from bot.store.models import slack_bots

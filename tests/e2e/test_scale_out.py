@@ -1,5 +1,6 @@
-"""Two HTTP processes and two schedulers against one PostgreSQL, as docker-compose.yml runs
-them: every request is answered once, every digest and check-in is sent once."""
+"""Two HTTP processes, two workers and two schedulers against one PostgreSQL, as
+docker-compose.yml runs them: every request is answered once, every digest and check-in is
+sent once."""
 
 from __future__ import annotations
 
@@ -19,10 +20,10 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 
 from bot.config import WEEKDAYS
+from bot.domain import PersonInfo, Workspace
 from bot.runtime import Runtime
 from bot.services import appreciation, workspaces
 from bot.services.people import mark_used
-from bot.services.workspace import PersonInfo, Workspace
 from bot.slack import people
 from tests.conftest import ANA, BEN, GIVER, SIGNING_SECRET, MovableClock
 from tests.e2e.test_cli import clean_env
@@ -42,7 +43,8 @@ def free_port() -> int:
 def test_compose_file_runs_http_replicas_without_scheduler_and_one_scheduler() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert services["web"]["command"] == ["run", "--http", "--no-scheduler"]
+    assert services["web"]["command"] == ["run", "--http", "--no-scheduler", "--no-workers"]
+    assert services["worker"]["command"] == ["worker"]
     assert services["scheduler"]["command"] == ["scheduler"]
     assert services["migrate"]["command"] == ["migrate"]
     assert "postgres" in services["db"]["image"]
@@ -92,6 +94,7 @@ def fleet(
                     "run",
                     "--http",
                     "--no-scheduler",
+                    "--no-workers",
                     "--port",
                     str(port),
                 ],
@@ -102,10 +105,10 @@ def fleet(
             )
         )
         urls.append(f"http://127.0.0.1:{port}")
-    for _ in range(2):
+    for command in ("scheduler", "scheduler", "worker", "worker"):
         processes.append(
             subprocess.Popen(
-                [sys.executable, "-m", "bot", "scheduler"],
+                [sys.executable, "-m", "bot", command],
                 env=env,
                 cwd=tmp_path,
                 stdout=subprocess.DEVNULL,
@@ -130,7 +133,7 @@ def fleet(
 
 
 @pytest.mark.parametrize("db", ["postgres"], indirect=True)
-def test_two_app_processes_and_two_schedulers_do_everything_once(
+def test_two_app_processes_two_workers_and_two_schedulers_do_everything_once(
     fleet: list[str], slack: FakeSlack
 ) -> None:
     # Requests spread over both replicas, each answered once.

@@ -18,11 +18,11 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import Settings
+from bot.domain import PersonInfo, Workspace
 from bot.runtime import Runtime
 from bot.services import appreciation, asks, workspaces
 from bot.services.outbox import direct_message
 from bot.services.people import mark_used
-from bot.services.workspace import PersonInfo, Workspace
 from bot.slack import people
 from bot.store.db import Database
 from bot.store.models import InstalledWorkspace, OutboxMessage

@@ -6,10 +6,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from bot.domain import PersonInfo, Workspace
 from bot.jobs.tick import tick
 from bot.runtime import Runtime
 from bot.services import asks, digest, workspaces
-from bot.services.workspace import PersonInfo, Workspace
 from bot.slack import people
 from tests.conftest import MovableClock
 from tests.support.blockkit import assert_valid_message_blocks

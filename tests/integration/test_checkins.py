@@ -10,12 +10,12 @@ import pytest
 from slack_sdk import WebClient
 from sqlalchemy import func, select
 
+from bot.domain import PersonInfo, Workspace
 from bot.jobs.checkins import queue_checkins
 from bot.jobs.tick import tick
 from bot.runtime import Runtime
 from bot.services import checkins, workspaces
 from bot.services.settings import for_workspace
-from bot.services.workspace import PersonInfo, Workspace
 from bot.slack import people
 from bot.slack.outbox import BATCH
 from bot.store.models import OutboxMessage

@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from bot.domain import PersonInfo, Workspace
 from bot.services import appreciation, digest, lifecycle
 from bot.services.schedule import week_bounds
-from bot.services.workspace import PersonInfo, Workspace
 from bot.store.db import Database
 from bot.store.models import (
     AllTimeGiver,

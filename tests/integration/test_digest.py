@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.blocks.digest import digest_message
+from bot.domain import PersonInfo, Workspace
 from bot.jobs.digest import post_digest
 from bot.jobs.tick import tick
 from bot.runtime import Runtime
 from bot.services import appreciation, digest, workspaces
 from bot.services.settings import for_workspace
-from bot.services.workspace import PersonInfo, Workspace
 from bot.slack.outbox import LEASE
 from bot.store.models import OutboxMessage
 from tests.conftest import ANA, BEN, GIVER, MovableClock

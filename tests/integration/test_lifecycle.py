@@ -8,12 +8,12 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from bot.domain import PersonInfo, Workspace
 from bot.jobs.tick import tick
 from bot.runtime import Runtime
 from bot.services import appreciation, asks, checkins, digest, export, lifecycle, workspaces
 from bot.services.people import mark_used
 from bot.services.settings import for_workspace
-from bot.services.workspace import PersonInfo, Workspace
 from bot.slack import people
 from bot.store.models import Appreciation, AppreciationRecipient, Ask, Base, Person
 from tests.conftest import ANA, BEN, GIVER, MovableClock

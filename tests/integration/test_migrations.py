@@ -10,8 +10,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select
 
+from bot.domain import PersonInfo, Workspace
 from bot.services import appreciation
-from bot.services.workspace import PersonInfo, Workspace
 from bot.store import migrate
 from bot.store.db import Database, UTCDateTime
 from bot.store.models import AllTimeGiver, AllTimeStanding, AppreciationRecipient, Base

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from bot.domain import PersonInfo, Workspace
 from bot.runtime import Runtime
 from bot.services import appreciation
-from bot.services.workspace import PersonInfo, Workspace
 from bot.slack import people
 from bot.slack.outbox import LEASE, OutboxSender
 from bot.store.models import OutboxMessage, Person

@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 from slack_sdk import WebClient
 from sqlalchemy import select, update
 
+from bot.domain import PersonInfo, Workspace
 from bot.runtime import Runtime
-from bot.services.workspace import PersonInfo, Workspace
 from bot.slack import people
 from bot.store.models import Person
 from tests.conftest import ANA, BEN, GIVER, MovableClock

@@ -25,9 +25,12 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from tests.support.fake_socket_mode import FakeSocketMode
 
 __all__ = ["BOT_ID", "DEFAULT_SCOPES", "Call", "FakeSlack"]
 
@@ -234,6 +237,9 @@ def _format_ts(micros: int) -> str:
 
 DROPPED = 0  # a reply status meaning: close the connection without answering
 _CLIENT_AUTHENTICATED = {"oauth.v2.access", "oauth.v2.exchange"}
+_BOT_OR_USER_TOKENS = ("xoxb-", "xoxp-", "xoxe.xoxb-")
+# Methods that take the app-level token (xapp-) and no other; every other method refuses it.
+_APP_TOKEN_METHODS = {"apps.connections.open"}
 
 
 class FakeSlack:
@@ -480,6 +486,14 @@ class FakeSlack:
             else:
                 self._delays.pop(method, None)
 
+    def use_socket_mode(self, fake: FakeSocketMode) -> None:
+        """Answer ``apps.connections.open`` with ``fake``'s URL, a fresh ticket per call."""
+        with self._lock:
+            self._handlers["apps.connections.open"] = lambda params, token: {
+                "ok": True,
+                "url": fake.url,
+            }
+
     def messages(self, channel: str) -> list[dict[str, Any]]:
         """Messages posted to a channel (a user id means their DM), oldest first, replies included.
 
@@ -577,10 +591,13 @@ class FakeSlack:
             return _Reply(HTTPStatus.OK, _error("invalid_json"), {})
         # OAuth methods authenticate with the app's client id and secret, not a token; rotated
         # tokens start with xoxe.
-        if method not in _CLIENT_AUTHENTICATED and (
-            token is None or not token.startswith(("xoxb-", "xoxp-", "xoxe.xoxb-"))
-        ):
-            return _Reply(HTTPStatus.OK, _error("not_authed"), {})
+        if method not in _CLIENT_AUTHENTICATED:
+            accepted = ("xapp-",) if method in _APP_TOKEN_METHODS else _BOT_OR_USER_TOKENS
+            if token is None or not token.startswith(accepted):
+                # A real token of the wrong kind is told so, as Slack does.
+                known = token is not None and token.startswith(("xapp-", *_BOT_OR_USER_TOKENS))
+                error = "not_allowed_token_type" if known else "not_authed"
+                return _Reply(HTTPStatus.OK, _error(error), {})
         if method in self._overrides:
             return _Reply(HTTPStatus.OK, copy.deepcopy(self._overrides[method]), {})
         handler = self._handlers.get(method)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.domain import PersonInfo
 from bot.errors import UserError
 from bot.services.appreciation import (
     MAX_REASON,
@@ -17,7 +18,6 @@ from bot.services.appreciation import (
     period_start,
     start_of_local_day,
 )
-from bot.services.workspace import PersonInfo
 
 VALUES = ("teamwork", "ownership")
 

@@ -1,4 +1,5 @@
-"""The small value types every service shares."""
+"""The value types every layer shares, at the bottom: `store/` and everything above import
+them from here, and this module imports nothing of the app."""
 
 from __future__ import annotations
 

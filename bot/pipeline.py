@@ -1,0 +1,488 @@
+"""The one path every request from Slack takes, over HTTP and Socket Mode, in tests and in
+production:
+
+    Slack ─► verify ─► persist ─────────► acknowledge        ┊ claim ─► run ─────► done
+             the       one row per         the ack's own     ┊ a worker  the         marked
+             signature delivery, keyed     body: empty, a    ┊ takes the listener,   done; a
+             (HTTP) or by Slack's own id:  view's field      ┊ row for a through     failure is
+             the       a retry finds the   errors, or "I     ┊ lease     Bolt        retried,
+             socket    row and writes      couldn't record   ┊ (fast                 then parked
+                       nothing             that"             ┊ lane first)           and told
+
+Left of the dotted line runs on the request's thread (`Pipeline.receive`), right of it on
+workers (`Workers`), in this process or another (`advocate worker`), reading the database
+only: nothing acknowledged exists only in memory, so whichever process dies, what Slack
+was told is recorded gets done. A claim whose worker died is taken over when its lease
+ends (at once, when the worker was on this machine). Running a request twice does no harm:
+its effects are keyed (an appreciation by its trigger, every message by its outbox key).
+
+What is answered at once and never stored: URL verification, SSL checks, options for
+menus. A view submission first runs its listener until the listener acknowledges it, on the
+request's thread, so that field errors go back with the answer (and nothing is stored);
+a clean submission is stored, and its listener runs again on a worker, where the ack is a
+no-op. A request that opens a modal (`fast`) is claimed before any other and by workers of
+its own; when it waited so long that its trigger has expired, the person is told to try
+again instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_bolt import App, BoltRequest, BoltResponse
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.clock import system_clock
+from bot.listeners import MODAL_ACTIONS
+from bot.listeners.errors import APOLOGY, failure_of, reply_to_person
+from bot.listeners.work import WORKERS
+from bot.runtime import Runtime
+from bot.store.db import Database, insert_ignoring_conflicts
+from bot.store.models import SlackRequest
+
+log = logging.getLogger(__name__)
+
+SORRY = "I couldn't record that just now; please try again."
+TOO_LATE = "Sorry, that took me too long to open. Please try again."
+# A worker that stops renewing its claim (it died) loses it after this long.
+LEASE = timedelta(seconds=60)
+RENEW_EVERY_SECONDS = 20.0
+# A request that fails this many times is parked with its error, and the person told once.
+MAX_ATTEMPTS = 5
+# The wait before a failed request's next attempt, doubled each time (1, 2, 4, 8 seconds).
+BACKOFF = timedelta(seconds=1)
+# Slack's trigger_id lives 3 seconds; past this a modal would not open.
+TRIGGER_SECONDS = 2.5
+# How often idle workers look for requests stored by another process.
+POLL_SECONDS = 0.05
+# An idle worker is woken when there is work; it also looks by itself this often.
+IDLE_SECONDS = 5.0
+# Done requests are kept this long: the window in which Slack retries a delivery.
+KEEP_DONE = timedelta(days=1)
+FAST_WORKERS = 2
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A request worth storing: its kind, Slack's identity of it, and its lane."""
+
+    kind: str  # command | shortcut | action | view | event
+    key: str
+    team_id: str | None
+    fast: bool
+
+
+def identify(payload: Any) -> Delivery | None:
+    """What Slack sent, or None for what is answered at once and never stored."""
+    if not isinstance(payload, dict):
+        return None
+    team_id = _team_of(payload)
+    kind, key, fast = _classify(payload)
+    if kind is None:
+        return None
+    if len(key) > 191 or not key.isprintable():
+        key = f"{kind}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+    return Delivery(kind, key, team_id, fast)
+
+
+def _classify(payload: dict[str, Any]) -> tuple[str | None, str, bool]:
+    kind = payload.get("type")
+    if kind == "event_callback":
+        return "event", f"event:{payload.get('event_id')}", False
+    if "command" in payload:
+        opens_modal = not str(payload.get("text") or "").strip()
+        return "command", f"command:{payload.get('trigger_id')}", opens_modal
+    if kind in ("shortcut", "message_action"):
+        return "shortcut", f"shortcut:{payload.get('trigger_id')}", True
+    if kind == "block_actions":
+        actions = payload.get("actions") or [{}]
+        first = actions[0] if isinstance(actions, list) and isinstance(actions[0], dict) else {}
+        container = payload.get("container")
+        container = container if isinstance(container, dict) else {}
+        where = container.get("message_ts") or container.get("view_id") or ""
+        key = f"action:{where}:{first.get('action_id')}:{first.get('action_ts')}"
+        return "action", key, first.get("action_id") in MODAL_ACTIONS
+    if kind == "view_submission":
+        view = payload.get("view")
+        view = view if isinstance(view, dict) else {}
+        return "view", f"view:{view.get('id')}:{view.get('hash')}", False
+    return None, "", False
+
+
+def _team_of(payload: dict[str, Any]) -> str | None:
+    team = payload.get("team_id") or payload.get("team")
+    if isinstance(team, dict):
+        team = team.get("id")
+    return team if isinstance(team, str) and len(team) <= 32 else None
+
+
+class Pipeline:
+    """The request's thread: verify (done by the caller), persist, acknowledge."""
+
+    def __init__(
+        self,
+        db: Database,
+        answers: App,
+        stored: Callable[[bool], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.clock = system_clock
+        # The Bolt app that answers what is answered at once, and view submissions up to
+        # their ack (its listeners stop there: see bot/listeners/work.py).
+        self.answers = answers
+        # Called after a new request is stored, with whether it opens a modal: wakes
+        # workers in this process.
+        self.stored = stored
+
+    def receive(self, request: BoltRequest) -> BoltResponse:
+        """Answer one verified request from Slack (HTTP or Socket Mode)."""
+        delivery = identify(request.body)
+        if delivery is None:
+            return self.answers.dispatch(request)
+        answer = BoltResponse(status=200, body="")
+        if delivery.kind == "view":
+            answer = self.answers.dispatch(request)
+            if answer.status != 200 or "errors" in str(answer.body):
+                return answer
+        try:
+            new = self._persist(request, delivery)
+        except SQLAlchemyError as error:
+            log.error("could not store a %s (%s): %s", delivery.kind, delivery.key, error)
+            return _sorry(delivery, request.body)
+        if new and self.stored is not None:
+            self.stored(delivery.fast)
+        elif not new:
+            log.info("%s is stored already; acknowledging the repeat", delivery.key)
+        return answer
+
+    def _persist(self, request: BoltRequest, delivery: Delivery) -> bool:
+        now = self.clock()
+        socket_mode = request.mode == "socket_mode"
+        row = {
+            "key": delivery.key,
+            "team_id": delivery.team_id,
+            "kind": delivery.kind,
+            "mode": "socket" if socket_mode else "http",
+            "body": json.dumps(request.body) if socket_mode else request.raw_body,
+            "headers": {} if socket_mode else {k: list(v) for k, v in request.headers.items()},
+            "fast": delivery.fast,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "claimed_until": None,
+            "claimed_by": None,
+            "received_at": now,
+            "done_at": None,
+            "last_error": None,
+        }
+        with self.db.transaction() as session:
+            return insert_ignoring_conflicts(session, SlackRequest, [row], ["key"]) == 1
+
+
+def _sorry(delivery: Delivery, payload: dict[str, Any]) -> BoltResponse:
+    """The honest answer when the request could not be stored: said in the ack itself where
+    Slack shows it (a command's reply, a form's field), else a failure Slack retries or
+    shows (events are redelivered; a button shows that it failed)."""
+    if delivery.kind == "command":
+        body = json.dumps({"response_type": "ephemeral", "text": SORRY})
+        return BoltResponse(status=200, body=body, headers={"content-type": "application/json"})
+    if delivery.kind == "view":
+        blocks = (payload.get("view") or {}).get("blocks") or []
+        inputs = [
+            b.get("block_id") for b in blocks if b.get("type") == "input" and b.get("block_id")
+        ]
+        if inputs:
+            errors = {"response_action": "errors", "errors": {inputs[0]: SORRY}}
+            return BoltResponse(
+                status=200, body=json.dumps(errors), headers={"content-type": "application/json"}
+            )
+    return BoltResponse(status=503, body="")
+
+
+class Workers:
+    """Claim stored requests and run them through `app`, the Bolt app whose listeners do
+    the work (their ack is a no-op there), on `threads` threads, and `fast_threads` more
+    that take only requests that open a modal."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        app: App,
+        *,
+        threads: int = WORKERS,
+        fast_threads: int = FAST_WORKERS,
+        backoff: timedelta = BACKOFF,
+    ) -> None:
+        self.db = runtime.db
+        # Leases, retries and a trigger's age are real time, whatever the app's clock says.
+        self.clock = system_clock
+        self.clients = runtime.clients
+        self.app = app
+        self.backoff = backoff
+        self.me = f"{socket.gethostname()}:{os.getpid()}"
+        self._threads = [
+            threading.Thread(target=self._work, args=(False,), name=f"work-{n}", daemon=True)
+            for n in range(threads)
+        ] + [
+            threading.Thread(target=self._work, args=(True,), name=f"fast-{n}", daemon=True)
+            for n in range(fast_threads)
+        ]
+        self._lookout = threading.Thread(target=self._look_out, name="lookout", daemon=True)
+        # Idle workers wait here, each lane on its own: one is woken per request stored, and
+        # a worker that found one wakes the next, so a burst fans out and an idle pool does
+        # not compete for every single request.
+        self._lanes = {False: threading.Condition(), True: threading.Condition()}
+        self._stopping = threading.Event()
+        self._started = False
+
+    def start(self) -> Workers:
+        self._take_back_from_the_dead()
+        for thread in [*self._threads, self._lookout]:
+            thread.start()
+        self._started = True
+        return self
+
+    def wake(self, fast: bool = False) -> None:
+        """A request was stored here: no need to wait for the next look."""
+        self._wake_one(False)
+        if fast:
+            self._wake_one(True)
+
+    def _wake_one(self, fast_lane: bool) -> None:
+        lane = self._lanes[fast_lane]
+        with lane:
+            lane.notify()
+
+    def stop(self) -> None:
+        """Finish the requests in hand and stop; what is still stored waits for the next
+        worker (this one on its next start, or another)."""
+        self._stopping.set()
+        for lane in self._lanes.values():
+            with lane:
+                lane.notify_all()
+        if self._started:
+            for thread in [*self._threads, self._lookout]:
+                thread.join()
+        self._release_mine()
+
+    def backlog(self) -> int:
+        """Requests stored and not done yet (for tests and the operator)."""
+        from sqlalchemy import func
+
+        with self.db.transaction() as session:
+            query = select(func.count()).where(SlackRequest.status == "pending")
+            return int(session.scalar(query.select_from(SlackRequest)) or 0)
+
+    # ---------------------------------------------------------------- claiming
+
+    def _work(self, fast_only: bool) -> None:
+        while not self._stopping.is_set():
+            try:
+                row = self._claim(fast_only)
+            except SQLAlchemyError as error:
+                log.warning("could not claim a request: %s", error)
+                row = None
+            lane = self._lanes[fast_only]
+            if row is None:
+                with lane:
+                    if not self._stopping.is_set():
+                        lane.wait(IDLE_SECONDS)
+                continue
+            self._wake_one(fast_only)  # there may be more
+            self._run(row)
+
+    def _look_out(self) -> None:
+        """Wake the workers when another process stored something; renew our claims."""
+        renewed = self.clock()
+        while not self._stopping.wait(POLL_SECONDS):
+            try:
+                due = self._anything_due()
+                if due is not None:
+                    self.wake(fast=due)
+                if (self.clock() - renewed).total_seconds() >= RENEW_EVERY_SECONDS:
+                    renewed = self.clock()
+                    self._renew()
+            except SQLAlchemyError as error:
+                log.warning("could not look for requests: %s", error)
+
+    def _due(self, now: datetime, fast_only: bool) -> Any:
+        query = select(SlackRequest.id).where(
+            SlackRequest.status == "pending",
+            SlackRequest.next_attempt_at <= now,
+            or_(SlackRequest.claimed_until.is_(None), SlackRequest.claimed_until < now),
+        )
+        if fast_only:
+            query = query.where(SlackRequest.fast.is_(True))
+        return query.order_by(SlackRequest.fast.desc(), SlackRequest.id)
+
+    def _anything_due(self) -> bool | None:
+        """None when nothing is due; else whether the first due request opens a modal."""
+        query = self._due(self.clock(), False).with_only_columns(SlackRequest.fast).limit(1)
+        with self.db.transaction() as session:
+            return session.scalar(query)
+
+    def _claim(self, fast_only: bool) -> SlackRequest | None:
+        now = self.clock()
+        # Rows another worker is claiming right now are skipped, not waited for (PostgreSQL);
+        # SQLite has one writer at a time, so its claims simply take turns.
+        pick = self._due(now, fast_only).limit(1).with_for_update(skip_locked=True)
+        with self.db.transaction() as session:
+            return session.scalar(
+                update(SlackRequest)
+                .where(SlackRequest.id.in_(pick))
+                .values(
+                    claimed_until=now + LEASE,
+                    claimed_by=self.me,
+                    attempts=SlackRequest.attempts + 1,
+                )
+                .returning(SlackRequest)
+                .execution_options(synchronize_session=False)
+            )
+
+    def _renew(self) -> None:
+        now = self.clock()
+        with self.db.transaction() as session:
+            session.execute(
+                update(SlackRequest)
+                .where(
+                    SlackRequest.claimed_by == self.me,
+                    SlackRequest.status == "pending",
+                    SlackRequest.claimed_until > now,
+                )
+                .values(claimed_until=now + LEASE)
+                .execution_options(synchronize_session=False)
+            )
+
+    def _take_back_from_the_dead(self) -> None:
+        """Claims held by workers of this machine that are gone are free at once."""
+        host = socket.gethostname()
+        with self.db.transaction() as session:
+            holders = set(
+                session.scalars(
+                    select(SlackRequest.claimed_by).where(
+                        SlackRequest.status == "pending",
+                        SlackRequest.claimed_by.like(f"{host}:%"),
+                    )
+                )
+            )
+            dead = [h for h in holders if h and not _alive(h.rsplit(":", 1)[1])]
+            if dead:
+                session.execute(
+                    update(SlackRequest)
+                    .where(SlackRequest.status == "pending", SlackRequest.claimed_by.in_(dead))
+                    .values(claimed_until=None, claimed_by=None)
+                    .execution_options(synchronize_session=False)
+                )
+                log.info("took back requests claimed by workers that died: %s", sorted(dead))
+
+    def _release_mine(self) -> None:
+        try:
+            with self.db.transaction() as session:
+                session.execute(
+                    update(SlackRequest)
+                    .where(SlackRequest.claimed_by == self.me, SlackRequest.status == "pending")
+                    .values(claimed_until=None, claimed_by=None)
+                    .execution_options(synchronize_session=False)
+                )
+        except SQLAlchemyError:
+            log.warning("could not hand back claimed requests; their leases will end")
+
+    # ---------------------------------------------------------------- running
+
+    def _run(self, row: SlackRequest) -> None:
+        request = _bolt_request(row)
+        if row.fast and (self.clock() - row.received_at).total_seconds() > TRIGGER_SECONDS:
+            log.warning("%s waited too long to open its modal; telling the person", row.key)
+            self._tell(row, request, TOO_LATE)
+            self._finish(row, "done", "trigger expired")
+            return
+        with failure_of() as failed:
+            try:
+                self.app.dispatch(request)
+            except Exception as bolt_error:  # Bolt's own failure, not a listener's
+                failed.append(bolt_error)
+        if not failed:
+            self._finish(row, "done", None)
+            return
+        reason = f"{type(failed[0]).__name__}: {failed[0]}"[:255]
+        if row.attempts >= MAX_ATTEMPTS:
+            log.error("%s failed %s times; parked: %s", row.key, row.attempts, reason)
+            self._tell(row, request, APOLOGY)
+            self._finish(row, "parked", reason)
+            return
+        delay = self.backoff * 2 ** (row.attempts - 1)
+        log.warning(
+            "%s failed (attempt %s), retrying in %s: %s", row.key, row.attempts, delay, reason
+        )
+        self._retry(row, delay, reason)
+
+    def _tell(self, row: SlackRequest, request: BoltRequest, text: str) -> None:
+        """Say `text` to the person who sent the request, with their workspace's token."""
+        try:
+            client = self.clients.client_for(row.team_id or "", request.context.enterprise_id)
+            reply_to_person(client, request.body, text)
+        except Exception:
+            log.exception("could not tell the person who sent %s", row.key)
+
+    def _finish(self, row: SlackRequest, status: str, error: str | None) -> None:
+        with self.db.transaction() as session:
+            session.execute(
+                update(SlackRequest)
+                .where(SlackRequest.id == row.id)
+                .values(
+                    status=status,
+                    done_at=self.clock(),
+                    claimed_until=None,
+                    last_error=error,
+                    body="" if status == "done" else SlackRequest.body,
+                    headers={} if status == "done" else SlackRequest.headers,
+                )
+                .execution_options(synchronize_session=False)
+            )
+
+    def _retry(self, row: SlackRequest, delay: timedelta, error: str) -> None:
+        with self.db.transaction() as session:
+            session.execute(
+                update(SlackRequest)
+                .where(SlackRequest.id == row.id)
+                .values(
+                    claimed_until=None,
+                    claimed_by=None,
+                    next_attempt_at=self.clock() + delay,
+                    last_error=error,
+                )
+                .execution_options(synchronize_session=False)
+            )
+
+
+def purge_done(db: Database, now: datetime) -> int:
+    """Forget requests done (or parked) more than a day ago: Slack retries within minutes."""
+    with db.transaction() as session:
+        result = session.execute(delete(SlackRequest).where(SlackRequest.done_at < now - KEEP_DONE))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _bolt_request(row: SlackRequest) -> BoltRequest:
+    if row.mode == "socket":
+        return BoltRequest(body=json.loads(row.body), mode="socket_mode")
+    return BoltRequest(body=row.body, headers=dict(row.headers))
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -185,7 +185,7 @@ class Pipeline:
             "done_at": None,
             "last_error": None,
         }
-        with self.db.transaction() as session:
+        with self.db.transaction(urgent=True) as session:
             return insert_ignoring_conflicts(session, SlackRequest, [row], ["key"]) == 1
 
 
@@ -244,6 +244,9 @@ class Workers:
         self._lanes = {False: threading.Condition(), True: threading.Condition()}
         self._stopping = threading.Event()
         self._started = False
+        # The rows this process's threads are running now: the only claims it renews.
+        self._in_hand: set[int] = set()
+        self._in_hand_lock = threading.Lock()
 
     def start(self) -> Workers:
         self._take_back_from_the_dead()
@@ -275,14 +278,6 @@ class Workers:
                 thread.join()
         self._release_mine()
 
-    def backlog(self) -> int:
-        """Requests stored and not done yet (for tests and the operator)."""
-        from sqlalchemy import func
-
-        with self.db.transaction() as session:
-            query = select(func.count()).where(SlackRequest.status == "pending")
-            return int(session.scalar(query.select_from(SlackRequest)) or 0)
-
     # ---------------------------------------------------------------- claiming
 
     def _work(self, fast_only: bool) -> None:
@@ -299,7 +294,17 @@ class Workers:
                         lane.wait(IDLE_SECONDS)
                 continue
             self._wake_one(fast_only)  # there may be more
-            self._run(row)
+            with self._in_hand_lock:
+                self._in_hand.add(row.id)
+            try:
+                self._run(row)
+            except SQLAlchemyError as error:
+                # Its effects are keyed, so running it again is safe: it is left to its
+                # lease, which is no longer renewed, and claimed again when that ends.
+                log.warning("could not record how %s went; it will run again: %s", row.key, error)
+            finally:
+                with self._in_hand_lock:
+                    self._in_hand.discard(row.id)
 
     def _look_out(self) -> None:
         """Wake the workers when another process stored something; renew our claims."""
@@ -351,10 +356,15 @@ class Workers:
 
     def _renew(self) -> None:
         now = self.clock()
+        with self._in_hand_lock:
+            in_hand = sorted(self._in_hand)
+        if not in_hand:
+            return
         with self.db.transaction() as session:
             session.execute(
                 update(SlackRequest)
                 .where(
+                    SlackRequest.id.in_(in_hand),
                     SlackRequest.claimed_by == self.me,
                     SlackRequest.status == "pending",
                     SlackRequest.claimed_until > now,

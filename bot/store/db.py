@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -34,7 +37,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite gets WAL and a busy timeout so several threads can share it."""
+    """Create an engine; SQLite gets WAL, a busy timeout, and its writers queued (`Writers`)
+    so that several threads and processes can share it."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
@@ -47,8 +51,106 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
+        path = make_url(url).database
+        if path and path != ":memory:":
+            Writers(path).watch(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
+
+
+class Writers:
+    """One writer at a time on a SQLite file, queued on a lock beside it, urgent ones first.
+
+    SQLite lets one connection write at a time, and one that finds the file locked polls,
+    sleeping up to 100 ms between tries: a request's short insert, behind a worker's
+    transaction, would wait for the next poll rather than for that transaction. Here a
+    connection about to write first takes this lock (a thread lock, then an `flock` on
+    `<file>-writer` shared by every process), and gives it back when it returns to the pool,
+    after its commit or rollback; whoever waits is woken the moment it is free. Reads take
+    no lock (WAL).
+
+    An urgent writer (`Database.transaction(urgent=True)`: storing a request before its
+    ack) holds `<file>-urgent` shared while it waits and writes; every other writer passes
+    through that lock exclusively before queueing, so none joins the queue while an urgent
+    one waits: an ack waits for the transaction in hand, not for a queue of workers.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+        self._urgent = threading.Lock()
+        self._urgent_writers = 0
+        self._files: dict[str, int] = {}
+        self._pid = 0
+
+    def watch(self, engine: Engine) -> None:
+        event.listen(engine, "before_cursor_execute", self._before_execute)
+        event.listen(engine, "checkin", self._checkin)
+
+    def _before_execute(self, conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        # The record's own dict, not the connection's: that one is emptied when a
+        # connection is invalidated, and the lock would never be given back.
+        info = conn.connection.record_info
+        if info.get("writing") or not statement.lstrip()[:7].upper().startswith(WRITES):
+            return
+        me = threading.get_ident()
+        if self._owner == me:
+            return  # a second connection of this thread: SQLite's own lock decides
+        urgent = getattr(_urgency, "urgent", False)
+        if urgent:
+            self._mark_urgent(+1)
+        else:  # wait while an urgent writer waits
+            fcntl.flock(self._file("gate"), fcntl.LOCK_EX)
+            fcntl.flock(self._file("gate"), fcntl.LOCK_UN)
+        self._lock.acquire()
+        try:
+            fcntl.flock(self._file("writer"), fcntl.LOCK_EX)
+        except BaseException:
+            self._lock.release()
+            if urgent:
+                self._mark_urgent(-1)
+            raise
+        self._owner = me
+        info["writing"] = "urgent" if urgent else "yes"
+
+    def _checkin(self, _dbapi_connection: Any, record: Any) -> None:
+        writing = record.record_info.pop("writing", None)
+        if writing:
+            self._owner = None
+            try:
+                fcntl.flock(self._file("writer"), fcntl.LOCK_UN)
+            finally:
+                self._lock.release()
+                if writing == "urgent":
+                    self._mark_urgent(-1)
+
+    def _mark_urgent(self, change: int) -> None:
+        """The process holds `-urgent` shared while any of its threads is urgent."""
+        with self._urgent:
+            self._urgent_writers += change
+            if change > 0 and self._urgent_writers == 1:
+                fcntl.flock(self._file("urgent"), fcntl.LOCK_SH)
+            elif change < 0 and self._urgent_writers == 0:
+                fcntl.flock(self._file("urgent"), fcntl.LOCK_UN)
+
+    def _file(self, role: str) -> int:
+        # Each role opens the file on its own (`gate` and `urgent` are one file): locks
+        # held through one open file are one lock. A process forked from this one opens
+        # its own, for the same reason.
+        if self._pid != os.getpid():
+            self._files = {}
+            self._pid = os.getpid()
+        if role not in self._files:
+            name = "writer" if role == "writer" else "urgent"
+            self._files[role] = os.open(f"{self.path}-{name}", os.O_RDWR | os.O_CREAT, 0o600)
+        return self._files[role]
+
+
+_urgency = threading.local()
 
 
 class Database:
@@ -60,10 +162,15 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """One unit of work: commits when the block ends, rolls back if it raises."""
-        with self._sessions() as session, session.begin():
-            yield session
+    def transaction(self, urgent: bool = False) -> Iterator[Session]:
+        """One unit of work: commits when the block ends, rolls back if it raises.
+        `urgent`: someone is waiting for it; on SQLite it writes before other writers."""
+        _urgency.urgent = urgent
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        finally:
+            _urgency.urgent = False
 
     def ping(self) -> None:
         with self.engine.connect() as connection:

@@ -1,0 +1,71 @@
+"""SQLite's writers take turns on a lock of their own (bot/store/db.py `Writers`), across
+threads and processes, instead of polling for the file's lock."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+
+from bot.store.db import Database
+
+THREADS = 4
+WRITES = 50
+
+
+def _write_many(url: str, name: str) -> int:
+    """Writes from THREADS threads with SQLite's busy timeout at 0: any write that found
+    the file locked would fail at once. Returns how many failed."""
+    db = Database(url)
+
+    @event.listens_for(db.engine, "connect")
+    def _no_waiting(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA busy_timeout = 0")
+
+    failures: list[Exception] = []
+
+    def write(thread: int) -> None:
+        for _ in range(WRITES):
+            try:
+                with db.transaction() as session:
+                    session.execute(
+                        text("INSERT INTO marks (who) VALUES (:who)"), {"who": f"{name}{thread}"}
+                    )
+                    session.execute(text("UPDATE tally SET n = n + 1"))
+            except Exception as error:
+                failures.append(error)
+
+    threads = [threading.Thread(target=write, args=(t,)) for t in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    db.dispose()
+    return len(failures)
+
+
+def _child(url: str, out: Any) -> None:
+    out.put(_write_many(url, "child"))
+
+
+def test_writers_of_two_processes_take_turns_without_sqlite_waiting(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'turns.db'}"
+    db = Database(url)
+    with db.transaction() as session:
+        session.execute(text("CREATE TABLE marks (who TEXT)"))
+        session.execute(text("CREATE TABLE tally (n INTEGER)"))
+        session.execute(text("INSERT INTO tally VALUES (0)"))
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    child = context.Process(target=_child, args=(url, out))
+    child.start()
+    failed_here = _write_many(url, "parent")
+    failed_there = out.get(timeout=120)
+    child.join(timeout=30)
+    assert (failed_here, failed_there) == (0, 0)
+    with db.transaction() as session:
+        assert session.scalar(text("SELECT n FROM tally")) == 2 * THREADS * WRITES
+    db.dispose()

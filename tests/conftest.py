@@ -6,6 +6,7 @@ import contextlib
 import os
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -159,6 +160,21 @@ class AppServer:
         self.runtime.settings = replace(self.runtime.settings, **changes)
         self.web = self._web()
         self._server.application = self.web
+
+    def drain(self, timeout: float = 30) -> None:
+        """Wait until the workers have done every request stored so far."""
+        from sqlalchemy import func, select
+
+        from bot.store.models import SlackRequest
+
+        pending = select(func.count()).where(SlackRequest.status == "pending")
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.runtime.db.transaction() as session:
+                if not session.scalar(pending.select_from(SlackRequest)):
+                    return
+            assert time.monotonic() < deadline, "requests still pending"
+            time.sleep(0.02)
 
     def close(self) -> None:
         self._server.close()

@@ -73,11 +73,12 @@ def register(app: App, runtime: Runtime) -> None:
         if errors:
             ack(response_action="errors", errors=errors)
             return
-        # Saved before the modal closes: an admin who sees it close can rely on the change.
+        # The modal closes once the submission is stored (bot/pipeline.py); it is saved
+        # after that, on a worker.
+        ack()
         changes = workspace_settings.save(
             runtime.db, workspace, user_id, overrides, config, runtime.clock()
         )
-        ack()
         log.info("%s changed settings of %s: %s", user_id, workspace.team_id, sorted(changes))
         publish_home(runtime, client, workspace, user_id)
 

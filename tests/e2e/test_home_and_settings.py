@@ -204,6 +204,7 @@ def submit_settings(server: AppServer, user: str, **changes: Any) -> dict[str, A
             view_id="VSET",
         )
     )
+    server.drain()
     return json.loads(body) if body.strip() else {}
 
 

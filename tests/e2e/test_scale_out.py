@@ -115,8 +115,10 @@ def fleet(
                 stderr=subprocess.DEVNULL,
             )
         )
+    # Six processes start at once: on a busy machine that takes a while.
+    deadline = time.monotonic() + 90
     for url in urls:
-        for _ in range(100):
+        while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(url + "/healthz", timeout=1):
                     break

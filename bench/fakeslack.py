@@ -3,9 +3,14 @@ load generator nor the app for a Python interpreter lock.
 
 `python -m bench.fakeslack --users 1000` prints its base URL on the first line of stdout
 and serves until it is terminated. Besides the Web API it answers `GET /bench/stats` with
-how many calls each method received and when each response URL was posted to, which is
-how the benchmarks know that an app has finished the work it does after the ack, and
-`GET /bench/delay?seconds=S`, which makes every Web API method answer S seconds late.
+how many calls each method received, when each response URL was posted to (which is how
+the benchmarks know that an app has finished the work it does after the ack) and when
+`views.open` was called for each trigger id (how long a modal took to open), only those
+since `?since=T` (a Unix time) when that is given; and `GET /bench/delay?seconds=S`, which
+makes every Web API method answer S seconds late.
+
+Unlike the tests' FakeSlack it keeps counts, not the calls themselves, so that a long run
+neither fills its memory nor slows its answers down.
 """
 
 from __future__ import annotations
@@ -27,11 +32,15 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from urllib.request import urlopen
 
 from bench.common import REPO, TEAM, python_env, stop_process
-from tests.support.fake_slack import FakeSlack, _Reply
+from tests.support.fake_slack import FakeSlack, _Reply, _Server
 
 STATS_PATH = "/bench/stats"
 DELAY_PATH = "/bench/delay"
 RECIPIENTS = ("U222", "U333")
+# Connections waiting to be accepted. http.server's default, 5, overflows when a server's
+# 16 workers each open a connection per Web API call (slack_sdk keeps none open), and every
+# connection dropped there costs its caller a 1 s SYN retry: a delay Slack doesn't add.
+LISTEN_BACKLOG = 1024
 
 
 def giver_ids(count: int) -> list[str]:
@@ -40,29 +49,47 @@ def giver_ids(count: int) -> list[str]:
 
 
 class MeasuredFakeSlack(FakeSlack):
-    """FakeSlack that also notes when each response URL was posted to."""
+    """FakeSlack that also notes when each response URL was posted to and when each
+    trigger id opened a view, and counts the calls instead of keeping them."""
 
     def __init__(self, team_id: str = TEAM) -> None:
         super().__init__(team_id=team_id)
         self.responded_at: dict[str, float] = {}
+        self.opened_at: dict[str, float] = {}
+        self.counts: Counter[str] = Counter()
 
     def _handle_http(self, raw_path: str, headers: Message, body: bytes) -> _Reply:
-        path = urlsplit(raw_path).path
-        if path == STATS_PATH:
-            return _Reply(HTTPStatus.OK, self.stats(), {})
-        if path == DELAY_PATH:
-            seconds = float(parse_qs(urlsplit(raw_path).query).get("seconds", ["0"])[0])
+        parts = urlsplit(raw_path)
+        if parts.path == STATS_PATH:
+            since = float(parse_qs(parts.query).get("since", ["0"])[0])
+            return _Reply(HTTPStatus.OK, self.stats(since), {})
+        if parts.path == DELAY_PATH:
+            seconds = float(parse_qs(parts.query).get("seconds", ["0"])[0])
             for method in self._handlers:
                 self.set_delay(method, seconds)
             return _Reply(HTTPStatus.OK, {"ok": True, "seconds": seconds}, {})
-        if path.startswith("/response/"):
-            self.responded_at[unquote(path[len("/response/") :])] = time.time()
-        return super()._handle_http(raw_path, headers, body)
-
-    def stats(self) -> dict[str, Any]:
+        if parts.path.startswith("/response/"):
+            with self._lock:
+                self.responded_at[unquote(parts.path[len("/response/") :])] = time.time()
+        reply = super()._handle_http(raw_path, headers, body)
         with self._lock:
-            counts = Counter(call.method for call in self.calls)
-            return {"counts": dict(counts), "responded_at": dict(self.responded_at)}
+            self.counts.update(call.method for call in self.calls)
+            self.calls.clear()
+        return reply
+
+    def _views_open(self, params: dict[str, Any], token: str) -> dict[str, Any]:
+        answer = super()._views_open(params, token)
+        if answer.get("ok"):
+            self.opened_at[str(params.get("trigger_id"))] = time.time()
+        return answer
+
+    def stats(self, since: float = 0.0) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "counts": dict(self.counts),
+                "responded_at": {k: t for k, t in self.responded_at.items() if t >= since},
+                "opened_at": {k: t for k, t in self.opened_at.items() if t >= since},
+            }
 
 
 class FakeSlackProcess:
@@ -108,8 +135,10 @@ class FakeSlackProcess:
     def response_url(self, key: str) -> str:
         return f"{self.base}/response/{key}"
 
-    def stats(self) -> dict[str, Any]:
-        with urlopen(self.base + STATS_PATH, timeout=10) as response:
+    def stats(self, since: float = 0.0) -> dict[str, Any]:
+        """Calls per method so far, and the response URLs posted to and views opened since
+        `since` (a Unix time), each with when."""
+        with urlopen(f"{self.base}{STATS_PATH}?since={since!r}", timeout=10) as response:
             return dict(json.load(response))
 
     def set_latency(self, seconds: float) -> None:
@@ -117,11 +146,14 @@ class FakeSlackProcess:
         with urlopen(f"{self.base}{DELAY_PATH}?seconds={seconds}", timeout=10) as response:
             response.read()
 
-    def wait_for_responses(self, keys: set[str], timeout: float) -> dict[str, float]:
-        """Wait until every key's response URL was posted to; returns when each was."""
+    def wait_for_responses(
+        self, keys: set[str], timeout: float, since: float = 0.0
+    ) -> dict[str, float]:
+        """Wait until every key's response URL was posted to (after `since`, a Unix time);
+        returns when each was."""
         deadline = time.monotonic() + timeout
         while True:
-            responded = self.stats()["responded_at"]
+            responded = self.stats(since)["responded_at"]
             if keys <= responded.keys():
                 return {key: responded[key] for key in keys}
             if time.monotonic() > deadline:
@@ -134,6 +166,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--users", type=int, default=1000, help="people who give (U10000...)")
     args = parser.parse_args()
+    _Server.request_queue_size = LISTEN_BACKLOG
     fake = MeasuredFakeSlack()
     for user_id in (*giver_ids(args.users), *RECIPIENTS):
         fake.add_user(user_id, tz="Europe/Paris")

@@ -494,11 +494,14 @@ def backlog_drain(database_url: str, timeout: float) -> dict[str, Any]:
             time.sleep(BACKLOG_POLL)
     finally:
         engine.dispose()
+    rate = (backlog - pending) / elapsed if elapsed > 0 else float("nan")
     return {
         "backlog_at_end": backlog,
         "drain_s": elapsed,
         "still_pending": pending,
-        "drain_rps": backlog / elapsed if elapsed > 0 else float("nan"),
+        "drain_rps": rate,
+        # When it gave up: how long the whole backlog takes at the rate it went down.
+        "projected_drain_s": backlog / rate if pending and rate > 0 else elapsed,
     }
 
 

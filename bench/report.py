@@ -268,6 +268,8 @@ def lag(sustained: dict[str, Any], plan: dict[str, Any]) -> list[str]:
         emptied = f"{drained['drain_s']:.1f} s"
         if drained["still_pending"]:
             emptied = f"> {drained['drain_s']:.0f} s ({drained['still_pending']} left)"
+            if "projected_drain_s" in drained:
+                emptied += f", ~{drained['projected_drain_s']:.0f} s at that rate"
         rows.append(
             [
                 backend,

@@ -57,6 +57,9 @@ FULL = Scale(
         warmup=10,
         sustained_seconds=60,
         modal_every=2.0,
+        # A minute of overload stores far more than the workers do in a minute: past this,
+        # the report gives what is left and the rate it was going down at.
+        backlog_timeout=300.0,
         slow_slack_requests=80,
         compare_in_process=True,
     ),

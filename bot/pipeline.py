@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import BindParameter, Select, bindparam, delete, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import system_clock
@@ -209,6 +209,39 @@ def _sorry(delivery: Delivery, payload: dict[str, Any]) -> BoltResponse:
     return BoltResponse(status=503, body="")
 
 
+def _due(fast_only: bool) -> Select[int]:
+    """Requests due at `:now`, not held by a live claim; modals first."""
+    now: BindParameter[datetime] = bindparam("now")
+    query = select(SlackRequest.id).where(
+        SlackRequest.status == "pending",
+        SlackRequest.next_attempt_at <= now,
+        or_(SlackRequest.claimed_until.is_(None), SlackRequest.claimed_until < now),
+    )
+    if fast_only:
+        query = query.where(SlackRequest.fast.is_(True))
+    return query.order_by(SlackRequest.fast.desc(), SlackRequest.id)
+
+
+# Built once: the workers look and claim many times a second. Rows another worker is
+# claiming right now are skipped, not waited for (PostgreSQL); SQLite has one writer at a
+# time, so its claims simply take turns.
+_FIRST_DUE = {
+    lane: _due(lane).with_only_columns(SlackRequest.fast).limit(1) for lane in (False, True)
+}
+_CLAIM = {
+    lane: update(SlackRequest)
+    .where(SlackRequest.id.in_(_due(lane).limit(1).with_for_update(skip_locked=True)))
+    .values(
+        claimed_until=bindparam("until"),
+        claimed_by=bindparam("me"),
+        attempts=SlackRequest.attempts + 1,
+    )
+    .returning(SlackRequest)
+    .execution_options(synchronize_session=False)
+    for lane in (False, True)
+}
+
+
 class Workers:
     """Claim stored requests and run them through `app`, the Bolt app whose listeners do
     the work (their ack is a no-op there), on `threads` threads, and `fast_threads` more
@@ -242,6 +275,7 @@ class Workers:
         # a worker that found one wakes the next, so a burst fans out and an idle pool does
         # not compete for every single request.
         self._lanes = {False: threading.Condition(), True: threading.Condition()}
+        self._idle = {False: 0, True: 0}  # workers waiting in each lane
         self._stopping = threading.Event()
         self._started = False
         # The rows this process's threads are running now: the only claims it renews.
@@ -291,7 +325,9 @@ class Workers:
             if row is None:
                 with lane:
                     if not self._stopping.is_set():
+                        self._idle[fast_only] += 1
                         lane.wait(IDLE_SECONDS)
+                        self._idle[fast_only] -= 1
                 continue
             self._wake_one(fast_only)  # there may be more
             with self._in_hand_lock:
@@ -320,39 +356,23 @@ class Workers:
             except SQLAlchemyError as error:
                 log.warning("could not look for requests: %s", error)
 
-    def _due(self, now: datetime, fast_only: bool) -> Any:
-        query = select(SlackRequest.id).where(
-            SlackRequest.status == "pending",
-            SlackRequest.next_attempt_at <= now,
-            or_(SlackRequest.claimed_until.is_(None), SlackRequest.claimed_until < now),
-        )
-        if fast_only:
-            query = query.where(SlackRequest.fast.is_(True))
-        return query.order_by(SlackRequest.fast.desc(), SlackRequest.id)
-
     def _anything_due(self) -> bool | None:
-        """None when nothing is due; else whether the first due request opens a modal."""
-        query = self._due(self.clock(), False).with_only_columns(SlackRequest.fast).limit(1)
-        with self.db.transaction() as session:
-            return session.scalar(query)
+        """None when nothing is due for an idle worker; else whether the first due request
+        opens a modal. Busy workers claim the next request by themselves."""
+        if self._idle[False]:
+            query = _FIRST_DUE[False]
+        elif self._idle[True]:
+            query = _FIRST_DUE[True]
+        else:
+            return None
+        with self.db.engine.connect() as connection:  # a read: no session needed
+            return connection.scalar(query, {"now": self.clock()})
 
     def _claim(self, fast_only: bool) -> SlackRequest | None:
         now = self.clock()
-        # Rows another worker is claiming right now are skipped, not waited for (PostgreSQL);
-        # SQLite has one writer at a time, so its claims simply take turns.
-        pick = self._due(now, fast_only).limit(1).with_for_update(skip_locked=True)
+        params = {"now": now, "until": now + LEASE, "me": self.me}
         with self.db.transaction() as session:
-            return session.scalar(
-                update(SlackRequest)
-                .where(SlackRequest.id.in_(pick))
-                .values(
-                    claimed_until=now + LEASE,
-                    claimed_by=self.me,
-                    attempts=SlackRequest.attempts + 1,
-                )
-                .returning(SlackRequest)
-                .execution_options(synchronize_session=False)
-            )
+            return session.scalar(_CLAIM[fast_only], params)
 
     def _renew(self) -> None:
         now = self.clock()

@@ -691,8 +691,14 @@ def brief(result: dict[str, Any]) -> str:
 
 def brief_lag(result: dict[str, Any]) -> str:
     lag, modals = result["lag"], result["modals"]
+    emptied = f"emptied in {lag['drain_s']:.1f} s"
+    if lag["still_pending"]:
+        emptied = (
+            f"{lag['still_pending']} left after {lag['drain_s']:.0f} s "
+            f"({lag['drain_rps']:.1f}/s; all of it in ~{lag['projected_drain_s']:.0f} s)"
+        )
     return (
-        f"backlog {lag['backlog_at_end']} emptied in {lag['drain_s']:.1f} s; "
+        f"backlog {lag['backlog_at_end']} {emptied}; "
         f"{modals['opened']}/{modals['sent']} modals opened, p50 {modals['open_p50_ms']:.0f} ms, "
         f"max {modals['open_max_ms']:.0f} ms"
     )

@@ -34,6 +34,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -333,7 +334,8 @@ class Workers:
             with self._in_hand_lock:
                 self._in_hand.add(row.id)
             try:
-                self._run(row)
+                with self.db.urgently() if row.fast else nullcontext():
+                    self._run(row)
             except SQLAlchemyError as error:
                 # Its effects are keyed, so running it again is safe: it is left to its
                 # lease, which is no longer renewed, and claimed again when that ends.
@@ -371,7 +373,8 @@ class Workers:
     def _claim(self, fast_only: bool) -> SlackRequest | None:
         now = self.clock()
         params = {"now": now, "until": now + LEASE, "me": self.me}
-        with self.db.transaction() as session:
+        # A modal's trigger is running out: its lane writes before the rest of the work.
+        with self.db.transaction(urgent=fast_only) as session:
             return session.scalar(_CLAIM[fast_only], params)
 
     def _renew(self) -> None:

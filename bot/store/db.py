@@ -6,7 +6,7 @@ import fcntl
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -72,10 +72,12 @@ class Writers:
     after its commit or rollback; whoever waits is woken the moment it is free. Reads take
     no lock (WAL).
 
-    An urgent writer (`Database.transaction(urgent=True)`: storing a request before its
-    ack) holds `<file>-urgent` shared while it waits and writes; every other writer passes
-    through that lock exclusively before queueing, so none joins the queue while an urgent
-    one waits: an ack waits for the transaction in hand, not for a queue of workers.
+    An urgent writer (`Database.transaction(urgent=True)` or `Database.urgently()`:
+    storing a request before its ack, claiming and running one that opens a modal) holds
+    `<file>-urgent` shared while it waits and writes; every other writer passes through
+    that lock exclusively before queueing, so none joins the queue while an urgent one
+    waits: an ack, or a modal, waits for the transaction in hand, not for a queue of work.
+    The price: under a sustained overload the rest of the work gets the lock less often.
     """
 
     def __init__(self, path: str) -> None:
@@ -100,7 +102,7 @@ class Writers:
         me = threading.get_ident()
         if self._owner == me:
             return  # a second connection of this thread: SQLite's own lock decides
-        urgent = getattr(_urgency, "urgent", False)
+        urgent = getattr(_urgency, "depth", 0) > 0
         if urgent:
             self._mark_urgent(+1)
         else:  # wait while an urgent writer waits
@@ -165,12 +167,22 @@ class Database:
     def transaction(self, urgent: bool = False) -> Iterator[Session]:
         """One unit of work: commits when the block ends, rolls back if it raises.
         `urgent`: someone is waiting for it; on SQLite it writes before other writers."""
-        _urgency.urgent = urgent
+        with (
+            self.urgently() if urgent else nullcontext(),
+            self._sessions() as session,
+            session.begin(),
+        ):
+            yield session
+
+    @staticmethod
+    @contextmanager
+    def urgently() -> Iterator[None]:
+        """Every transaction of this thread in the block is urgent (see `Writers`)."""
+        _urgency.depth = getattr(_urgency, "depth", 0) + 1
         try:
-            with self._sessions() as session, session.begin():
-                yield session
+            yield
         finally:
-            _urgency.urgent = False
+            _urgency.depth -= 1
 
     def ping(self) -> None:
         with self.engine.connect() as connection:

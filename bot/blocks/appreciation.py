@@ -15,9 +15,9 @@ from bot.blocks.common import (
     plain,
     section,
 )
-from bot.store.models import Appreciation
+from bot.store.models import Appreciation, Ask
 from bot.store.queries import Standing
-from bot.text import mention, safe_mrkdwn
+from bot.text import mention, safe_mrkdwn, truncate
 
 MODAL_CALLBACK = "appreciate_modal"
 OPEN_MODAL_ACTION = "appreciate_open_modal"
@@ -38,23 +38,33 @@ def _quote(reason: str) -> str:
     return "\n".join(f">{line}" for line in safe_mrkdwn(reason).splitlines() or [""])
 
 
-def channel_message(appreciation: Appreciation) -> dict[str, Any]:
-    """The public post: who thanked whom, and why, in the giver's own words."""
+def _for_the_ask(ask: Ask, permalink: str | None) -> str:
+    """The ask an appreciation closes, named (and linked, where its link is known)."""
+    request = safe_mrkdwn(truncate(" ".join(ask.request.split()), 80))
+    named = f"“{request}”"
+    return f"for the ask <{permalink}|{named}>" if permalink else f"for the ask {named}"
+
+
+def channel_message(appreciation: Appreciation, ask: Ask | None = None) -> dict[str, Any]:
+    """The public post: who thanked whom, and why, in the giver's own words (in an ask's
+    thread, `ask` is the ask it closes)."""
     recipients = _people(appreciation.recipient_ids)
     headline = f":sparkles: {mention(appreciation.giver_id)} appreciates {recipients}"
     blocks: list[Block] = [section(f"{headline}\n{_quote(appreciation.reason)}", verbatim=True)]
     notes = []
     if appreciation.company_values:
         notes.append(_values_line(appreciation.company_values))
-    if appreciation.message_permalink:
+    if ask is not None:
+        notes.append(_for_the_ask(ask, appreciation.message_permalink))
+    elif appreciation.message_permalink:
         notes.append(f"<{appreciation.message_permalink}|for this message>")
     if notes:
         blocks.append(context(*notes))
     return message(f"{mention(appreciation.giver_id)} appreciates {recipients}", blocks)
 
 
-def recipient_dm(appreciation: Appreciation) -> dict[str, Any]:
-    """The DM each recipient gets, public or private."""
+def recipient_dm(appreciation: Appreciation, ask: Ask | None = None) -> dict[str, Any]:
+    """The DM each recipient gets, public or private (linking the ask it closes)."""
     giver = mention(appreciation.giver_id)
     everyone = appreciation.recipient_ids
     lead = f":sparkles: {giver} appreciated " + ("you" if len(everyone) == 1 else _people(everyone))
@@ -63,7 +73,9 @@ def recipient_dm(appreciation: Appreciation) -> dict[str, Any]:
     notes = []
     if appreciation.company_values:
         notes.append(_values_line(appreciation.company_values))
-    if appreciation.message_permalink:
+    if ask is not None:
+        notes.append(_for_the_ask(ask, appreciation.message_permalink))
+    elif appreciation.message_permalink:
         notes.append(f"<{appreciation.message_permalink}|for this message>")
     notes.append("The people you help remember it. Pass it on: who helped you lately?")
     blocks.append(context(*notes))

@@ -44,7 +44,10 @@ def _due(day: date | None) -> str:
 def _status_line(ask: Ask) -> str:
     status = describe_status(ask)
     emoji = STATUS_EMOJI.get(status, ":handshake:")
-    return f"{emoji} Status: *{status}*"
+    line = f"{emoji} Status: *{status}*"
+    if ask.thanked_at is not None:
+        line += f"  ·  :raised_hands: {mention(ask.asker_id)} thanked {mention(ask.helper_id)}"
+    return line
 
 
 def ask_message(ask: Ask) -> dict[str, Any]:

@@ -33,7 +33,10 @@ def _totals(digest: Digest) -> str:
     )
     if digest.commitments_kept:
         kept = "commitment" if digest.commitments_kept == 1 else "commitments"
-        line += f" {digest.commitments_kept} {kept} kept on time."
+        line += f" {digest.commitments_kept} {kept} kept on time"
+        if digest.commitments_thanked:
+            line += f", {digest.commitments_thanked} of them thanked in the ask's thread"
+        line += "."
     return line
 
 

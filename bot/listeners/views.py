@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.blocks import appreciation as blocks
 from bot.errors import UserError
 from bot.listeners.common import config_of, looked_up, metadata_of, tell, workspace_of
 from bot.runtime import Runtime
-from bot.services import appreciation
+from bot.services import appreciation, asks
+from bot.slack import ask_status
+from bot.store.models import Ask
+
+log = logging.getLogger(__name__)
 
 
 def register(app: App, runtime: Runtime) -> None:
@@ -35,6 +41,9 @@ def register(app: App, runtime: Runtime) -> None:
         ack()
         workspace = workspace_of(context)
         settings = config_of(runtime, workspace)
+        ask = asks.get(runtime.db, workspace, draft.ask_id) if draft.ask_id else None
+        if ask is not None and ask.channel_id == draft.channel_id:
+            in_the_thread(client, ask, draft)
         try:
             summary = appreciation.give(
                 runtime.db,
@@ -50,7 +59,25 @@ def register(app: App, runtime: Runtime) -> None:
             )
         except UserError as error:
             summary = f"Not sent: {error.message}"
+        else:
+            if ask is not None:  # its status line now says it was thanked
+                thanked = asks.get(runtime.db, workspace, ask.id)
+                if thanked is not None:
+                    ask_status.refresh(client, thanked)
         tell(client, summary, user_id=draft.giver_id, channel_id=draft.channel_id)
+
+
+def in_the_thread(client: WebClient, ask: Ask, draft: appreciation.Draft) -> None:
+    """The thanks for an ask goes in its thread, shown in the channel too when the channel
+    is public, and links the ask. Slack not answering costs the broadcast and the link."""
+    try:
+        info = client.conversations_info(channel=ask.channel_id)["channel"]
+        draft.broadcast = not (info.get("is_private") or info.get("is_im") or info.get("is_mpim"))
+        if ask.status_ts:
+            link = client.chat_getPermalink(channel=ask.channel_id, message_ts=ask.status_ts)
+            draft.message_permalink = link.get("permalink")
+    except (SlackApiError, SlackClientError, OSError) as error:
+        log.warning("could not look at the thread of ask %s: %s", ask.id, error)
 
 
 def draft_from_view(view: dict[str, Any], *, giver_id: str) -> appreciation.Draft:

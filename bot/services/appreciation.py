@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from bot.blocks import appreciation as render
 from bot.domain import PersonInfo, Workspace
@@ -16,7 +17,7 @@ from bot.errors import UserError
 from bot.services import outbox, people
 from bot.store import queries
 from bot.store.db import Database
-from bot.store.models import Appreciation, AppreciationRecipient
+from bot.store.models import Appreciation, AppreciationRecipient, Ask
 
 MAX_RECIPIENTS = 10
 MAX_REASON = 1000
@@ -48,6 +49,8 @@ class Draft:
     message_ts: str | None = None
     message_permalink: str | None = None
     ask_id: int | None = None
+    # Posted in the ask's thread: also shown in the channel (Slack's reply_broadcast).
+    broadcast: bool = False
     source_key: str = ""
 
 
@@ -226,14 +229,18 @@ def record(
             queries.count_public_appreciation(
                 session, workspace, draft.giver_id, draft.recipient_ids, now
             )
+        ask = _thanked_ask(session, workspace, draft, now)
         messages = []
         if not draft.is_private and draft.channel_id:
+            post = render.channel_message(appreciation, ask)
+            if ask is not None and ask.thread_ts and ask.channel_id == draft.channel_id:
+                post = {**post, "thread_ts": ask.thread_ts, "reply_broadcast": draft.broadcast}
             messages.append(
                 outbox.channel_post(
                     workspace,
                     key=f"appreciation:{appreciation.id}:post",
                     channel_id=draft.channel_id,
-                    message=render.channel_message(appreciation),
+                    message=post,
                     response_url=draft.response_url,
                     appreciation_id=appreciation.id,
                     now=now,
@@ -245,7 +252,7 @@ def record(
                     workspace,
                     key=f"appreciation:{appreciation.id}:dm:{uid}",
                     user_id=uid,
-                    message=render.recipient_dm(appreciation),
+                    message=render.recipient_dm(appreciation, ask),
                     appreciation_id=appreciation.id,
                     now=now,
                 )
@@ -253,6 +260,21 @@ def record(
         session.add_all(messages)
         session.flush()
         return Recorded(appreciation.id, [m.id for m in messages])
+
+
+def _thanked_ask(session: Session, workspace: Workspace, draft: Draft, now: datetime) -> Ask | None:
+    """The ask this appreciation closes, marked thanked (by its asker, for its helper)."""
+    if draft.ask_id is None:
+        return None
+    ask = session.scalar(
+        select(Ask).where(Ask.team_id == workspace.team_id, Ask.id == draft.ask_id)
+    )
+    if ask is None:
+        return None
+    closes = draft.giver_id == ask.asker_id and ask.helper_id in draft.recipient_ids
+    if closes and ask.thanked_at is None:
+        ask.thanked_at = now
+    return ask
 
 
 def _already_recorded(db: Database, workspace: Workspace, source_key: str) -> Recorded:

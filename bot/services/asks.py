@@ -297,8 +297,11 @@ def end_of_day(day: date, timezone: str) -> datetime:
     return datetime.combine(day + timedelta(days=1), datetime.min.time(), ZoneInfo(timezone))
 
 
-def kept_on_time(db: Database, workspace: Workspace, start: datetime, end: datetime) -> int:
-    """Asks marked done in [start, end) no later than the day they were due."""
+def kept_on_time(
+    db: Database, workspace: Workspace, start: datetime, end: datetime
+) -> tuple[int, int]:
+    """Asks marked done in [start, end) no later than the day they were due, and how many
+    of those the asker has thanked the helper for."""
     with db.transaction() as session:
         done = session.scalars(
             select(Ask).where(
@@ -308,12 +311,13 @@ def kept_on_time(db: Database, workspace: Workspace, start: datetime, end: datet
                 Ask.done_at < end,
             )
         )
-        return sum(
-            1
+        kept = [
+            ask
             for ask in done
             if ask.done_at
             and ((due := deadline(ask)) is None or ask.done_at < end_of_day(due, ask.timezone))
-        )
+        ]
+        return len(kept), sum(1 for ask in kept if ask.thanked_at is not None)
 
 
 def count_open(db: Database, workspace: Workspace) -> int:

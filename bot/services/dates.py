@@ -28,6 +28,18 @@ MONTH_NAMES = (
 RECENT = timedelta(days=60)
 
 _DATE_WORDS = {"today", "tonight", "tomorrow", "eod", "eow", "cob", "end", "next", "this", "in"}
+_UNITS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth")
+_TEENS = "tenth eleventh twelfth thirteenth fourteenth fifteenth sixteenth seventeenth"
+_TEENS += " eighteenth nineteenth"
+# "first" to "thirty-first", as words: the day of the month they name.
+ORDINALS = {
+    **{word: n for n, word in enumerate(_UNITS, start=1)},
+    **{word: n for n, word in enumerate(_TEENS.split(), start=10)},
+    "twentieth": 20,
+    **{f"twenty{word}": 20 + n for n, word in enumerate(_UNITS, start=1)},
+    "thirtieth": 30,
+    "thirtyfirst": 31,
+}
 _BY = re.compile(r"\s+by\s+(?P<when>[^\n]{1,40})$", re.IGNORECASE)
 
 
@@ -43,12 +55,17 @@ def split_due(text: str) -> tuple[str, str | None]:
 
 
 def _looks_like_date(when: str) -> bool:
-    first = re.sub(r"[^a-z0-9]", "", when.lower().split()[0]) if when.split() else ""
+    """Digits, a day or month name or an ordinal anywhere, or a first word such as
+    "tomorrow", "next" or "in": a date, even one that cannot be read (and is then
+    explained, not taken as words)."""
+    words = [re.sub(r"[^a-z0-9]", "", word) for word in when.lower().split()]
     return (
         any(c.isdigit() for c in when)
-        or first in _DATE_WORDS
-        or _weekday(first) is not None
-        or _month(first) is not None
+        or bool(words and words[0] in _DATE_WORDS)
+        or any(
+            _weekday(word) is not None or _month(word) is not None or word in ORDINALS
+            for word in words
+        )
     )
 
 
@@ -61,7 +78,8 @@ def parse_due(phrase: str, now: datetime, zone: ZoneInfo) -> date:
     if found is None:
         raise UserError(
             f'I couldn\'t read "{phrase}" as a date. Try `by Friday`, `by tomorrow`, '
-            "`by Dec 4`, `by 2026-12-04` or `by EOD`."
+            "`by Dec 4`, `by the 12th`, `by 2026-12-04` or `by EOD`. If it isn't a date, "
+            'say it without "by".'
         )
     if found < today:
         raise UserError(f"{found:%A %-d %B %Y} has already passed. When do you need it by?")
@@ -89,6 +107,12 @@ def _parse(words: str, today: date) -> date | None:
             return today + timedelta(days=ahead)
     if match := re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", words):
         return _date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    if match := re.fullmatch(r"(?:the )?(\d{1,2})(?:st|nd|rd|th)|(?:the )?([a-z-]+)", words):
+        day_of_month = int(match.group(1)) if match.group(1) else None
+        if match.group(2):
+            day_of_month = ORDINALS.get(match.group(2).replace("-", ""))
+        if day_of_month is not None:
+            return _next_day_of_month(today, day_of_month)
     month_day = re.fullmatch(r"([a-z]+)\.? (\d{1,2})(?:st|nd|rd|th)?(?:,? (\d{4}))?", words)
     day_month = re.fullmatch(r"(\d{1,2})(?:st|nd|rd|th)? ([a-z]+)\.?(?:,? (\d{4}))?", words)
     if month_day or day_month:
@@ -106,6 +130,17 @@ def _parse(words: str, today: date) -> date | None:
         if found is not None and found < today - RECENT:
             found = _date(today.year + 1, month, int(day_text))
         return found
+    return None
+
+
+def _next_day_of_month(today: date, day: int) -> date | None:
+    """ "The 12th": this month's if it is still to come, else the next month that has it."""
+    year, month = today.year, today.month
+    for _ in range(3):
+        found = _date(year, month, day)
+        if found is not None and found >= today:
+            return found
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     return None
 
 

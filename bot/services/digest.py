@@ -50,6 +50,7 @@ class Digest:
     givers: int
     top_values: list[tuple[str, int]]
     commitments_kept: int = 0
+    commitments_thanked: int = 0  # of those kept, the ones their asker thanked
     more_advocates: int = 0
     extra: dict[str, int] = field(default_factory=dict)
 
@@ -78,7 +79,7 @@ def build(db: Database, workspace: Workspace, week: str, timezone: str) -> Diges
         ranked = [place for place in ranking(thanks) if place[2] not in gone]
         top = [advocate(place) for place in ranked[:TOP_ADVOCATES]]
         shown = [_without(a, gone) for a in described(session, workspace, top, start, end)]
-    kept = asks.kept_on_time(db, workspace, start, end)
+    kept, thanked = asks.kept_on_time(db, workspace, start, end)
     return Digest(
         week=week,
         timezone=timezone,
@@ -90,6 +91,7 @@ def build(db: Database, workspace: Workspace, week: str, timezone: str) -> Diges
         givers=totals.givers,
         top_values=values.most_common(3),
         commitments_kept=kept,
+        commitments_thanked=thanked,
     )
 
 

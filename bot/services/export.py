@@ -63,6 +63,7 @@ def collect(db: Database, workspace: Workspace) -> dict[str, list[dict[str, Any]
                     "due_on": k.due_on,
                     "decline_reason": k.decline_reason,
                     "done_at": k.done_at,
+                    "thanked_at": k.thanked_at,
                 }
                 for k in asks
             ],

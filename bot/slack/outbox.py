@@ -260,6 +260,7 @@ class OutboxSender:
             text=payload.get("text", ""),
             blocks=payload.get("blocks"),
             thread_ts=payload.get("thread_ts"),
+            reply_broadcast=payload.get("reply_broadcast"),
             metadata={"event_type": METADATA_EVENT, "event_payload": {"key": message.dedupe_key}},
             unfurl_links=False,
             unfurl_media=False,

@@ -277,6 +277,8 @@ class Ask(WorkspaceScoped, Base):
     updated_at: Mapped[datetime]
     committed_at: Mapped[datetime | None]
     done_at: Mapped[datetime | None]
+    # When the asker first thanked the helper for it (an appreciation with this ask).
+    thanked_at: Mapped[datetime | None]
 
     obstacles: Mapped[list[Obstacle]] = relationship(
         back_populates="ask",

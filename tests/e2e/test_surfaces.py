@@ -328,6 +328,15 @@ def ask_surfaces(story: Story) -> None:
     today = datetime.now(ZoneInfo("America/New_York")).date()
     due = today + timedelta(days=7)
     assert "Ask well" in story.command("/ask", "help", "ask-help")
+    # A date that can't be read, or has passed, is explained and nothing is posted.
+    posts = len(story.slack.messages("C111"))
+    unread = story.command("/ask", f"<@{ANA}> review the quote by 12/4", "ask-unread")
+    assert 'couldn\'t read "12/4" as a date' in unread
+    passed = story.command(
+        "/ask", f"<@{ANA}> review the quote by {today.year - 1}-01-05", "ask-past"
+    )
+    assert "has already passed" in passed
+    assert story.rows(Ask) == [] and len(story.slack.messages("C111")) == posts
     asked = story.command("/ask", f"<@{ANA}> review the renewal quote by {due}", "ask")
     assert f"Asked <@{ANA}>" in asked
     [ask] = story.rows(Ask)
@@ -383,6 +392,16 @@ def ask_surfaces(story: Story) -> None:
     assert story.submit(view, thanks, GIVER, "VASKTHANKS") == {}
     assert story.rows(Appreciation)[-1].ask_id == ask.id
     assert "Shared in <#C111>" in story.told(GIVER)
+    # The thanks closes the ask in its thread, shown in the (public) channel too, naming
+    # the ask; the ask's status line says so, and Ana's DM links the ask.
+    [thanked] = story.rows(Ask, Ask.id == ask.id)
+    assert thanked.thanked_at is not None
+    [post] = [m for m in story.slack.messages("C111") if "Fast, careful review" in str(m)]
+    assert post["thread_ts"] == ask.thread_ts and post.get("subtype") == "thread_broadcast"
+    assert "for the ask" in block_text(post) and "review the renewal quote" in block_text(post)
+    assert f"<@{GIVER}> thanked <@{ANA}>" in story.status_of(thanked)
+    dm = story.slack.messages(ANA)[-1]
+    assert "for the ask <https://" in block_text(dm)
 
     message = {
         "text": f"<@{BEN}> could you send the signed NDA?",

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from bot.blocks.digest import digest_message
 from bot.domain import PersonInfo, Workspace
 from bot.jobs.tick import tick
 from bot.runtime import Runtime
@@ -157,3 +158,20 @@ def test_digest_counts_commitments_kept_on_time(setup: Runtime, clock: MovableCl
 
     built = digest.build(setup.db, WS, "2026-W48", "UTC")
     assert built is not None and built.commitments_kept == 1
+    assert built.commitments_thanked == 0
+    # Thanked through the ask (by someone else first, which does not count): counted.
+    for giver, key in ((HELPER, "a2"), (ASKER, "a3")):
+        thanks = appreciation.Draft(giver, [HELPER if giver == ASKER else ASKER], "thanks")
+        thanks.ask_id, thanks.source_key = on_time, key
+        appreciation.record(
+            setup.db,
+            WS,
+            thanks,
+            PersonInfo(giver),
+            datetime(2026, 11, 26, tzinfo=UTC),
+            daily_limit=10,
+        )
+        built = digest.build(setup.db, WS, "2026-W48", "UTC")
+        assert built is not None
+        assert built.commitments_thanked == (1 if giver == ASKER else 0)
+    assert "1 commitment kept on time, 1 of them thanked" in str(digest_message(built))

@@ -95,6 +95,13 @@ NEW_YORK = ZoneInfo("America/New_York")
         ("in 3 days", date(2026, 11, 30)),
         ("in 2 weeks", date(2026, 12, 11)),
         ("Jan 15", date(2027, 1, 15)),
+        ("the 12th", date(2026, 12, 12)),
+        ("12th", date(2026, 12, 12)),
+        ("the twelfth", date(2026, 12, 12)),
+        ("twenty-first", date(2026, 12, 21)),
+        ("the 30th", date(2026, 11, 30)),
+        ("the 27th", date(2026, 11, 27)),
+        ("the 26th", date(2026, 12, 26)),
     ],
 )
 def test_date_phrases_people_type(phrase: str, expected: date) -> None:
@@ -115,6 +122,10 @@ def test_dates_are_read_in_the_askers_timezone() -> None:
         ("yesterday-ish", "couldn't read"),
         ("2026-02-30", "couldn't read"),
         ("the summit", "couldn't read"),
+        ("12/4", "couldn't read"),
+        ("4.12", "couldn't read"),
+        ("the second reviewer", 'say it without "by"'),
+        ("Friday week", "couldn't read"),
     ],
 )
 def test_past_or_unreadable_dates_are_refused_clearly(phrase: str, message: str) -> None:
@@ -130,6 +141,15 @@ def test_past_or_unreadable_dates_are_refused_clearly(phrase: str, message: str)
         ("send it by 2026-12-04", "send it", "2026-12-04"),
         ("send it by EOD", "send it", "EOD"),
         ("send it", "send it", None),
+        ("send it by the twelfth", "send it", "the twelfth"),
+        ("send it by the 12th", "send it", "the 12th"),
+        ("send it by 12/4", "send it", "12/4"),
+        ("send it by 4.12", "send it", "4.12"),
+        ("send it by 12-04", "send it", "12-04"),
+        ("send it by end of March", "send it", "end of March"),
+        ("send it by next Tuesday", "send it", "next Tuesday"),
+        ("send it by in 3 days", "send it", "in 3 days"),
+        ("checked by the people in sales", "checked by the people in sales", None),
     ],
 )
 def test_trailing_by_is_a_date_only_when_it_looks_like_one(

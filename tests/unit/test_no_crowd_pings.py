@@ -151,6 +151,8 @@ def rendered(text: str, status: str) -> Iterator[tuple[str, Any]]:
 
     the_ask = ask(text, decline_reason=text, status=status, obstacle=text)
     obstacle = the_ask.obstacles[0]
+    yield "thanks in an ask's thread", appreciation_blocks.channel_message(given_thanks, the_ask)
+    yield "DM of thanks for an ask", appreciation_blocks.recipient_dm(given_thanks, the_ask)
     yield "ask message", ask_blocks.ask_message(the_ask)
     yield "ask status reply", ask_blocks.status_reply(the_ask)
     yield "ask questions", ask_blocks.questions(the_ask)

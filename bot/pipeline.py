@@ -34,7 +34,6 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -186,7 +185,7 @@ class Pipeline:
             "done_at": None,
             "last_error": None,
         }
-        with self.db.transaction(urgent=True) as session:
+        with self.db.transaction() as session:
             return insert_ignoring_conflicts(session, SlackRequest, [row], ["key"]) == 1
 
 
@@ -334,8 +333,7 @@ class Workers:
             with self._in_hand_lock:
                 self._in_hand.add(row.id)
             try:
-                with self.db.urgently() if row.fast else nullcontext():
-                    self._run(row)
+                self._run(row)
             except SQLAlchemyError as error:
                 # Its effects are keyed, so running it again is safe: it is left to its
                 # lease, which is no longer renewed, and claimed again when that ends.
@@ -373,8 +371,7 @@ class Workers:
     def _claim(self, fast_only: bool) -> SlackRequest | None:
         now = self.clock()
         params = {"now": now, "until": now + LEASE, "me": self.me}
-        # A modal's trigger is running out: its lane writes before the rest of the work.
-        with self.db.transaction(urgent=fast_only) as session:
+        with self.db.transaction() as session:
             return session.scalar(_CLAIM[fast_only], params)
 
     def _renew(self) -> None:

@@ -6,7 +6,7 @@ import fcntl
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -62,7 +62,7 @@ WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
 
 
 class Writers:
-    """One writer at a time on a SQLite file, queued on a lock beside it, urgent ones first.
+    """One writer at a time on a SQLite file, queued on a lock beside it.
 
     SQLite lets one connection write at a time, and one that finds the file locked polls,
     sleeping up to 100 ms between tries: a request's short insert, behind a worker's
@@ -71,22 +71,13 @@ class Writers:
     `<file>-writer` shared by every process), and gives it back when it returns to the pool,
     after its commit or rollback; whoever waits is woken the moment it is free. Reads take
     no lock (WAL).
-
-    An urgent writer (`Database.transaction(urgent=True)` or `Database.urgently()`:
-    storing a request before its ack, claiming and running one that opens a modal) holds
-    `<file>-urgent` shared while it waits and writes; every other writer passes through
-    that lock exclusively before queueing, so none joins the queue while an urgent one
-    waits: an ack, or a modal, waits for the transaction in hand, not for a queue of work.
-    The price: under a sustained overload the rest of the work gets the lock less often.
     """
 
     def __init__(self, path: str) -> None:
-        self.path = path
+        self.path = f"{path}-writer"
         self._lock = threading.Lock()
         self._owner: int | None = None
-        self._urgent = threading.Lock()
-        self._urgent_writers = 0
-        self._files: dict[str, int] = {}
+        self._file: int | None = None
         self._pid = 0
 
     def watch(self, engine: Engine) -> None:
@@ -102,57 +93,30 @@ class Writers:
         me = threading.get_ident()
         if self._owner == me:
             return  # a second connection of this thread: SQLite's own lock decides
-        urgent = getattr(_urgency, "depth", 0) > 0
-        if urgent:
-            self._mark_urgent(+1)
-        else:  # wait while an urgent writer waits
-            fcntl.flock(self._file("gate"), fcntl.LOCK_EX)
-            fcntl.flock(self._file("gate"), fcntl.LOCK_UN)
         self._lock.acquire()
         try:
-            fcntl.flock(self._file("writer"), fcntl.LOCK_EX)
+            fcntl.flock(self._lock_file(), fcntl.LOCK_EX)
         except BaseException:
             self._lock.release()
-            if urgent:
-                self._mark_urgent(-1)
             raise
         self._owner = me
-        info["writing"] = "urgent" if urgent else "yes"
+        info["writing"] = True
 
     def _checkin(self, _dbapi_connection: Any, record: Any) -> None:
-        writing = record.record_info.pop("writing", None)
-        if writing:
+        if record.record_info.pop("writing", False):
             self._owner = None
             try:
-                fcntl.flock(self._file("writer"), fcntl.LOCK_UN)
+                fcntl.flock(self._lock_file(), fcntl.LOCK_UN)
             finally:
                 self._lock.release()
-                if writing == "urgent":
-                    self._mark_urgent(-1)
 
-    def _mark_urgent(self, change: int) -> None:
-        """The process holds `-urgent` shared while any of its threads is urgent."""
-        with self._urgent:
-            self._urgent_writers += change
-            if change > 0 and self._urgent_writers == 1:
-                fcntl.flock(self._file("urgent"), fcntl.LOCK_SH)
-            elif change < 0 and self._urgent_writers == 0:
-                fcntl.flock(self._file("urgent"), fcntl.LOCK_UN)
-
-    def _file(self, role: str) -> int:
-        # Each role opens the file on its own (`gate` and `urgent` are one file): locks
-        # held through one open file are one lock. A process forked from this one opens
-        # its own, for the same reason.
-        if self._pid != os.getpid():
-            self._files = {}
+    def _lock_file(self) -> int:
+        # A process forked from this one opens its own: a shared open file would share
+        # the lock instead of queueing for it.
+        if self._file is None or self._pid != os.getpid():
+            self._file = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
             self._pid = os.getpid()
-        if role not in self._files:
-            name = "writer" if role == "writer" else "urgent"
-            self._files[role] = os.open(f"{self.path}-{name}", os.O_RDWR | os.O_CREAT, 0o600)
-        return self._files[role]
-
-
-_urgency = threading.local()
+        return self._file
 
 
 class Database:
@@ -164,25 +128,10 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
-    def transaction(self, urgent: bool = False) -> Iterator[Session]:
-        """One unit of work: commits when the block ends, rolls back if it raises.
-        `urgent`: someone is waiting for it; on SQLite it writes before other writers."""
-        with (
-            self.urgently() if urgent else nullcontext(),
-            self._sessions() as session,
-            session.begin(),
-        ):
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: commits when the block ends, rolls back if it raises."""
+        with self._sessions() as session, session.begin():
             yield session
-
-    @staticmethod
-    @contextmanager
-    def urgently() -> Iterator[None]:
-        """Every transaction of this thread in the block is urgent (see `Writers`)."""
-        _urgency.depth = getattr(_urgency, "depth", 0) + 1
-        try:
-            yield
-        finally:
-            _urgency.depth -= 1
 
     def ping(self) -> None:
         with self.engine.connect() as connection:

@@ -14,4 +14,4 @@ def test_short_load_has_no_errors_and_no_duplicates(db: Database) -> None:
     kind = "sqlite" if db.url.startswith("sqlite") else "postgres"
     # A database of its own, so that it never drops one a longer load test is using.
     options = ["--database", kind, "--postgres-database", "advocate_load_ci"]
-    assert loadtest.main([*options, "--clients", "8", "--seconds", "3"]) == 0
+    assert loadtest.main([*options, "--clients", "4", "--seconds", "2"]) == 0

@@ -300,35 +300,48 @@ def count_public_appreciation(
     fixed order so that concurrent transactions lock the same rows in the same order.
     """
     scope = {"team_id": workspace.team_id, "enterprise_id": workspace.enterprise_id}
-    for user_id in sorted(set(recipient_ids)):
-        pair = _insert(session, AllTimeGiver).values(
-            **scope, user_id=user_id, giver_id=giver_id, received=1
+    recipients = sorted(set(recipient_ids))
+    if not recipients:
+        return
+    # One statement for every recipient's pair with the giver, one for their standings.
+    pairs = _insert(session, AllTimeGiver).values(
+        [{**scope, "user_id": uid, "giver_id": giver_id, "received": 1} for uid in recipients]
+    )
+    counted = session.execute(
+        pairs.on_conflict_do_update(
+            index_elements=["team_id", "user_id", "giver_id"],
+            set_={"received": AllTimeGiver.received + 1},
+        ).returning(AllTimeGiver.user_id, AllTimeGiver.received)
+    )
+    times = {user_id: received for user_id, received in counted}
+    standings = _insert(session, AllTimeStanding).values(
+        [
+            # Only a first appreciation from this giver adds a giver.
+            {
+                **scope,
+                "user_id": uid,
+                "received": 1,
+                "givers": int(times[uid] == 1),
+                "first_public_at": at,
+            }
+            for uid in recipients
+        ]
+    )
+    session.execute(
+        standings.on_conflict_do_update(
+            index_elements=["team_id", "user_id"],
+            set_={
+                "received": AllTimeStanding.received + 1,
+                "givers": AllTimeStanding.givers + standings.excluded.givers,
+                # An appreciation recorded with an earlier time than one already counted
+                # (a backdated `now`) still moves the first one back.
+                "first_public_at": case(
+                    (AllTimeStanding.first_public_at <= at, AllTimeStanding.first_public_at),
+                    else_=at,
+                ),
+            },
         )
-        times = session.scalar(
-            pair.on_conflict_do_update(
-                index_elements=["team_id", "user_id", "giver_id"],
-                set_={"received": AllTimeGiver.received + 1},
-            ).returning(AllTimeGiver.received)
-        )
-        standing = _insert(session, AllTimeStanding).values(
-            **scope, user_id=user_id, received=1, givers=1, first_public_at=at
-        )
-        session.execute(
-            standing.on_conflict_do_update(
-                index_elements=["team_id", "user_id"],
-                set_={
-                    "received": AllTimeStanding.received + 1,
-                    # Only a first appreciation from this giver adds a giver.
-                    "givers": AllTimeStanding.givers + (1 if times == 1 else 0),
-                    # An appreciation recorded with an earlier time than one already
-                    # counted (a backdated `now`) still moves the first one back.
-                    "first_public_at": case(
-                        (AllTimeStanding.first_public_at <= at, AllTimeStanding.first_public_at),
-                        else_=at,
-                    ),
-                },
-            )
-        )
+    )
 
 
 def recount_all_time(

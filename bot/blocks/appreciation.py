@@ -21,6 +21,19 @@ from bot.text import mention, safe_mrkdwn, truncate
 
 MODAL_CALLBACK = "appreciate_modal"
 OPEN_MODAL_ACTION = "appreciate_open_modal"
+# The modal with one colleague preselected: the value is their id, then optionally "|" and
+# the ids of asks (the clicker's own) that the thanks is for.
+APPRECIATE_PERSON = "appreciate_person"
+
+
+def appreciate_person_value(user_id: str, ask_ids: Sequence[int] = ()) -> str:
+    return user_id + ("|" + ",".join(str(i) for i in ask_ids) if ask_ids else "")
+
+
+def person_from_value(value: str) -> tuple[str, list[int]]:
+    """`appreciate_person_value` read back; unreadable ask ids are dropped."""
+    user_id, _, ids = value.partition("|")
+    return user_id, [int(i) for i in ids.split(",") if i.isdigit()]
 
 
 def _people(user_ids: Sequence[str]) -> str:
@@ -102,7 +115,7 @@ def modal(
         recipients_element["initial_users"] = list(recipients)
     blocks: list[Block] = []
     if linked_text:
-        blocks.append(context(f"For this message: {safe_mrkdwn(linked_text)}"))
+        blocks.append(context(safe_mrkdwn(linked_text)))
     blocks += [
         {
             "type": "input",

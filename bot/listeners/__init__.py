@@ -18,6 +18,7 @@ from bot.runtime import Runtime
 MODAL_ACTIONS = frozenset(
     {
         appreciation_blocks.OPEN_MODAL_ACTION,
+        appreciation_blocks.APPRECIATE_PERSON,
         NEW_ASK_ACTION,
         SETTINGS_ACTION,
         SCHEDULE_ACTION,

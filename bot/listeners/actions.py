@@ -15,9 +15,10 @@ from bot.listeners.common import lookup_with, workspace_of
 from bot.listeners.home import publish_home
 from bot.listeners.modals import open_appreciation_modal
 from bot.runtime import Runtime
-from bot.services import checkins
+from bot.services import asks, checkins
 from bot.services.schedule import week_of
 from bot.services.settings import for_workspace
+from bot.text import truncate
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,34 @@ def register(app: App, runtime: Runtime) -> None:
         ack()
         open_appreciation_modal(
             client, runtime, workspace_of(context), trigger_id=body["trigger_id"]
+        )
+
+    @app.action(blocks.APPRECIATE_PERSON)
+    def appreciate_person(
+        ack: Ack,
+        action: dict[str, Any],
+        body: dict[str, Any],
+        client: WebClient,
+        context: BoltContext,
+    ) -> None:
+        ack()
+        workspace = workspace_of(context)
+        user_id, ask_ids = blocks.person_from_value(action.get("value") or "")
+        mine = [
+            ask
+            for ask in asks.some(runtime.db, workspace, ask_ids)
+            if ask.asker_id == body["user"]["id"] and ask.helper_id == user_id
+        ]
+        open_appreciation_modal(
+            client,
+            runtime,
+            workspace,
+            trigger_id=body["trigger_id"],
+            recipients=[user_id] if user_id else [],
+            ask_id=mine[-1].id if mine else None,
+            linked_text=(
+                "For: " + "; ".join(truncate(ask.request, 80) for ask in mine) if mine else None
+            ),
         )
 
     @app.action(checkin_blocks.GOAL_ACTION)

@@ -51,7 +51,11 @@ def register(app: App, runtime: Runtime) -> None:
             recipients=recipients,
             message_ts=ts,
             permalink=_permalink(client, channel_id, ts),
-            linked_text=truncate(message.get("text") or "", 200) or None,
+            linked_text=(
+                f"For this message: {truncate(text, 200)}"
+                if (text := message.get("text") or "")
+                else None
+            ),
         )
 
 

@@ -146,6 +146,20 @@ def get(
         return session.scalar(query)
 
 
+def some(db: Database, workspace: Workspace, ask_ids: list[int]) -> list[Ask]:
+    """The workspace's asks among `ask_ids`, oldest first (at most 10)."""
+    if not ask_ids:
+        return []
+    with db.transaction() as session:
+        return list(
+            session.scalars(
+                select(Ask)
+                .where(Ask.team_id == workspace.team_id, Ask.id.in_(ask_ids[:10]))
+                .order_by(Ask.id)
+            )
+        )
+
+
 def require(db: Database, workspace: Workspace, ask_id: int) -> Ask:
     ask = get(db, workspace, ask_id)
     if ask is None:

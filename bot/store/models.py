@@ -253,6 +253,9 @@ class Ask(WorkspaceScoped, Base):
     __table_args__ = (
         UniqueConstraint("team_id", "source_key", name="uq_asks_team_source"),
         Index("ix_asks_team_status", "team_id", "status"),
+        # A person's own asks, both ways: the Home's "your people" and the check-in nudge.
+        Index("ix_asks_team_asker", "team_id", "asker_id"),
+        Index("ix_asks_team_helper", "team_id", "helper_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -301,6 +304,66 @@ class Obstacle(WorkspaceScoped, Base):
     resolved_at: Mapped[datetime | None]
 
     ask: Mapped[Ask] = relationship(back_populates="obstacles")
+
+
+class Listen(WorkspaceScoped, Base):
+    """`/listen`: someone asked a colleague what they need from them, privately.
+
+    The answer is for the asker alone: no channel, digest or leaderboard reads this table.
+    `open_key` (asker:colleague) is set while the question waits for an answer, so that a
+    second `/listen` to the same person, however many arrive at once, finds it taken; one
+    older than a week is released before asking again.
+    """
+
+    __tablename__ = "listens"
+    __table_args__ = (
+        UniqueConstraint("team_id", "source_key", "colleague_id", name="uq_listens_team_source"),
+        UniqueConstraint("team_id", "open_key", name="uq_listens_team_open"),
+        Index("ix_listens_team_asker", "team_id", "asker_id"),
+        Index("ix_listens_team_colleague", "team_id", "colleague_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    asker_id: Mapped[str] = mapped_column(String(32))
+    colleague_id: Mapped[str] = mapped_column(String(32))
+    topic: Mapped[str | None] = mapped_column(Text)  # "about what", if the asker said
+    status: Mapped[str] = mapped_column(String(16), default="asked")  # asked|answered|declined
+    open_key: Mapped[str | None] = mapped_column(String(80))
+    # What the colleague said: what they need (required), what gets in their way, and how
+    # they like to be asked.
+    need: Mapped[str | None] = mapped_column(Text)
+    obstacle: Mapped[str | None] = mapped_column(Text)
+    preference: Mapped[str | None] = mapped_column(Text)
+    # The submission that answered: a retry of it finds its own answer, not a stranger's.
+    answer_key: Mapped[str | None] = mapped_column(String(128))
+    # Following through: open until the asker says they acted (acted), skips (skipped) or
+    # says "not yet" for the third time (dropped). `followup_week` is the check-in week
+    # last answered, so a double click there counts once.
+    followup: Mapped[str] = mapped_column(String(16), default="open")
+    not_yet: Mapped[int] = mapped_column(Integer, default=0)
+    followup_week: Mapped[str | None] = mapped_column(String(8))
+    source_key: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    declined_at: Mapped[datetime | None]
+    will_act_at: Mapped[datetime | None]
+    acted_at: Mapped[datetime | None]
+
+
+class CheckinNudge(WorkspaceScoped, Base):
+    """The one nudge a person's check-in carried in a week (someone to thank), so that the
+    next week's check-in never repeats it."""
+
+    __tablename__ = "checkin_nudges"
+    __table_args__ = (
+        UniqueConstraint("team_id", "user_id", "week", name="uq_checkin_nudges_team_user_week"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    week: Mapped[str] = mapped_column(String(8))
+    target_user_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
 
 
 class OutboxMessage(WorkspaceScoped, Base):

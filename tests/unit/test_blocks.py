@@ -167,7 +167,7 @@ MODALS: dict[str, dict[str, Any]] = {
         "metadata": {"channel_id": "C1", "message_ts": "1.2", "permalink": "https://x.y/p1"},
         "recipients": ["U2"],
         "channel_id": "C1",
-        "linked_text": "<!here> the release <@U222|ana> shipped & <https://x.y|notes>",
+        "linked_text": "For this message: <!here> the release <@U222|ana> shipped & <https://x.y|notes>",
     },
 }
 

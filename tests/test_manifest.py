@@ -26,7 +26,7 @@ def test_manifest_is_valid_against_the_v1_schema(manifest: dict[str, Any]) -> No
     assert_valid_manifest(manifest)
 
 
-@pytest.mark.parametrize("command", ["/appreciate", "/ask"])
+@pytest.mark.parametrize("command", ["/appreciate", "/ask", "/listen"])
 def test_slash_command_is_declared_with_escaped_mentions(
     manifest: dict[str, Any], command: str
 ) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.blocks import asks as render
 from bot.domain import Workspace
 from bot.runtime import Runtime
-from bot.services import ask_posts, asks, outbox
+from bot.services import asks, outbox
 from bot.services.settings import WorkspaceSettings
 from bot.store.models import Ask, Person
 
@@ -42,7 +42,7 @@ def queue_reminders(
         messages += _due_for(workspace, ask, zones.get(ask.helper_id), now)
     if not messages:
         return 0
-    return len(ask_posts.enqueue(runtime.db, workspace, messages))
+    return len(outbox.enqueue(runtime.db, workspace, messages))
 
 
 def _due_for(workspace: Workspace, ask: Ask, helper_zone: ZoneInfo | None, now: datetime) -> list:

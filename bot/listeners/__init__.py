@@ -8,8 +8,19 @@ from slack_bolt import App
 
 from bot.blocks import appreciation as appreciation_blocks
 from bot.blocks import asks as ask_blocks
+from bot.blocks import listening as listening_blocks
 from bot.blocks.home import NEW_ASK_ACTION, SCHEDULE_ACTION, SETTINGS_ACTION
-from bot.listeners import actions, asks, commands, errors, events, settings, shortcuts, views
+from bot.listeners import (
+    actions,
+    asks,
+    commands,
+    errors,
+    events,
+    listening,
+    settings,
+    shortcuts,
+    views,
+)
 from bot.listeners.work import ListenerApp, Role
 from bot.runtime import Runtime
 
@@ -26,6 +37,8 @@ MODAL_ACTIONS = frozenset(
         ask_blocks.COMMIT,
         ask_blocks.DECLINE,
         ask_blocks.APPRECIATE,
+        listening_blocks.LISTEN_OPEN,
+        listening_blocks.ANSWER,
     }
 )
 
@@ -40,4 +53,5 @@ def register(app: App, runtime: Runtime, role: Role) -> None:
     actions.register(guarded, runtime)
     views.register(guarded, runtime)
     asks.register(guarded, runtime)
+    listening.register(guarded, runtime)
     settings.register(guarded, runtime)

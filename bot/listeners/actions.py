@@ -11,6 +11,8 @@ from slack_sdk import WebClient
 
 from bot.blocks import appreciation as blocks
 from bot.blocks import checkin as checkin_blocks
+from bot.blocks.common import button, section
+from bot.blocks.listening import LISTEN_OPEN
 from bot.listeners.common import lookup_with, workspace_of
 from bot.listeners.home import publish_home
 from bot.listeners.modals import open_appreciation_modal
@@ -109,7 +111,14 @@ def register(app: App, runtime: Runtime) -> None:
         _goal, before = checkins.set_goal(
             runtime.db, workspace, user_id, week, target, runtime.clock()
         )
-        respond(checkin_blocks.goal_noted(target, before), replace_original=False)
+        noted = checkin_blocks.goal_noted(target, before)
+        respond(
+            text=noted,
+            blocks=[
+                section(noted, accessory=button("Ask what they need", LISTEN_OPEN, target)),
+            ],
+            replace_original=False,
+        )
         publish_home(runtime, client, workspace, user_id)
 
     @app.action(re.compile(f"^{checkin_blocks.OUTCOME_ACTION_PREFIX}(won|working|skipped)$"))

@@ -5,32 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from bot.blocks import asks as render
 from bot.domain import Workspace
 from bot.services import asks, outbox
-from bot.store.db import Database, insert_ignoring_conflicts
+from bot.store.db import Database
 from bot.store.models import Ask, OutboxMessage
-
-_COLUMNS = [c for c in OutboxMessage.__table__.columns if c.key != "id"]
-
-
-def enqueue(db: Database, workspace: Workspace, messages: list[OutboxMessage]) -> list[int]:
-    """Queue messages by their keys (a repeat is ignored); returns the ids still to send."""
-    rows = [{c.key: getattr(m, c.key) for c in _COLUMNS} for m in messages]
-    keys = [m.dedupe_key for m in messages]
-    with db.transaction() as session:
-        insert_ignoring_conflicts(session, OutboxMessage, rows, ["team_id", "dedupe_key"])
-        found = session.execute(
-            select(OutboxMessage.id, OutboxMessage.dedupe_key).where(
-                OutboxMessage.team_id == workspace.team_id,
-                OutboxMessage.dedupe_key.in_(keys),
-                OutboxMessage.status == "pending",
-            )
-        ).all()
-    order = {key: n for n, key in enumerate(keys)}
-    return [row[0] for row in sorted(found, key=lambda r: order[r[1]])]
 
 
 def in_thread(
@@ -51,7 +30,7 @@ def first_posts(
     """What starts an ask: its own post (the questions follow it), or, for an ask made from
     a message, a status reply and the questions in that message's thread."""
     if ask.from_message:
-        return enqueue(
+        return outbox.enqueue(
             db,
             workspace,
             [
@@ -66,7 +45,7 @@ def first_posts(
         message=render.ask_message(ask),
         now=now,
     )
-    return enqueue(db, workspace, [post])
+    return outbox.enqueue(db, workspace, [post])
 
 
 def after_sent(db: Database, message: OutboxMessage, ts: str | None, now: datetime) -> list[int]:
@@ -84,7 +63,7 @@ def after_sent(db: Database, message: OutboxMessage, ts: str | None, now: dateti
     ask = asks.get(db, workspace, ask_id)
     if ask is None:
         return []
-    return enqueue(
+    return outbox.enqueue(
         db, workspace, [in_thread(workspace, ask, "questions", render.questions(ask), now)]
     )
 
@@ -93,7 +72,7 @@ def event_post(
     db: Database, workspace: Workspace, ask: Ask, event: str, now: datetime
 ) -> list[int]:
     """The thread reply after an answer (commit, decline, done...), posted once."""
-    return enqueue(
+    return outbox.enqueue(
         db, workspace, [in_thread(workspace, ask, event, render.event_posted(ask, event), now)]
     )
 
@@ -107,7 +86,7 @@ def obstacle_post(
         if status == "open"
         else render.obstacle_update(ask, obstacle)
     )
-    return enqueue(
+    return outbox.enqueue(
         db,
         workspace,
         [in_thread(workspace, ask, f"obstacle-{obstacle_id}-{status}", message, now)],

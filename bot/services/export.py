@@ -13,9 +13,17 @@ from sqlalchemy import select
 from bot.domain import Workspace
 from bot.services import asks as ask_rules
 from bot.store.db import Database
-from bot.store.models import Appreciation, Ask, BuyInGoal, Obstacle, Person
+from bot.store.models import Appreciation, Ask, BuyInGoal, Listen, Obstacle, Person
 
-KINDS = ("appreciations", "asks", "obstacles", "commitments", "buyin_goals", "checkin_settings")
+KINDS = (
+    "appreciations",
+    "asks",
+    "obstacles",
+    "commitments",
+    "buyin_goals",
+    "listens",
+    "checkin_settings",
+)
 
 
 def collect(db: Database, workspace: Workspace) -> dict[str, list[dict[str, Any]]]:
@@ -31,6 +39,9 @@ def collect(db: Database, workspace: Workspace) -> dict[str, list[dict[str, Any]
         ).all()
         goals = session.scalars(
             select(BuyInGoal).where(BuyInGoal.team_id == team).order_by(BuyInGoal.id)
+        ).all()
+        listens = session.scalars(
+            select(Listen).where(Listen.team_id == team).order_by(Listen.id)
         ).all()
         people = session.scalars(
             select(Person).where(Person.team_id == team).order_by(Person.user_id)
@@ -106,6 +117,23 @@ def collect(db: Database, workspace: Workspace) -> dict[str, list[dict[str, Any]
                     "updated_at": g.updated_at,
                 }
                 for g in goals
+            ],
+            "listens": [
+                {
+                    "id": n.id,
+                    "created_at": n.created_at,
+                    "asker": n.asker_id,
+                    "colleague": n.colleague_id,
+                    "about": n.topic,
+                    "status": n.status,
+                    "need": n.need,
+                    "gets_in_the_way": n.obstacle,
+                    "how_to_ask": n.preference,
+                    "answered_at": n.answered_at,
+                    "acted_at": n.acted_at,
+                    "follow_up": n.followup,
+                }
+                for n in listens
             ],
             "checkin_settings": [
                 {

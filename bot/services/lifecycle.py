@@ -19,8 +19,10 @@ from bot.store.models import (
     Ask,
     Base,
     BuyInGoal,
+    CheckinNudge,
     DailyGiving,
     InstalledWorkspace,
+    Listen,
     Obstacle,
     OutboxMessage,
     Person,
@@ -90,7 +92,8 @@ def forget(db: Database, workspace: Workspace, user_id: str) -> dict[str, int]:
 
     Their appreciations of others stay as anonymous thanks (the reason removed), asks they
     made or received keep their state without their words, and their own records (goals,
-    check-in choices, pending messages to them) are deleted. Safe to run again.
+    check-in choices, pending messages to them, what they asked or answered with /listen)
+    are deleted. Safe to run again.
     """
     ghost = (
         GHOST_PREFIX
@@ -168,6 +171,33 @@ def forget(db: Database, workspace: Workspace, user_id: str) -> dict[str, int]:
             .where(BuyInGoal.team_id == team, BuyInGoal.target_user_id == user_id)
             .values(target_user_id=ghost)
             .execution_options(synchronize_session=False),
+        )
+        # What they asked with /listen or answered: the words are theirs and the other
+        # person's alone, so the whole exchange goes, with any message about it not sent yet.
+        listened = list(
+            session.scalars(
+                select(Listen.id).where(
+                    Listen.team_id == team,
+                    (Listen.asker_id == user_id) | (Listen.colleague_id == user_id),
+                )
+            )
+        )
+        for listen_id in listened:
+            session.execute(
+                delete(OutboxMessage).where(
+                    OutboxMessage.team_id == team,
+                    OutboxMessage.dedupe_key.startswith(f"listen:{listen_id}:"),
+                    OutboxMessage.status == "pending",
+                )
+            )
+        if listened:
+            run("listens", delete(Listen).where(Listen.team_id == team, Listen.id.in_(listened)))
+        run(
+            "check-in nudges",
+            delete(CheckinNudge).where(
+                CheckinNudge.team_id == team,
+                (CheckinNudge.user_id == user_id) | (CheckinNudge.target_user_id == user_id),
+            ),
         )
         run(
             "messages",

@@ -6,8 +6,30 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from bot.domain import Workspace
+from bot.store.db import Database, insert_ignoring_conflicts
 from bot.store.models import OutboxMessage
+
+_COLUMNS = [c for c in OutboxMessage.__table__.columns if c.key != "id"]
+
+
+def enqueue(db: Database, workspace: Workspace, messages: list[OutboxMessage]) -> list[int]:
+    """Queue messages by their keys (a repeat is ignored); returns the ids still to send."""
+    rows = [{c.key: getattr(m, c.key) for c in _COLUMNS} for m in messages]
+    keys = [m.dedupe_key for m in messages]
+    with db.transaction() as session:
+        insert_ignoring_conflicts(session, OutboxMessage, rows, ["team_id", "dedupe_key"])
+        found = session.execute(
+            select(OutboxMessage.id, OutboxMessage.dedupe_key).where(
+                OutboxMessage.team_id == workspace.team_id,
+                OutboxMessage.dedupe_key.in_(keys),
+                OutboxMessage.status == "pending",
+            )
+        ).all()
+    order = {key: n for n, key in enumerate(keys)}
+    return [row[0] for row in sorted(found, key=lambda r: order[r[1]])]
 
 
 @dataclass(frozen=True)

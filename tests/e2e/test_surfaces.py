@@ -28,6 +28,7 @@ from bot.store.models import (
     Ask,
     BuyInGoal,
     InstalledWorkspace,
+    Listen,
     Obstacle,
     Person,
     SettingsChange,
@@ -53,6 +54,8 @@ from tests.support.slack_requests import (
 
 ADMIN = "UADM"
 LEFT = "U777"
+BOT = "UBOT1"
+GONE = "U778"
 WS = Workspace("T111")
 # Slack waits this long for an acknowledgement.
 ACK_SECONDS = 3.0
@@ -190,7 +193,7 @@ class Story:
         before = len(self.slack.calls_to(method))
         act()
         calls = self.slack.calls_to(method)
-        assert len(calls) == before + 1, [c.method for c in self.slack.calls[-20:]]
+        assert len(calls) == before + 1, [(c.method, c.params) for c in self.slack.calls[-6:]]
         return calls[-1]
 
     def told(self, user: str) -> str:
@@ -454,6 +457,126 @@ def ask_surfaces(story: Story) -> None:
     assert "cancelled this ask" in story.thread(faq_ask)[-1]
 
 
+def listen_surfaces(story: Story) -> None:
+    """/listen and its loop: refusals, the colleague's answer or "not now", "I'll act on it",
+    "Thank them", the check-in's follow-up, and the form from the Home."""
+    week = week_of(datetime.now(UTC), ZoneInfo("America/New_York"))
+    assert "Listen first" in story.command("/listen", "help", "listen-help")
+    refusals = {
+        f"<@{GIVER}>": "You can't ask yourself",
+        "<!subteam^S1|@sales> <@U222>": "not a group or a whole channel",
+        "<!channel>": "not a group or a whole channel",
+        " ".join(f"<@U90{n}>" for n in range(6)): "ask at most 5 at once",
+        f"<@{BOT}>": "is a bot",
+        f"<@{GONE}>": "is no longer active here",
+        "<@U999>": "couldn't find <@U999>",
+    }
+    dms = {uid: len(story.slack.messages(uid)) for uid in (ANA, BEN, BOT, GONE)}
+    for n, (text, reason) in enumerate(refusals.items()):
+        assert reason in story.command("/listen", text, f"listen-no-{n}")
+    assert story.rows(Listen) == []
+    assert {uid: len(story.slack.messages(uid)) for uid in dms} == dms
+
+    sent = story.command("/listen", f"<@{ANA}> <@{BEN}> about the quarterly close", "listen")
+    assert sent.startswith("Sent.") and f"<@{ANA}>, <@{BEN}>" in sent
+    ana_ask, ben_ask = story.rows(Listen)
+    assert (ana_ask.asker_id, ana_ask.colleague_id, ana_ask.topic) == (
+        GIVER,
+        ANA,
+        "about the quarterly close",
+    )
+    question = story.slack.messages(ANA)[-1]
+    assert f"What do you need from <@{GIVER}> to do your best work?" in block_text(question)
+    again = story.command("/listen", f"<@{ANA}>", "listen-again")
+    assert f"You asked <@{ANA}> what they need on" in again and "ask again from" in again
+    assert len(story.rows(Listen)) == 2 and story.slack.messages(ANA)[-1] == question
+
+    told = story.click("listen_answer", BEN, "ben-answers-ana's", value=str(ana_ask.id))
+    assert told == f"Only <@{ANA}> can answer this."
+    # A double click on Answer opens two forms; only one answer is recorded.
+    form = story.opens(
+        lambda: story.click("listen_answer", ANA, "ana-answers", value=str(ana_ask.id))
+    )
+    second = story.opens(
+        lambda: story.click("listen_answer", ANA, "ana-again", value=str(ana_ask.id))
+    )
+    empty = story.submit(form, text_input("need", " "), ANA, "VNEED")
+    assert empty["response_action"] == "errors" and "need" in empty["errors"]
+    answer = {
+        **text_input("need", "The numbers by the 3rd <!here>"),
+        **text_input("obstacle", "Late changes"),
+        **text_input("preference", ""),
+    }
+    assert story.submit(form, answer, ANA, "VNEED") == {}
+    [ana_ask, _] = story.rows(Listen)
+    assert (ana_ask.status, ana_ask.need, ana_ask.obstacle, ana_ask.preference) == (
+        "answered",
+        "The numbers by the 3rd <!here>",
+        "Late changes",
+        None,
+    )
+    heard = story.slack.messages(GIVER)[-1]
+    assert f"<@{ANA}> told you what they need" in block_text(heard)
+    assert "The numbers by the 3rd &lt;!here&gt;" in block_text(heard)
+    [replaced] = story.slack.response_url_posts("ana-answers")
+    assert replaced["replace_original"] and "only to them" in replaced["text"]
+    dms_before = len(story.slack.messages(GIVER))
+    assert story.submit(second, text_input("need", "Something else"), ANA, "VNEED2") == {}
+    assert story.rows(Listen)[0].need == "The numbers by the 3rd <!here>"
+    assert len(story.slack.messages(GIVER)) == dms_before
+    assert "already answered" in story.slack.messages(ANA)[-1]["text"]
+    assert "already answered" in story.click(
+        "listen_answer", ANA, "ana-late", value=str(ana_ask.id)
+    )
+
+    noted = story.click("listen_will_act", GIVER, "will-act", value=str(ana_ask.id))
+    assert noted.startswith("Noted.")
+    assert "means to act on it" in block_text(story.slack.messages(ANA)[-1])
+    ana_dms = len(story.slack.messages(ANA))
+    assert "Already noted" in story.click(
+        "listen_will_act", GIVER, "will-act2", value=str(ana_ask.id)
+    )
+    assert len(story.slack.messages(ANA)) == ana_dms
+    modal = story.opens(
+        lambda: story.click(
+            "appreciate_person", GIVER, value=ANA, view={"id": "VD", "type": "home"}
+        )
+    )
+    assert block(modal, "recipients")["element"]["initial_users"] == [ANA]
+
+    story.click("listen_not_now", BEN, "ben-not-now", value=str(ben_ask.id))
+    assert story.rows(Listen)[1].status == "declined"
+    [polite] = story.slack.response_url_posts("ben-not-now")
+    assert polite["replace_original"] and "isn't a good time" in polite["text"]
+    assert f"<@{BEN}> can't answer right now" in story.slack.messages(GIVER)[-1]["text"]
+
+    value = f"{ana_ask.id}|{week}"
+    for key in ("not-yet-1", "not-yet-1b"):
+        assert "next week's check-in" in story.click(
+            "listen_followup_not_yet", GIVER, key, value=value
+        )
+    assert story.rows(Listen)[0].not_yet == 1
+    story.click("listen_followup_not_yet", GIVER, "not-yet-2", value=f"{ana_ask.id}|2099-W01")
+    dropped = story.click(
+        "listen_followup_not_yet", GIVER, "not-yet-3", value=f"{ana_ask.id}|2099-W02"
+    )
+    assert "third" in dropped
+    [ana_ask, _] = story.rows(Listen)
+    assert (ana_ask.not_yet, ana_ask.followup) == (3, "dropped")
+    acted = story.click("listen_followup_yes", GIVER, "acted", value=f"{ana_ask.id}|2099-W03")
+    assert f"I told <@{ANA}>" in acted
+    assert story.rows(Listen)[0].followup == "acted"
+    assert "acted on what you asked for" in block_text(story.slack.messages(ANA)[-1])
+
+    on_home = {"id": "VHOME", "type": "home"}
+    view = story.opens(lambda: story.click("listen_open", GIVER, value=BEN, view=on_home))
+    assert block(view, "people")["element"]["initial_users"] == [BEN]
+    people = {"people": {"value": {"type": "multi_users_select", "selected_users": [BEN]}}}
+    assert story.submit(view, people, GIVER, "VLISTEN") == {}
+    assert "said not now" in story.slack.messages(GIVER)[-1]["text"]
+    assert len(story.rows(Listen)) == 2
+
+
 def checkin_surfaces(story: Story) -> None:
     """The check-in's goal picker, its outcome buttons, pause, stop and resume."""
     week = week_of(datetime.now(UTC), ZoneInfo("America/New_York"))
@@ -556,6 +679,8 @@ def test_every_surface_works_through_the_real_processes(
     """Each surface does what the in-process tests prove, and every request is stored,
     worked (over HTTP by the forked worker process, not the server) and done."""
     slack.add_user(ADMIN, name="admin", is_admin=True, tz="Europe/Paris")
+    slack.add_user(BOT, name="deploybot", is_bot=True)
+    slack.add_user(GONE, name="gone", deleted=True)
     with FakeSocketMode() as socket_mode:
         extra = {"ADVOCATE_VALUES": "teamwork,ownership"}
         if mode == "socket":
@@ -571,6 +696,7 @@ def test_every_surface_works_through_the_real_processes(
                 story = Story(slack, db, send)
                 appreciation_surfaces(story)
                 ask_surfaces(story)
+                listen_surfaces(story)
                 checkin_surfaces(story)
                 settings_surfaces(story)
                 lifecycle_events(story)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from alembic import command
@@ -11,10 +12,10 @@ from alembic.migration import MigrationContext
 from sqlalchemy import select
 
 from bot.domain import PersonInfo, Workspace
-from bot.services import appreciation
+from bot.services import appreciation, asks, listening
 from bot.store import migrate
 from bot.store.db import Database, UTCDateTime
-from bot.store.models import AllTimeGiver, AllTimeStanding, AppreciationRecipient, Base
+from bot.store.models import AllTimeGiver, AllTimeStanding, AppreciationRecipient, Ask, Base
 
 
 def test_migrated_schema_matches_the_models(db: Database) -> None:
@@ -150,3 +151,47 @@ def test_upgrade_from_0006_keeps_when_each_person_was_first_publicly_appreciated
         ("T1", "UC", 1, at + timedelta(hours=3)),
         ("T2", "UB", 1, at + timedelta(hours=4)),
     }
+
+
+def test_upgrade_from_0011_keeps_asks_and_adds_listens_and_nudges(db: Database) -> None:
+    at = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+    for n, (asker, helper, team) in enumerate([("UA", "UB", "T1"), ("UB", "UA", "T2")]):
+        asks.start(
+            db,
+            Workspace(team),
+            asker_id=asker,
+            helper_id=helper,
+            request=f"request {n}",
+            channel_id="C1",
+            due_on=None,
+            timezone="UTC",
+            source_key=f"k{n}",
+            now=at,
+        )
+    config = migrate.alembic_config(db.engine)
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0011")
+    assert not {"listens", "checkin_nudges"} & set(sa.inspect(db.engine).get_table_names())
+
+    migrate.upgrade(db.engine)
+
+    inspector = sa.inspect(db.engine)
+    assert {i["name"] for i in inspector.get_indexes("asks")} >= {
+        "ix_asks_team_asker",
+        "ix_asks_team_helper",
+    }
+    with db.transaction() as session:
+        kept = {(k.team_id, k.asker_id, k.request) for k in session.scalars(select(Ask))}
+    assert kept == {("T1", "UA", "request 0"), ("T2", "UB", "request 1")}
+    [listen] = listening.start(
+        db,
+        Workspace("T1"),
+        asker_id="UA",
+        request=listening.Request(["UB"], None),
+        source_key="c1",
+        now=at,
+        zone=ZoneInfo("UTC"),
+    )
+    assert (listen.status, listen.followup, listen.not_yet) == ("asked", "open", 0)
+    assert migrate.pending(db.engine) is False

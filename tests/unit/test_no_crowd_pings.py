@@ -21,10 +21,11 @@ from hypothesis import strategies as st
 
 from bot.blocks import appreciation as appreciation_blocks
 from bot.blocks import asks as ask_blocks
+from bot.blocks import listening as listening_blocks
 from bot.blocks.digest import digest_message
 from bot.blocks.home import HomeData, home_view
 from bot.services.digest import Advocate, Digest
-from bot.store.models import Appreciation, AppreciationRecipient, Ask, Obstacle
+from bot.store.models import Appreciation, AppreciationRecipient, Ask, Listen, Obstacle
 
 CROWD_PINGS = [
     "<!channel>",
@@ -163,6 +164,21 @@ def rendered(text: str, status: str) -> Iterator[tuple[str, Any]]:
         yield f"{kind} reminder", ask_blocks.reminder(the_ask, kind)
         yield f"{kind} reminder with a link", ask_blocks.reminder(the_ask, kind, PERMALINK)
     yield "commit modal", ask_blocks.commit_modal(the_ask, TODAY)
+
+    listened = Listen(
+        id=1,
+        asker_id="U1",
+        colleague_id="U2",
+        topic=text,
+        status="answered",
+        need=text,
+        obstacle=text,
+        preference=text,
+    )
+    yield "/listen question", listening_blocks.question(listened)
+    yield "/listen answer form", listening_blocks.answer_modal(listened, None)
+    yield "/listen answer to the asker", listening_blocks.answered(listened)
+    yield "/listen acted on", listening_blocks.acted_told(listened)
 
     yield (
         "weekly digest",

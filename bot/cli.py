@@ -26,6 +26,14 @@ IN_MEMORY_SQLITE = ("sqlite://", "sqlite:///:memory:", "sqlite+pysqlite:///:memo
 class CommandError(Exception):
     """A failure the operator can act on; printed as one line."""
 
+    exit_code = 2
+
+
+class SlackNotAnswering(CommandError):
+    """Slack could not be reached: worth trying again later (EX_TEMPFAIL)."""
+
+    exit_code = 75
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
@@ -34,7 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         configure_logging(settings)
         return int(args.handler(settings, args) or 0)
-    except (ConfigError, CommandError) as error:
+    except CommandError as error:
+        print(f"advocate: {error}", file=sys.stderr)
+        return error.exit_code
+    except ConfigError as error:
         print(f"advocate: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -303,20 +314,35 @@ def _resolve(runtime: Runtime, team: str | None, *, ask_slack: bool = False, cle
 
     from bot.jobs.tick import register_token_workspace
     from bot.services import workspaces
+    from bot.slack.client import not_answering
 
     try:
         if ask_slack:
-            register_token_workspace(runtime)
+            try:
+                register_token_workspace(runtime)
+            except Exception as error:
+                if not not_answering(error):
+                    raise
+                # Slack is down: what the database remembers of the token will do.
+                log.warning("Slack is not answering (%s); using the token's known workspace", error)
         # Without any token (an admin exporting or forgetting), the database says alone.
         owner = runtime.clients.token_owner() if runtime.settings.slack_bot_token else None
-    except SlackApiError as error:
-        raise CommandError(
-            f"Slack refused SLACK_BOT_TOKEN ({error.response.get('error')}); see `advocate check`"
-        ) from None
-    except (SlackClientError, OSError) as error:
-        raise CommandError(
-            f"could not ask Slack which workspace SLACK_BOT_TOKEN serves: {error}"
-        ) from None
+    except Exception as error:
+        if not_answering(error):
+            raise SlackNotAnswering(
+                f"Slack is not answering, and which workspace SLACK_BOT_TOKEN serves is not "
+                f"known yet: nothing was done; try again when Slack answers ({error})"
+            ) from None
+        if isinstance(error, SlackApiError):
+            raise CommandError(
+                f"Slack refused SLACK_BOT_TOKEN ({error.response.get('error')}); see "
+                "`advocate check`"
+            ) from None
+        if isinstance(error, SlackClientError | OSError):
+            raise CommandError(
+                f"could not ask Slack which workspace SLACK_BOT_TOKEN serves: {error}"
+            ) from None
+        raise
     try:
         return workspaces.resolve(runtime.db, team, owner, cleanup=cleanup)
     except LookupError as error:
@@ -352,6 +378,8 @@ def cmd_digest_post(settings: Settings, args: argparse.Namespace) -> int:
     outcome = post_digest(runtime, workspace, config, week, channel, runtime.clock())
     if not outcome.ok:
         raise CommandError(f"the {week} digest was not posted: {outcome.detail}")
+    if outcome.status == "pending":
+        raise SlackNotAnswering(f"the {week} digest is {outcome.detail}")
     print(outcome.detail)
     return 0
 

@@ -3,23 +3,48 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from bot.blocks.appreciation import OPEN_MODAL_ACTION
 from bot.blocks.common import Block, actions, button, context, divider, header, message, section
-from bot.services.digest import Digest
+from bot.services.digest import Advocate, Digest
 from bot.text import as_plain, mention, safe_mrkdwn, truncate
 
 QUOTE_LIMIT = 280
-NAMES_SHOWN = 5
-FIRST_TIMERS_SHOWN = 40
+GIVERS_SHOWN = 3
+FIRST_TIMERS_SHOWN = 10
+# However busy the week, one digest names at most this many people: a list longer than
+# that is not read, and every name in it is a notification.
+MAX_NAMED = 30
 
 
-def _list(user_ids: Sequence[str], name: Callable[[str], str], shown: int) -> str:
-    names = [name(u) for u in user_ids[:shown]]
-    more = len(user_ids) - shown
+class Names:
+    """The people one digest names, up to `MAX_NAMED`; past it, people are counted."""
+
+    def __init__(self, limit: int = MAX_NAMED) -> None:
+        self.limit = limit
+        self.named: set[str] = set()
+
+    def take(self, user_ids: Sequence[str], most: int) -> tuple[list[str], int]:
+        """Up to `most` of `user_ids` to name (people already named are free); the rest
+        is how many are left unnamed."""
+        shown = []
+        for user_id in user_ids:
+            if len(shown) == most:
+                break
+            if user_id in self.named or len(self.named) < self.limit:
+                self.named.add(user_id)
+                shown.append(user_id)
+        return shown, len(user_ids) - len(shown)
+
+
+def _list(shown: Sequence[str], more: int, name: Callable[[str], str]) -> str:
+    if not shown and more:
+        return f"{more:,} {'person' if more == 1 else 'people'}"
+    names = [name(u) for u in shown]
     if more > 0:
-        names.append(f"{more} more")
+        names.append(f"{more:,} more")
     if len(names) <= 2:
         return " and ".join(names)
     return ", ".join(names[:-1]) + " and " + names[-1]
@@ -40,8 +65,33 @@ def _totals(digest: Digest) -> str:
     return line
 
 
+@dataclass(frozen=True)
+class _Line:
+    advocate: Advocate
+    givers: list[str]
+    more_givers: int
+    quote_giver: str
+
+
+def _lines(digest: Digest) -> tuple[list[_Line], list[str], int]:
+    """Who is named where, within the digest's budget of names: the advocates first, then
+    who thanked them, then the people recognised for the first time."""
+    names = Names()
+    advocates, _ = names.take([a.user_id for a in digest.advocates], len(digest.advocates))
+    lines = []
+    for advocate in digest.advocates:
+        if advocate.user_id not in advocates:
+            continue
+        givers, more = names.take(advocate.givers, GIVERS_SHOWN)
+        quote_giver, _ = names.take([advocate.quote_giver] if advocate.quote_giver else [], 1)
+        lines.append(_Line(advocate, givers, more, quote_giver[0] if quote_giver else ""))
+    first, more_first = names.take(digest.first_timers, FIRST_TIMERS_SHOWN)
+    return lines, first, more_first
+
+
 def digest_message(digest: Digest) -> dict[str, Any]:
-    """The channel post: at most a few dozen blocks, however busy the week was."""
+    """The channel post: at most a few dozen blocks and `MAX_NAMED` people, however busy
+    the week was."""
     blocks: list[Block] = [
         header(f"This week's internal advocates ({digest.week})"),
         section(
@@ -50,25 +100,25 @@ def digest_message(digest: Digest) -> dict[str, Any]:
         ),
         divider(),
     ]
-    for rank, advocate in enumerate(digest.advocates, start=1):
-        thanked_by = _list(advocate.givers, mention, NAMES_SHOWN) or "colleagues"
-        quote = safe_mrkdwn(truncate(advocate.quote, QUOTE_LIMIT))
-        said_by = f"\n_{mention(advocate.quote_giver)}_" if advocate.quote_giver else ""
+    lines, first, more_first = _lines(digest)
+    for rank, line in enumerate(lines, start=1):
+        thanked_by = _list(line.givers, line.more_givers, mention) or "colleagues"
+        quote = safe_mrkdwn(truncate(line.advocate.quote, QUOTE_LIMIT))
+        said_by = f"\n_{mention(line.quote_giver)}_" if line.quote_giver else ""
         blocks.append(
             section(
-                f"*{rank}. {mention(advocate.user_id)}*, thanked by {thanked_by}\n"
+                f"*{rank}. {mention(line.advocate.user_id)}*, thanked by {thanked_by}\n"
                 f">{quote}{said_by}",
                 verbatim=True,
             )
         )
     if digest.more_advocates:
-        blocks.append(context(f"…and {digest.more_advocates} more people were appreciated."))
-    if digest.first_timers:
+        blocks.append(context(f"…and {digest.more_advocates:,} more people were appreciated."))
+    if first or more_first:
         blocks.append(divider())
         blocks.append(
             section(
-                ":seedling: *Recognised for the first time:* "
-                + _list(digest.first_timers, mention, FIRST_TIMERS_SHOWN)
+                ":seedling: *Recognised for the first time:* " + _list(first, more_first, mention)
             )
         )
     blocks.append(divider())
@@ -84,27 +134,26 @@ def digest_message(digest: Digest) -> dict[str, Any]:
         )
     )
     blocks.append(actions(button("Appreciate someone", OPEN_MODAL_ACTION, style="primary")))
-    named = _list([a.user_id for a in digest.advocates], mention, NAMES_SHOWN)
+    named = _list([line.advocate.user_id for line in lines], 0, mention)
     return message(f"This week's internal advocates: {named}", blocks)
 
 
 def digest_text(digest: Digest, name: Callable[[str], str]) -> str:
-    """A readable rendering for the terminal."""
+    """A readable rendering for the terminal, naming whom the message names."""
     lines = [f"Internal advocates, week {digest.week} ({digest.timezone})", ""]
-    for rank, advocate in enumerate(digest.advocates, start=1):
+    shown, first, more_first = _lines(digest)
+    for rank, line in enumerate(shown, start=1):
         lines.append(
-            f"{rank}. {name(advocate.user_id)}: thanked by "
-            f"{_list(advocate.givers, name, NAMES_SHOWN)}"
+            f"{rank}. {name(line.advocate.user_id)}: thanked by "
+            f"{_list(line.givers, line.more_givers, name)}"
         )
-        quote = truncate(as_plain(advocate.quote, name), QUOTE_LIMIT)
-        lines.append(f'   "{quote}" ({name(advocate.quote_giver)})')
+        quote = truncate(as_plain(line.advocate.quote, name), QUOTE_LIMIT)
+        said_by = f" ({name(line.quote_giver)})" if line.quote_giver else ""
+        lines.append(f'   "{quote}"{said_by}')
     if digest.more_advocates:
-        lines.append(f"…and {digest.more_advocates} more people were appreciated.")
-    if digest.first_timers:
-        lines += [
-            "",
-            "First time recognised: " + _list(digest.first_timers, name, FIRST_TIMERS_SHOWN),
-        ]
+        lines.append(f"…and {digest.more_advocates:,} more people were appreciated.")
+    if first or more_first:
+        lines += ["", "First time recognised: " + _list(first, more_first, name)]
     lines += ["", _totals(digest)]
     if digest.top_values:
         lines.append("Values most cited: " + ", ".join(f"#{v} ({n})" for v, n in digest.top_values))

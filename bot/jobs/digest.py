@@ -17,6 +17,7 @@ from bot.services import digest as digests
 from bot.services import outbox
 from bot.services.people import admins_of
 from bot.services.settings import WorkspaceSettings
+from bot.slack.client import not_answering
 from bot.store.db import insert_ignoring_conflicts
 from bot.store.models import OutboxMessage
 
@@ -54,7 +55,14 @@ def post_digest(
     if digest is None:
         return DigestOutcome("empty", week, channel, f"no appreciation in {week}; nothing to post")
     client = runtime.clients.client_for(workspace.team_id, workspace.enterprise_id)
-    problem = reachable(client, channel)
+    try:
+        problem = reachable(client, channel)
+    except Exception as error:
+        if not not_answering(error):
+            raise
+        # Slack is down: queue it all the same; the outbox posts it once Slack answers.
+        log.warning("could not check channel %s (%s); queueing the digest", channel, error)
+        problem = None
     if problem:
         _tell_admins(runtime, workspace, config, week, channel, problem, now)
         return DigestOutcome("problem", week, channel, problem)
@@ -79,7 +87,9 @@ def post_digest(
     if delivery.status == "sent":
         return DigestOutcome("posted", week, channel, f"posted the {week} digest in {channel}")
     if delivery.status == "pending":
-        return DigestOutcome("pending", week, channel, "Slack is not answering; it will retry")
+        return DigestOutcome(
+            "pending", week, channel, "queued; it will be posted when Slack answers"
+        )
     return DigestOutcome("problem", week, channel, f"Slack refused it: {delivery.error}")
 
 

@@ -13,6 +13,7 @@ import threading
 from typing import Protocol
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry import RateLimitErrorRetryHandler
 
 from bot.clock import Clock, system_clock
@@ -125,3 +126,11 @@ def token_owner(client: WebClient) -> TokenOwner:
         name=str(response.get("team") or ""),
         org_wide=bool(response.get("is_enterprise_install")),
     )
+
+
+def not_answering(error: BaseException) -> bool:
+    """Whether `error` says Slack could not be reached or failed on its side (a timeout, a
+    refused connection, a 5xx), as opposed to an answer: worth trying again later."""
+    if isinstance(error, SlackApiError):
+        return int(getattr(error.response, "status_code", 200) or 200) >= 500
+    return isinstance(error, SlackClientError | OSError | TimeoutError)

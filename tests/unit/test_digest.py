@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import Counter
 from typing import Any
 
 import pytest
 
-from bot.blocks.digest import QUOTE_LIMIT, digest_message, digest_text
+from bot.blocks.digest import MAX_NAMED, QUOTE_LIMIT, digest_message, digest_text
 from bot.services.digest import Advocate, Digest, rank
 from bot.store.queries import Thanks
 from tests.support.blockkit import MAX_MESSAGE_BLOCKS, assert_valid_message_blocks
@@ -179,12 +180,38 @@ def test_digest_of_a_500_person_week_says_how_many_more_there_are() -> None:
     shown = texts(digest_message(busy_week()))
 
     assert "495 more people were appreciated" in shown
-    assert "and 460 more" in shown  # 40 of the 500 first-timers are named
-    assert "and 45 more" in shown  # 5 of each advocate's 50 givers are named
+    assert "and 490 more" in shown  # 10 of the 500 first-timers are named
+    assert "and 47 more" in shown  # 3 of each advocate's 50 givers are named
     for i in range(5):
         assert f"*{i + 1}. <@UADV{i}>*" in shown
-    assert "<@UNEW039>" in shown
-    assert "<@UNEW040>" not in shown
+    assert "<@UNEW009>" in shown
+    assert "<@UNEW010>" not in shown
+
+
+def test_a_digest_names_at_most_30_people_whatever_the_week() -> None:
+    """Ten advocates, each thanked by 50 different people, and 500 first-timers."""
+    week = digest(
+        advocates=[
+            advocate(
+                f"UADV{i}",
+                givers=[f"UGIV{i}{j:02d}" for j in range(50)],
+                quote="for the launch",
+                quote_giver=f"UGIV{i}49",
+            )
+            for i in range(10)
+        ],
+        first_timers=[f"UNEW{i:03d}" for i in range(500)],
+        people_thanked=500,
+    )
+    message = digest_message(week)
+    named = set(re.findall(r"<@(U[A-Z0-9]+)>", json.dumps(message)))
+    assert 20 <= len(named) <= MAX_NAMED
+    assert {f"UADV{i}" for i in range(10)} <= named
+    assert "and 47 more" in texts(message)  # 3 of the first advocates' givers are named
+    assert "*10. <@UADV9>*, thanked by 50 people" in texts(message)  # past the budget
+    assert "Recognised for the first time:* 500 people" in texts(message)
+    preview = digest_text(week, lambda user_id: user_id.lower())
+    assert {w for w in re.findall(r"\b(u[a-z0-9]+)\b", preview)} == {u.lower() for u in named}
 
 
 def test_digest_without_values_has_no_values_line() -> None:

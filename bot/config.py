@@ -40,6 +40,8 @@ class Settings:
     checkin_time: str = "09:30"
     daily_limit: int = 10
     values: tuple[str, ...] = ()
+    # Emoji whose reaction on a message appreciates its author; empty: off.
+    reactions: tuple[str, ...] = ("raised_hands",)
     admins: tuple[str, ...] = ()
     retention_days: int = 30
     encryption_key: str | None = field(default=None, repr=False)
@@ -94,6 +96,7 @@ class Settings:
             checkin_time=_hhmm(get("ADVOCATE_CHECKIN_TIME"), "ADVOCATE_CHECKIN_TIME", "09:30"),
             daily_limit=_int(get("ADVOCATE_DAILY_LIMIT"), "ADVOCATE_DAILY_LIMIT", 10, 1, 100),
             values=_values(get("ADVOCATE_VALUES")),
+            reactions=_reactions(env.get("ADVOCATE_REACTIONS")),
             admins=_csv(get("ADVOCATE_ADMINS")),
             retention_days=_int(get("ADVOCATE_RETENTION_DAYS"), "ADVOCATE_RETENTION_DAYS", 30, 0),
             encryption_key=get("ADVOCATE_ENCRYPTION_KEY"),
@@ -148,6 +151,20 @@ def _timezone(raw: str | None, name: str, default: str) -> str:
             f"{name} must be an IANA timezone like Europe/Paris, got {raw!r}."
         ) from None
     return value
+
+
+def _reactions(raw: str | None) -> tuple[str, ...]:
+    """Emoji names, with or without colons; unset: raised_hands; empty: none."""
+    if raw is None:
+        return ("raised_hands",)
+    names = tuple(dict.fromkeys(n.strip().strip(":").lower() for n in raw.split(",")))
+    names = tuple(n for n in names if n)
+    for name in names:
+        if not re.fullmatch(r"[a-z0-9_+'-]+", name):
+            raise ConfigError(
+                f"ADVOCATE_REACTIONS holds emoji names such as raised_hands, got {name!r}."
+            )
+    return names
 
 
 def _values(raw: str | None) -> tuple[str, ...]:

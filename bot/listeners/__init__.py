@@ -17,6 +17,7 @@ from bot.listeners import (
     errors,
     events,
     listening,
+    reactions,
     settings,
     shortcuts,
     views,
@@ -54,4 +55,5 @@ def register(app: App, runtime: Runtime, role: Role) -> None:
     views.register(guarded, runtime)
     asks.register(guarded, runtime)
     listening.register(guarded, runtime)
+    reactions.register(guarded, runtime)
     settings.register(guarded, runtime)

@@ -52,6 +52,8 @@ class Draft:
     # Posted in the ask's thread: also shown in the channel (Slack's reply_broadcast).
     broadcast: bool = False
     source_key: str = ""
+    # False: the caller sends the messages itself (appreciation by reaction).
+    notify: bool = True
 
 
 @dataclass(frozen=True)
@@ -246,7 +248,7 @@ def record(
                     now=now,
                 )
             )
-        for uid in draft.recipient_ids:
+        for uid in draft.recipient_ids if draft.notify else ():
             messages.append(
                 outbox.direct_message(
                     workspace,

@@ -67,6 +67,19 @@ def channel_post(
     )
 
 
+def ephemeral(
+    workspace: Workspace,
+    *,
+    key: str,
+    channel_id: str,
+    user_id: str,
+    message: dict[str, Any],
+    now: datetime,
+) -> OutboxMessage:
+    """A message only `user_id` sees, in `channel_id`."""
+    return _message(workspace, "ephemeral", key, channel_id, user_id, message, now)
+
+
 def direct_message(
     workspace: Workspace,
     *,

@@ -211,7 +211,8 @@ class OutboxSender:
         try:
             channel_id = self._target_channel(client, message, known)
             ts = None
-            if message.attempts > 1:
+            # An ephemeral message leaves no history to look in: a retry may repeat it.
+            if message.attempts > 1 and message.kind != "ephemeral":
                 ts = self._find_earlier_post(client, message, channel_id)
             if ts is None:
                 ts, channel_id = self._post(client, message, channel_id)
@@ -255,6 +256,14 @@ class OutboxSender:
         """Post the message; returns its ts and the channel it landed in (a DM's own channel
         when posted to a user id)."""
         payload: dict[str, Any] = dict(message.payload)
+        if message.kind == "ephemeral":
+            answer = client.chat_postEphemeral(
+                channel=channel_id,
+                user=message.user_id or "",
+                text=payload.get("text", ""),
+                blocks=payload.get("blocks"),
+            )
+            return str(answer.get("message_ts") or ""), channel_id
         response = client.chat_postMessage(
             channel=channel_id,
             text=payload.get("text", ""),

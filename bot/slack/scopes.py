@@ -1,7 +1,7 @@
 """The bot scopes Advocate uses, and why; `manifest.json` declares exactly these."""
 
 BOT_SCOPES: dict[str, str] = {
-    "commands": "the /appreciate and /ask commands and the shortcuts",
+    "commands": "the /appreciate, /ask and /listen commands and the shortcuts",
     "chat:write": "posting appreciation, DMs and replies",
     "chat:write.public": "posting appreciation in public channels the app has not joined",
     "im:write": "opening a DM with the people it thanks",
@@ -12,6 +12,7 @@ BOT_SCOPES: dict[str, str] = {
     "channels:read": "checking that the digest channel exists and who is in a channel",
     "groups:read": "the same for a private digest or check-in channel",
     "channels:join": "joining the public digest channel by itself",
+    "reactions:read": "appreciation by emoji reaction (reaction_added, reaction_removed)",
 }
 
 

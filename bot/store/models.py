@@ -366,6 +366,35 @@ class CheckinNudge(WorkspaceScoped, Base):
     created_at: Mapped[datetime]
 
 
+class ReactionThanks(WorkspaceScoped, Base):
+    """One person's appreciation of a message by emoji reaction (`ADVOCATE_REACTIONS`).
+
+    One row per message and giver, whatever emoji they use or however often Slack delivers
+    the event: `status` is pending (being recorded), counted (`appreciation_id` holds it),
+    withdrawn (the reaction was removed within the window) or refused (the daily limit,
+    a bot's message, a leaver). Only pending rows are worked, so a redelivery counts once.
+    """
+
+    __tablename__ = "reaction_thanks"
+    __table_args__ = (
+        UniqueConstraint(
+            "team_id", "channel_id", "message_ts", "giver_id", name="uq_reaction_thanks_message"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    message_ts: Mapped[str] = mapped_column(String(32))
+    giver_id: Mapped[str] = mapped_column(String(32))
+    author_id: Mapped[str] = mapped_column(String(32))
+    reaction: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    appreciation_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    counted_at: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]
+
+
 class OutboxMessage(WorkspaceScoped, Base):
     """A message the app owes Slack, written in the same transaction as what caused it.
 

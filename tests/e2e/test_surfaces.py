@@ -577,6 +577,22 @@ def listen_surfaces(story: Story) -> None:
     assert len(story.rows(Listen)) == 2
 
 
+def reaction_surfaces(story: Story) -> None:
+    """A reaction appreciates a message's author; removed at once, it is withdrawn."""
+    ts = story.slack.add_message("C111", user=BEN, text="Rebuilt the staging data")
+    item = {"type": "message", "channel": "C111", "ts": ts}
+    added = {"type": "reaction_added", "user": GIVER, "reaction": "raised_hands"}
+    story.event({**added, "item_user": BEN, "item": item})
+    [thanks] = story.rows(Appreciation, Appreciation.message_ts == ts)
+    assert (thanks.giver_id, thanks.recipient_ids) == (GIVER, [BEN])
+    assert thanks.reason == "Rebuilt the staging data"
+    [reply] = [m for m in story.slack.messages("C111") if m["thread_ts"] == ts]
+    assert f"<@{GIVER}> appreciated <@{BEN}> for this message" in reply["text"]
+    story.event({**added, "type": "reaction_removed", "item_user": BEN, "item": item})
+    assert story.rows(Appreciation, Appreciation.message_ts == ts) == []
+    assert "took back their reaction" in story.slack.messages(BEN)[-1]["text"]
+
+
 def checkin_surfaces(story: Story) -> None:
     """The check-in's goal picker, its outcome buttons, pause, stop and resume."""
     week = week_of(datetime.now(UTC), ZoneInfo("America/New_York"))
@@ -697,6 +713,7 @@ def test_every_surface_works_through_the_real_processes(
                 appreciation_surfaces(story)
                 ask_surfaces(story)
                 listen_surfaces(story)
+                reaction_surfaces(story)
                 checkin_surfaces(story)
                 settings_surfaces(story)
                 lifecycle_events(story)

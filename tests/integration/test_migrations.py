@@ -195,3 +195,28 @@ def test_upgrade_from_0011_keeps_asks_and_adds_listens_and_nudges(db: Database) 
     )
     assert (listen.status, listen.followup, listen.not_yet) == ("asked", "open", 0)
     assert migrate.pending(db.engine) is False
+
+
+def test_upgrade_from_0012_keeps_appreciations_and_adds_reaction_thanks(db: Database) -> None:
+    at = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+    appreciation.record(
+        db,
+        Workspace("T1"),
+        appreciation.Draft("UA", ["UB"], "thanks", source_key="k1"),
+        PersonInfo("UA"),
+        at,
+        daily_limit=10,
+    )
+    config = migrate.alembic_config(db.engine)
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0012")
+    assert "reaction_thanks" not in sa.inspect(db.engine).get_table_names()
+
+    migrate.upgrade(db.engine)
+
+    assert "reaction_thanks" in sa.inspect(db.engine).get_table_names()
+    with db.transaction() as session:
+        [kept] = session.scalars(select(AppreciationRecipient))
+    assert (kept.user_id, kept.giver_id) == ("UB", "UA")
+    assert migrate.pending(db.engine) is False

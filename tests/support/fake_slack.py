@@ -494,6 +494,26 @@ class FakeSlack:
                 "url": fake.url,
             }
 
+    def add_message(
+        self, channel: str, *, user: str, text: str, thread_ts: str | None = None
+    ) -> str:
+        """A message a person posted (not the app); returns its ts."""
+        with self._lock:
+            ts = self._next_ts()
+            self._messages.setdefault(channel, []).append(
+                {
+                    "type": "message",
+                    "ts": ts,
+                    "text": text,
+                    "blocks": None,
+                    "metadata": None,
+                    "user": user,
+                    "bot_id": None,
+                    "thread_ts": thread_ts,
+                }
+            )
+            return ts
+
     def messages(self, channel: str) -> list[dict[str, Any]]:
         """Messages posted to a channel (a user id means their DM), oldest first, replies included.
 

@@ -238,3 +238,12 @@ def test_company_value_that_cannot_be_typed_as_a_tag_is_refused() -> None:
 
 def test_full_weekday_names_are_accepted() -> None:
     assert Settings.from_mapping({"ADVOCATE_DIGEST_DAY": "Thursday"}).digest_day == "thu"
+
+
+def test_reactions_default_to_raised_hands_and_empty_turns_them_off() -> None:
+    assert Settings.from_mapping({}).reactions == ("raised_hands",)
+    assert Settings.from_mapping({"ADVOCATE_REACTIONS": ""}).reactions == ()
+    chosen = Settings.from_mapping({"ADVOCATE_REACTIONS": ":Tada:, raised_hands,,tada"})
+    assert chosen.reactions == ("tada", "raised_hands")
+    with pytest.raises(ConfigError, match="ADVOCATE_REACTIONS"):
+        Settings.from_mapping({"ADVOCATE_REACTIONS": "raised hands"})

@@ -26,6 +26,7 @@ from bot.store.models import (
     Obstacle,
     OutboxMessage,
     Person,
+    ReactionThanks,
     SettingsChange,
     WorkspaceSetting,
 )
@@ -192,6 +193,13 @@ def forget(db: Database, workspace: Workspace, user_id: str) -> dict[str, int]:
             )
         if listened:
             run("listens", delete(Listen).where(Listen.team_id == team, Listen.id.in_(listened)))
+        run(
+            "reactions",
+            delete(ReactionThanks).where(
+                ReactionThanks.team_id == team,
+                (ReactionThanks.giver_id == user_id) | (ReactionThanks.author_id == user_id),
+            ),
+        )
         run(
             "check-in nudges",
             delete(CheckinNudge).where(

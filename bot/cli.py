@@ -111,6 +111,15 @@ def _parser() -> argparse.ArgumentParser:
     preview.set_defaults(handler=cmd_digest_preview)
     post.set_defaults(handler=cmd_digest_post)
 
+    recap = sub.add_parser("recap", help="preview a person's year-end recap")
+    recap_sub = recap.add_subparsers(dest="action", required=True, metavar="ACTION")
+    recap_preview = recap_sub.add_parser("preview", help="print a person's recap")
+    recap_preview.add_argument("--user", required=True, help="the person's user id (U...)")
+    recap_preview.add_argument("--year", type=int, help="the year (default: this year)")
+    recap_preview.add_argument("--team", help="workspace id (when several are installed)")
+    recap_preview.add_argument("--json", action="store_true", help="print the Block Kit JSON")
+    recap_preview.set_defaults(handler=cmd_recap_preview)
+
     export = sub.add_parser("export", help="export one workspace's data")
     export.add_argument("--team", help="workspace id (when several are installed)")
     export.add_argument("--format", choices=("json", "csv"), default="json")
@@ -365,6 +374,29 @@ def cmd_digest_preview(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps(digest_message(digest), indent=2))
     else:
         print(digest_text(digest, names_in(runtime.db, workspace)))
+    return 0
+
+
+def cmd_recap_preview(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+    from zoneinfo import ZoneInfo
+
+    from bot.blocks.recap import recap_message, recap_text
+    from bot.services import recap as recaps
+    from bot.services import settings as workspace_settings
+    from bot.services.names import names_in
+
+    _require_tokens(settings)
+    runtime = _runtime(settings)
+    _ensure_schema(runtime)
+    workspace = _resolve(runtime, args.team)
+    config = workspace_settings.for_workspace(runtime.db, workspace, settings)
+    year = args.year or runtime.clock().astimezone(ZoneInfo(config.timezone)).year
+    recap = recaps.build(runtime.db, workspace, year, args.user, config.timezone)
+    if recap.empty or not args.json:
+        print(recap_text(recap, names_in(runtime.db, workspace)))
+    else:
+        print(json.dumps(recap_message(recap), indent=2))
     return 0
 
 

@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -42,6 +43,8 @@ class Settings:
     values: tuple[str, ...] = ()
     # Emoji whose reaction on a message appreciates its author; empty: off.
     reactions: tuple[str, ...] = ("raised_hands",)
+    # (month, day) from which each person's year-end recap comes with their check-in.
+    recap_date: tuple[int, int] | None = (12, 10)
     admins: tuple[str, ...] = ()
     retention_days: int = 30
     encryption_key: str | None = field(default=None, repr=False)
@@ -97,6 +100,7 @@ class Settings:
             daily_limit=_int(get("ADVOCATE_DAILY_LIMIT"), "ADVOCATE_DAILY_LIMIT", 10, 1, 100),
             values=_values(get("ADVOCATE_VALUES")),
             reactions=_reactions(env.get("ADVOCATE_REACTIONS")),
+            recap_date=_recap_date(env.get("ADVOCATE_RECAP_DATE")),
             admins=_csv(get("ADVOCATE_ADMINS")),
             retention_days=_int(get("ADVOCATE_RETENTION_DAYS"), "ADVOCATE_RETENTION_DAYS", 30, 0),
             encryption_key=get("ADVOCATE_ENCRYPTION_KEY"),
@@ -151,6 +155,24 @@ def _timezone(raw: str | None, name: str, default: str) -> str:
             f"{name} must be an IANA timezone like Europe/Paris, got {raw!r}."
         ) from None
     return value
+
+
+def _recap_date(raw: str | None) -> tuple[int, int] | None:
+    """`MM-DD`; unset: 12-10; empty: no recaps."""
+    if raw is None:
+        return (12, 10)
+    if not raw.strip():
+        return None
+    month, _, day = raw.strip().partition("-")
+    try:
+        if len(month) != 2 or len(day) != 2:
+            raise ValueError(raw)
+        date(2024, int(month), int(day))  # a leap year: 02-29 is a date too
+        return int(month), int(day)
+    except ValueError:
+        raise ConfigError(
+            f"ADVOCATE_RECAP_DATE must be a month and day as MM-DD, like 12-10, got {raw!r}."
+        ) from None
 
 
 def _reactions(raw: str | None) -> tuple[str, ...]:

@@ -103,8 +103,10 @@ def modal(
     recipients: Sequence[str] = (),
     channel_id: str | None = None,
     linked_text: str | None = None,
+    reason: str | None = None,
 ) -> dict[str, Any]:
-    """The appreciation modal. `metadata` travels back on submission (channel, links)."""
+    """The appreciation modal. `metadata` travels back on submission (channel, links);
+    `reason` is a first draft of the reason, for the giver to edit."""
     recipients_element: Block = {
         "type": "multi_users_select",
         "action_id": "value",
@@ -134,6 +136,7 @@ def modal(
                 "multiline": True,
                 "max_length": 1000,
                 "placeholder": plain("Thanks for staying late to get the order out…", 150),
+                **({"initial_value": reason[:1000]} if reason else {}),
             },
         },
     ]

@@ -9,6 +9,7 @@ from slack_bolt import App
 from bot.blocks import appreciation as appreciation_blocks
 from bot.blocks import asks as ask_blocks
 from bot.blocks import listening as listening_blocks
+from bot.blocks import recap as recap_blocks
 from bot.blocks.home import NEW_ASK_ACTION, SCHEDULE_ACTION, SETTINGS_ACTION
 from bot.listeners import (
     actions,
@@ -40,6 +41,7 @@ MODAL_ACTIONS = frozenset(
         ask_blocks.APPRECIATE,
         listening_blocks.LISTEN_OPEN,
         listening_blocks.ANSWER,
+        recap_blocks.THANK_THEM,
     }
 )
 

@@ -11,13 +11,14 @@ from slack_sdk import WebClient
 
 from bot.blocks import appreciation as blocks
 from bot.blocks import checkin as checkin_blocks
+from bot.blocks import recap as recap_blocks
 from bot.blocks.common import button, section
 from bot.blocks.listening import LISTEN_OPEN
 from bot.listeners.common import lookup_with, workspace_of
 from bot.listeners.home import publish_home
 from bot.listeners.modals import open_appreciation_modal
 from bot.runtime import Runtime
-from bot.services import asks, checkins
+from bot.services import asks, checkins, recap
 from bot.services.schedule import week_of
 from bot.services.settings import for_workspace
 from bot.text import truncate
@@ -65,6 +66,26 @@ def register(app: App, runtime: Runtime) -> None:
             linked_text=(
                 "For: " + "; ".join(truncate(ask.request, 80) for ask in mine) if mine else None
             ),
+        )
+
+    @app.action(recap_blocks.THANK_THEM)
+    def thank_who_carried_me(
+        ack: Ack,
+        action: dict[str, Any],
+        body: dict[str, Any],
+        client: WebClient,
+        context: BoltContext,
+    ) -> None:
+        ack()
+        year, _, people = (action.get("value") or "").partition("|")
+        chosen = [uid for uid in people.split(",") if uid][: recap.CARRIED_SHOWN]
+        open_appreciation_modal(
+            client,
+            runtime,
+            workspace_of(context),
+            trigger_id=body["trigger_id"],
+            recipients=chosen,
+            reason=recap_blocks.draft_reason(recap.Recap(body["user"]["id"], int(year or 0))),
         )
 
     @app.action(checkin_blocks.GOAL_ACTION)

@@ -23,6 +23,7 @@ def open_appreciation_modal(
     permalink: str | None = None,
     linked_text: str | None = None,
     ask_id: int | None = None,
+    reason: str | None = None,
 ) -> None:
     # Only channels can be preselected in a conversations picker; DMs (D...) cannot.
     postable = channel_id if channel_id and channel_id[0] in "CG" else None
@@ -39,5 +40,6 @@ def open_appreciation_modal(
         recipients=recipients or [],
         channel_id=postable,
         linked_text=linked_text,
+        reason=reason,
     )
     client.views_open(trigger_id=trigger_id, view=view)

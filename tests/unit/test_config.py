@@ -247,3 +247,12 @@ def test_reactions_default_to_raised_hands_and_empty_turns_them_off() -> None:
     assert chosen.reactions == ("tada", "raised_hands")
     with pytest.raises(ConfigError, match="ADVOCATE_REACTIONS"):
         Settings.from_mapping({"ADVOCATE_REACTIONS": "raised hands"})
+
+
+def test_recap_date_defaults_to_december_10_and_empty_turns_recaps_off() -> None:
+    assert Settings.from_mapping({}).recap_date == (12, 10)
+    assert Settings.from_mapping({"ADVOCATE_RECAP_DATE": ""}).recap_date is None
+    assert Settings.from_mapping({"ADVOCATE_RECAP_DATE": "01-05"}).recap_date == (1, 5)
+    for wrong in ("12/10", "13-01", "12-32", "1-5"):
+        with pytest.raises(ConfigError, match="ADVOCATE_RECAP_DATE"):
+            Settings.from_mapping({"ADVOCATE_RECAP_DATE": wrong})

@@ -7,6 +7,11 @@ check-ins of earlier weeks (a year of them in the full run). Then one scheduler 
 batch (`OutboxSender.deliver_due`, at most `BATCH` messages) is sent to the fake Slack,
 first to people the app has never sent a DM (posted to their user id: Slack opens the DM
 and answers with its channel, which is kept), then to people whose DM channel is known.
+
+What a check-in may add is there to be worked out: a third of the people set a buy-in
+goal last week, half had commitments kept for them in the last weeks, a year of
+appreciations says whom they thanked since, a quarter have what a colleague told them they
+need to follow up, and a third were nudged to thank someone last week.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, text, update
 
 from bench.common import BOT_TOKEN, TEAM, Databases, time_calls, timing_summary
-from bench.dataset import bulk_insert, insert_people
+from bench.dataset import AppreciationSeeder, Crowd, bulk_insert, insert_people, refresh_statistics
 from bench.fakeslack import FakeSlackProcess, giver_ids
 from bot.clock import fixed_clock
 from bot.config import Settings
@@ -36,7 +41,7 @@ from bot.services.schedule import shift_week, week_of
 from bot.services.settings import for_workspace
 from bot.slack.outbox import BATCH, OutboxSender
 from bot.store import migrate
-from bot.store.models import BuyInGoal, OutboxMessage, Person
+from bot.store.models import Ask, BuyInGoal, CheckinNudge, Listen, OutboxMessage, Person
 
 PEOPLE = 5_000
 TARGET_SECONDS = 1.0
@@ -44,6 +49,7 @@ TARGET_SECONDS = 1.0
 INSTANT = datetime(2026, 3, 23, 23, 0, tzinfo=UTC)
 THIS_WEEK = week_of(INSTANT, ZoneInfo("UTC"))
 WORKSPACE = Workspace(TEAM)
+APPRECIATIONS = 50_000  # ten a person a year, over the last year
 # Slack's published limit (api.slack.com/apis/rate-limits): chat.postMessage "generally
 # allows posting one message per second per channel, while also maintaining a
 # workspace-wide limit" (whose figure is not published). Each DM is a channel of its own.
@@ -74,7 +80,90 @@ def setup(url: str) -> Runtime:
     ]
     with runtime.db.engine.begin() as connection:
         bulk_insert(connection, BuyInGoal, goals)
+    add_what_checkins_bring_up(runtime, people, rng)
     return runtime
+
+
+def add_what_checkins_bring_up(runtime: Runtime, people: list[str], rng: random.Random) -> None:
+    """Kept commitments, thanks, answers to /listen and last week's nudges."""
+    crowd = Crowd(people, Crowd.of(len(people)).cumulative)
+    AppreciationSeeder.for_engine(runtime.db.engine).add(
+        APPRECIATIONS, crowd, crowd, start=INSTANT - timedelta(days=365), end=INSTANT
+    )
+    asks, listens, nudges = [], [], []
+    for uid in people:
+        others = [p for p in crowd.pick(rng, 4) if p != uid]
+        if rng.random() < 0.5:
+            for helper in others[: rng.randint(1, 3)]:
+                done = INSTANT - timedelta(days=rng.uniform(1, 80))
+                asks.append(
+                    {
+                        "team_id": TEAM,
+                        "enterprise_id": None,
+                        "asker_id": uid,
+                        "helper_id": helper,
+                        "request": "the renewal quote",
+                        "channel_id": "C111",
+                        "thread_ts": None,
+                        "status_ts": None,
+                        "from_message": False,
+                        "due_on": None,
+                        "committed_on": None,
+                        "timezone": "UTC",
+                        "status": "done",
+                        "decline_reason": None,
+                        "source_key": f"bench-ask:{len(asks)}",
+                        "created_at": done - timedelta(days=3),
+                        "updated_at": done,
+                        "committed_at": None,
+                        "done_at": done,
+                        "thanked_at": None,
+                    }
+                )
+        if rng.random() < 0.25 and others:
+            answered = INSTANT - timedelta(days=rng.uniform(1, 30))
+            listens.append(
+                {
+                    "team_id": TEAM,
+                    "enterprise_id": None,
+                    "asker_id": uid,
+                    "colleague_id": others[-1],
+                    "topic": None,
+                    "status": "answered",
+                    "open_key": None,
+                    "need": "a week's notice before each launch",
+                    "obstacle": None,
+                    "preference": None,
+                    "answer_key": None,
+                    "followup": "open",
+                    "not_yet": 0,
+                    "followup_week": None,
+                    "source_key": f"bench-listen:{len(listens)}",
+                    "created_at": answered - timedelta(days=1),
+                    "answered_at": answered,
+                    "declined_at": None,
+                    "will_act_at": None,
+                    "acted_at": None,
+                }
+            )
+        if rng.random() < 1 / 3 and others:
+            nudges.append(
+                {
+                    "team_id": TEAM,
+                    "enterprise_id": None,
+                    "user_id": uid,
+                    "week": shift_week(THIS_WEEK, -1),
+                    "target_user_id": others[0],
+                    "created_at": INSTANT - timedelta(weeks=1),
+                }
+            )
+    with runtime.db.engine.begin() as connection:
+        bulk_insert(connection, Ask, asks)
+        bulk_insert(connection, Listen, listens)
+        bulk_insert(connection, CheckinNudge, nudges)
+    # What the scheduler's tick does for SQLite before it queues check-ins, and autovacuum
+    # for PostgreSQL.
+    refresh_statistics(runtime.db.engine, sqlite=True)
 
 
 def add_sent_history(runtime: Runtime, weeks: int) -> None:
@@ -124,6 +213,7 @@ def unqueue_this_week(runtime: Runtime) -> None:
         session.execute(
             delete(OutboxMessage).where(OutboxMessage.dedupe_key.like(f"checkin:{THIS_WEEK}:%"))
         )
+        session.execute(delete(CheckinNudge).where(CheckinNudge.week == THIS_WEEK))
     settle(runtime)
 
 

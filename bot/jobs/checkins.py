@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -13,17 +14,18 @@ from sqlalchemy import select, update
 from bot.blocks.checkin import checkin_message
 from bot.domain import Workspace
 from bot.runtime import Runtime
-from bot.services import checkins, outbox
+from bot.services import checkins, nudges, outbox
 from bot.services.schedule import due_week, shift_week
 from bot.services.settings import WorkspaceSettings
 from bot.slack import people
 from bot.store.db import insert_ignoring_conflicts
-from bot.store.models import BuyInGoal, InstalledWorkspace, OutboxMessage
+from bot.store.models import BuyInGoal, CheckinNudge, InstalledWorkspace, OutboxMessage
 
 log = logging.getLogger(__name__)
 
 REFRESH_EVERY = timedelta(hours=12)
 CHUNK = 500
+RACE_RETRIES = 3
 
 
 def refresh_people(
@@ -58,7 +60,9 @@ def queue_checkins(
     """Queue the check-ins due now; returns how many were newly queued.
 
     The outbox key `checkin:<week>:<person>` makes this safe to run from any number of
-    processes, and again after a restart mid-way: nobody is skipped or asked twice.
+    processes, and again after a restart mid-way: nobody is skipped or asked twice. Each
+    check-in may carry follow-ups and one nudge (services/nudges.py), worked out in a few
+    queries per chunk of people not queued yet; the nudge is recorded with the check-in.
     """
     due: dict[str, str] = {}
     # Thousands of people share a handful of schedules: work each one out once.
@@ -79,50 +83,105 @@ def queue_checkins(
         return 0
     keys = {uid: f"checkin:{week}:{uid}" for uid, week in due.items()}
     # Last week's goals, to ask how they went; one small query per week due.
-    last_goals = {
+    goals_by_week = {
         week: checkins.goals_for(runtime.db, workspace, shift_week(week, -1))
         for week in set(due.values())
     }
-    without_goal = {week: checkin_message(week, None) for week in last_goals}
+    last_goals = {uid: goal for uid, week in due.items() if (goal := goals_by_week[week].get(uid))}
+    # Most people have nothing of their own to be asked: they share one message a week.
+    shared = {week: checkin_message(week, None) for week in goals_by_week}
     queued = 0
     users = sorted(due)
     for start in range(0, len(users), CHUNK):
-        chunk = users[start : start + CHUNK]
-        with runtime.db.transaction() as session:
-            existing = set(
-                session.scalars(
-                    select(OutboxMessage.dedupe_key).where(
-                        OutboxMessage.team_id == workspace.team_id,
-                        OutboxMessage.dedupe_key.in_([keys[u] for u in chunk]),
-                    )
-                )
-            )
-            rows = [
-                outbox.direct_message_row(
-                    workspace,
-                    key=keys[uid],
-                    user_id=uid,
-                    message=_message(due[uid], last_goals[due[uid]].get(uid), without_goal),
-                    now=now,
-                )
-                for uid in chunk
-                if keys[uid] not in existing
-            ]
-            # The table, not the ORM class: a plain executemany, no ORM bulk bookkeeping.
-            insert_ignoring_conflicts(
-                session, OutboxMessage.__table__, rows, ["team_id", "dedupe_key"]
-            )
-        queued += len(rows)
+        chunk = _Chunk(users[start : start + CHUNK], due, keys, last_goals, shared)
+        for _ in range(RACE_RETRIES):
+            try:
+                queued += _queue_chunk(runtime, workspace, chunk, now)
+                break
+            except _Raced:
+                # Another process queued some of these meanwhile: do the rest again (or,
+                # after a few tries, leave them to the next tick).
+                log.info("check-ins raced in %s; queueing the rest again", workspace.team_id)
     if queued:
         log.info("queued %s check-ins in %s", queued, workspace.team_id)
     return queued
 
 
+@dataclass(frozen=True)
+class _Chunk:
+    users: list[str]
+    weeks: dict[str, str]
+    keys: dict[str, str]
+    last_goals: dict[str, BuyInGoal]
+    shared: dict[str, dict[str, Any]]
+
+
+class _Raced(Exception):
+    """Fewer check-ins went in than were written: the chunk is rolled back and done again."""
+
+
+def _queue_chunk(runtime: Runtime, workspace: Workspace, chunk: _Chunk, now: datetime) -> int:
+    """Queue the chunk's check-ins not queued yet, and record the nudge each one carries.
+
+    The nudges are recorded in the transaction that inserts the check-ins, and only when
+    every check-in written went in: the rows of a process that lost a race to another
+    would otherwise record nudges that the other's check-ins do not carry.
+    """
+    with runtime.db.transaction() as session:
+        existing = set(
+            session.scalars(
+                select(OutboxMessage.dedupe_key).where(
+                    OutboxMessage.team_id == workspace.team_id,
+                    OutboxMessage.dedupe_key.in_([chunk.keys[u] for u in chunk.users]),
+                )
+            )
+        )
+        fresh = {u: chunk.weeks[u] for u in chunk.users if chunk.keys[u] not in existing}
+        if not fresh:
+            return 0
+        extras = nudges.for_checkins(session, workspace, fresh, chunk.last_goals, now)
+        rows = [
+            outbox.direct_message_row(
+                workspace,
+                key=chunk.keys[uid],
+                user_id=uid,
+                message=_message(week, chunk.last_goals.get(uid), extras.get(uid), chunk.shared),
+                now=now,
+            )
+            for uid, week in fresh.items()
+        ]
+        # The table, not the ORM class: a plain executemany, no ORM bulk bookkeeping.
+        inserted = insert_ignoring_conflicts(
+            session, OutboxMessage.__table__, rows, ["team_id", "dedupe_key"]
+        )
+        if inserted < len(rows):
+            raise _Raced
+        carried = {uid: (fresh[uid], extra.nudge) for uid, extra in extras.items() if extra.nudge}
+        insert_ignoring_conflicts(
+            session,
+            CheckinNudge.__table__,
+            nudges.nudge_rows(workspace, carried, now),
+            ["team_id", "user_id", "week"],
+        )
+        return inserted
+
+
 def _message(
-    week: str, last_goal: BuyInGoal | None, without_goal: dict[str, dict[str, Any]]
+    week: str,
+    last_goal: BuyInGoal | None,
+    extras: nudges.Extras | None,
+    shared: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
-    # Most people set no goal: their check-ins are the same message, built once a week.
-    return checkin_message(week, last_goal) if last_goal else without_goal[week]
+    if last_goal is None and extras is None:
+        return shared[week]
+    extras = extras or nudges.Extras()
+    return checkin_message(
+        week,
+        last_goal,
+        followups=extras.followups,
+        nudge=extras.nudge,
+        suggest_listening=extras.suggest_listening,
+    )
 
 
 def _zone(tz: str | None, config: WorkspaceSettings) -> ZoneInfo:

@@ -9,12 +9,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from bot.blocks.appreciation import APPRECIATE_PERSON, appreciate_person_value
+from bot.blocks.listening import FOLLOWUP_PREFIX, followup_value
 from bot.domain import PersonInfo, Workspace
 from bot.runtime import Runtime
 from bot.services import appreciation, workspaces
 from bot.services.people import mark_used
 from bot.slack import people
+from bot.store.models import Ask, CheckinNudge, Listen
 from tests.conftest import ANA, BEN, GIVER, MovableClock
 from tests.e2e.test_cli import clean_env
 from tests.support.fake_slack import FakeSlack
@@ -150,3 +154,77 @@ def test_bad_week_is_one_clear_line(
 ) -> None:
     result = run(env_for(week_of_thanks, slack), tmp_path, "digest", "preview", "--week", "48")
     assert result.returncode != 0 and "2026-W48" in result.stderr
+
+
+def test_ticked_checkin_carries_the_followup_and_the_person_to_thank_once(
+    runtime: Runtime, slack: FakeSlack, clock: MovableClock, tmp_path: Path
+) -> None:
+    workspaces.ensure(runtime.db, WS, "Example", clock())
+    people.remember(runtime.db, WS, [PersonInfo(u) for u in (GIVER, ANA, BEN)], clock())
+    mark_used(runtime.db, WS, [GIVER, ANA, BEN], clock())
+    done = datetime(2026, 11, 26, 12, tzinfo=UTC)
+    with runtime.db.transaction() as session:
+        asks = [
+            Ask(
+                team_id=WS.team_id,
+                asker_id=GIVER,
+                helper_id=ANA,
+                request=f"the renewal quote, part {n}",
+                channel_id="C111",
+                status="done",
+                source_key=f"ask-{n}",
+                created_at=done,
+                updated_at=done,
+                done_at=done,
+            )
+            for n in (1, 2)
+        ]
+        listen = Listen(
+            team_id=WS.team_id,
+            asker_id=GIVER,
+            colleague_id=BEN,
+            status="answered",
+            need="Two days' notice before a <!channel> launch",
+            source_key="listen-1",
+            created_at=done,
+            answered_at=done,
+        )
+        session.add_all([*asks, listen])
+    env = env_for(runtime, slack)
+
+    monday = "2026-11-30T14:31:00Z"  # 09:31 in New York, later everywhere east of it
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bot", "tick", "--now", monday],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [p.communicate(timeout=120) for p in processes]
+
+    assert all(p.returncode == 0 for p in processes), outputs
+    [checkin] = [m for m in slack.messages(GIVER) if "weekly check-in" in m["text"]]
+    texts = " ".join(b["text"]["text"] for b in checkin["blocks"] if "text" in b)
+    assert (
+        f"<@{BEN}> told you they need “Two days' notice before a &lt;!channel&gt; launch”. "
+        "Did you act on it?" in texts
+    )
+    assert f"<@{ANA}> kept 2 commitments for you, and you haven't thanked them yet." in texts
+    values = {
+        e["action_id"]: e.get("value")
+        for b in checkin["blocks"]
+        for e in [*b.get("elements", []), b.get("accessory") or {}]
+        if e.get("type") == "button"
+    }
+    assert values[FOLLOWUP_PREFIX + "yes"] == followup_value(listen.id, "2026-W49")
+    assert values[APPRECIATE_PERSON] == appreciate_person_value(ANA, [a.id for a in asks])
+    # The need is the giver's alone; the nudge is remembered for next week.
+    for other in (ANA, BEN):
+        assert "notice before" not in str(slack.messages(other))
+    with runtime.db.transaction() as session:
+        [nudge] = session.scalars(select(CheckinNudge))
+    assert (nudge.user_id, nudge.week, nudge.target_user_id) == (GIVER, "2026-W49", ANA)

@@ -1,4 +1,8 @@
-"""4. The App Home of a person who received 10,000 appreciations.
+"""4. The App Home of a person who received 10,000 appreciations, and works with 500 people.
+
+Besides the appreciations, the person asked or was asked 2,000 times by 500 colleagues
+(a third of the asks kept) and heard 1,000 answers to `/listen` from them: what the Home's
+"your people" ranks.
 
 `publish_home` is timed as the `app_home_opened` listener calls it (with Slack's answer
 about the person already in hand), and once more looking the person up itself; the fake
@@ -13,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from bench.common import BOT_TOKEN, TEAM, Databases, time_calls, timing_summary
-from bench.dataset import END, PEOPLE, AppreciationSeeder, Crowd, bulk_insert, insert_people
+from bench.dataset import END, PEOPLE, START, AppreciationSeeder, Crowd, bulk_insert, insert_people
 from bench.dataset import refresh_statistics as analyze
 from bench.fakeslack import FakeSlackProcess, giver_ids
 from bot.blocks.home import HomeData, home_view
@@ -22,16 +26,19 @@ from bot.config import Settings
 from bot.domain import PersonInfo, Workspace
 from bot.listeners.home import publish_home
 from bot.runtime import Runtime
-from bot.services import appreciation, asks, checkins, digest
+from bot.services import appreciation, asks, checkins, digest, relationships
 from bot.services.schedule import shift_week, week_of
 from bot.services.settings import for_workspace
 from bot.slack import people
 from bot.store import migrate
-from bot.store.models import Ask, BuyInGoal
+from bot.store.models import Ask, BuyInGoal, Listen
 
 RECEIVED = 10_000
 GIVEN = 1_000
 OPEN_ASKS = 15
+COLLEAGUES = 500
+CLOSED_ASKS = 2_000
+LISTENS = 1_000
 TARGET_MS = 50
 WORKSPACE = Workspace(TEAM)
 # A person the fake Slack knows (users.info answers for them).
@@ -86,8 +93,61 @@ def seed(runtime: Runtime) -> None:
     ]
     with engine.begin() as connection:
         bulk_insert(connection, Ask, asks_rows)
+        bulk_insert(connection, Ask, closed_asks(crowd.ids[:COLLEAGUES], rng))
         bulk_insert(connection, BuyInGoal, goals)
+        bulk_insert(connection, Listen, listens(crowd.ids[:COLLEAGUES], rng))
     analyze(engine)
+
+
+def closed_asks(colleagues: list[str], rng: random.Random) -> list[dict[str, Any]]:
+    """Asks with the subject spread over three years, both ways: kept, declined, cancelled."""
+    rows = []
+    for n in range(CLOSED_ASKS):
+        other = colleagues[n % len(colleagues)]
+        mine = rng.random() < 0.5
+        at = START + (END - START) * rng.random()
+        status = ("done", "declined", "cancelled")[n % 3]
+        rows.append(
+            {
+                "team_id": TEAM,
+                "enterprise_id": None,
+                "asker_id": SUBJECT if mine else other,
+                "helper_id": other if mine else SUBJECT,
+                "request": f"Could you check the figures, part {n}?",
+                "channel_id": "C111",
+                "from_message": False,
+                "timezone": "Europe/Paris",
+                "status": status,
+                "source_key": f"seed-closed-ask:{n}",
+                "created_at": at,
+                "updated_at": at + timedelta(days=3),
+                "done_at": at + timedelta(days=3) if status == "done" else None,
+            }
+        )
+    return rows
+
+
+def listens(colleagues: list[str], rng: random.Random) -> list[dict[str, Any]]:
+    """The subject's `/listen`s, answered: two per colleague, at random times."""
+    rows = []
+    for n in range(LISTENS):
+        at = START + (END - START) * rng.random()
+        rows.append(
+            {
+                "team_id": TEAM,
+                "enterprise_id": None,
+                "asker_id": SUBJECT,
+                "colleague_id": colleagues[n % len(colleagues)],
+                "status": "answered",
+                "need": f"Earlier notice before a release, and the why behind it ({n})",
+                "followup": "open",
+                "not_yet": 0,
+                "source_key": f"seed-listen:{n}",
+                "created_at": at,
+                "answered_at": at + timedelta(hours=5),
+            }
+        )
+    return rows
 
 
 def home_data(runtime: Runtime, person: PersonInfo) -> HomeData:
@@ -106,6 +166,8 @@ def home_data(runtime: Runtime, person: PersonInfo) -> HomeData:
         goals=checkins.history(runtime.db, WORKSPACE, SUBJECT),
         this_week=week_of(now, zone),
         advocates=digest.advocates_since(runtime.db, WORKSPACE, month_start, 5),
+        people=relationships.your_people(runtime.db, WORKSPACE, SUBJECT, now),
+        now=now,
     )
 
 
@@ -116,6 +178,7 @@ def measure(runtime: Runtime, repeats: int) -> dict[str, Any]:
     assert person is not None, "the fake Slack does not know the subject"
     data = home_data(runtime, person)
     assert data.received["all"] == RECEIVED
+    assert len(data.people) == relationships.SHOWN
     timings = {
         "publish_home": time_calls(
             lambda: publish_home(runtime, client, WORKSPACE, SUBJECT, person), repeats
@@ -134,6 +197,7 @@ def run(
     results: dict[str, Any] = {
         "received": RECEIVED,
         "given": GIVEN,
+        "colleagues": COLLEAGUES,
         "target_ms": TARGET_MS,
         "backends": {},
     }

@@ -4,20 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from bot.blocks import asks as ask_blocks
-from bot.blocks.appreciation import OPEN_MODAL_ACTION, stats_message
+from bot.blocks.appreciation import (
+    APPRECIATE_PERSON,
+    OPEN_MODAL_ACTION,
+    appreciate_person_value,
+    stats_message,
+)
 from bot.blocks.checkin import PAUSE_ACTION, RESUME_ACTION, STOP_ACTION
 from bot.blocks.common import Block, actions, button, context, divider, header, section
+from bot.blocks.listening import LISTEN_OPEN
 from bot.services.asks import describe_status
 from bot.services.checkins import OUTCOMES
 from bot.services.digest import Advocate
+from bot.services.relationships import LATELY, Colleague
 from bot.services.settings import WorkspaceSettings
 from bot.store.models import Appreciation, Ask, BuyInGoal
 from bot.text import mention, safe_mrkdwn, truncate
 
 HOME_ASKS = 10
+NEED_SHOWN = 150  # characters of what a colleague said they need
 NEW_ASK_ACTION = "home_new_ask"
 SETTINGS_ACTION = "settings_open"
 SCHEDULE_ACTION = "checkin_schedule_open"
@@ -46,6 +55,9 @@ class HomeData:
     checkins_stopped: bool = False
     paused_until: str | None = None
     advocates: Sequence[Advocate] = ()
+    people: Sequence[Colleague] = ()
+    # What "5 weeks ago" is counted from; without it, dates are shown as dates.
+    now: datetime | None = None
     admin_settings: WorkspaceSettings | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -62,6 +74,7 @@ def home_view(data: HomeData) -> dict[str, Any]:
     blocks += _recent(data)
     blocks += _asks(data)
     blocks += _goals(data)
+    blocks += _people(data)
     blocks += _checkins(data)
     blocks += _advocates(data)
     if data.admin_settings is not None:
@@ -135,6 +148,79 @@ def _goals(data: HomeData) -> list[Block]:
         ]
         blocks.append(context("Earlier goals: " + " · ".join(lines)))
     return blocks
+
+
+def _people(data: HomeData) -> list[Block]:
+    """Your people: per colleague, what they did for you lately, when you last thanked
+    them and what they need, with a button for each of the two things to do next."""
+    if not data.people:
+        return [
+            context(
+                "*Your people* will appear here: the colleagues you work with most. "
+                "Appreciate someone who helped you, or `/listen` to ask a colleague what "
+                "they need from you."
+            )
+        ]
+    blocks: list[Block] = [
+        divider(),
+        section(
+            "*Your people*\nWho you work with most: what they did for you lately, "
+            "and what they need from you."
+        ),
+    ]
+    for colleague in data.people:
+        blocks.append(section(_colleague(colleague, data.now), verbatim=True))
+        blocks.append(
+            actions(
+                button("Appreciate", APPRECIATE_PERSON, appreciate_person_value(colleague.user_id)),
+                button("Ask what they need", LISTEN_OPEN, colleague.user_id),
+            )
+        )
+    return blocks
+
+
+def _colleague(colleague: Colleague, now: datetime | None) -> str:
+    kept = _count(colleague.kept_lately, "commitment") + " kept for you"
+    thanked = _count(colleague.thanked_lately, "appreciation") + " from you"
+    last = (
+        f"last thanked {_ago(colleague.last_thanked_at, now)}"
+        if colleague.last_thanked_at
+        else "not thanked yet"
+    )
+    lines = [
+        f"{mention(colleague.user_id)} · {last}",
+        f"Last {LATELY.days} days: {kept} · {thanked}",
+    ]
+    if colleague.need:
+        need = safe_mrkdwn(truncate(" ".join(colleague.need.split()), NEED_SHOWN))
+        told = f", as they told you {_ago(colleague.need_at, now)}" if colleague.need_at else ""
+        lines.append(f"What they need{told}: “{need}”")
+    return "\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    if n == 0:
+        return f"no {noun}s"
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def _ago(then: datetime, now: datetime | None) -> str:
+    """`then` in words relative to `now`: today, yesterday, 5 days / 5 weeks / 5 months ago."""
+    if now is None:
+        return f"on {then:%-d %B %Y}"
+    days = max(0, (now - then).days)
+    if days == 0:
+        return "today"
+    if days == 1:
+        return "yesterday"
+    if days < 14:
+        return f"{days} days ago"
+    if days < 60:
+        return f"{days // 7} weeks ago"
+    if days < 365:
+        return f"{days // 30} months ago"
+    years = days // 365
+    return "a year ago" if years == 1 else f"{years} years ago"
 
 
 def _checkins(data: HomeData) -> list[Block]:

@@ -7,7 +7,7 @@ from slack_sdk import WebClient
 from bot.blocks.home import HomeData, home_view
 from bot.domain import PersonInfo, Workspace
 from bot.runtime import Runtime
-from bot.services import appreciation, asks, checkins, digest
+from bot.services import appreciation, asks, checkins, digest, relationships
 from bot.services.schedule import week_of
 from bot.services.settings import for_workspace, is_admin
 from bot.slack import people
@@ -48,6 +48,8 @@ def publish_home(
             f"{paused.astimezone(zone):%A %-d %B}" if paused and paused > now and zone else None
         ),
         advocates=digest.advocates_since(runtime.db, workspace, month_start, ADVOCATES_SHOWN),
+        people=relationships.your_people(runtime.db, workspace, user_id, now),
+        now=now,
         admin_settings=config if is_admin(runtime.db, workspace, config, user_id, person) else None,
     )
     client.views_publish(user_id=user_id, view=home_view(data))

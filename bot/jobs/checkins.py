@@ -12,9 +12,10 @@ from slack_sdk import WebClient
 from sqlalchemy import select, update
 
 from bot.blocks.checkin import checkin_message
+from bot.blocks.recap import recap_message
 from bot.domain import Workspace
 from bot.runtime import Runtime
-from bot.services import checkins, nudges, outbox
+from bot.services import checkins, nudges, outbox, recap
 from bot.services.schedule import due_week, shift_week
 from bot.services.settings import WorkspaceSettings
 from bot.slack import people
@@ -65,8 +66,11 @@ def queue_checkins(
     queries per chunk of people not queued yet; the nudge is recorded with the check-in.
     """
     due: dict[str, str] = {}
+    # Whose recap year this check-in carries (their first on or after the recap date).
+    recap_years: dict[str, int] = {}
     # Thousands of people share a handful of schedules: work each one out once.
     weeks: dict[tuple[str, str, str | None], str | None] = {}
+    years: dict[str | None, int | None] = {}
     for member in checkins.audience(runtime.db, workspace, config, now, channel_members):
         schedule = (
             member.checkin_day or config.checkin_day,
@@ -79,6 +83,11 @@ def queue_checkins(
         week = weeks[schedule]
         if week:
             due[member.user_id] = week
+            if runtime.settings.recap_date and member.tz not in years:
+                local_today = now.astimezone(_zone(member.tz, config)).date()
+                years[member.tz] = recap.due_year(local_today, runtime.settings.recap_date)
+            if year := years.get(member.tz):
+                recap_years[member.user_id] = year
     if not due:
         return 0
     keys = {uid: f"checkin:{week}:{uid}" for uid, week in due.items()}
@@ -90,7 +99,7 @@ def queue_checkins(
     last_goals = {uid: goal for uid, week in due.items() if (goal := goals_by_week[week].get(uid))}
     # Most people have nothing of their own to be asked: they share one message a week.
     shared = {week: checkin_message(week, None) for week in goals_by_week}
-    queued = 0
+    queued: list[str] = []
     users = sorted(due)
     for start in range(0, len(users), CHUNK):
         chunk = _Chunk(users[start : start + CHUNK], due, keys, last_goals, shared)
@@ -103,8 +112,59 @@ def queue_checkins(
                 # after a few tries, leave them to the next tick).
                 log.info("check-ins raced in %s; queueing the rest again", workspace.team_id)
     if queued:
-        log.info("queued %s check-ins in %s", queued, workspace.team_id)
-    return queued
+        log.info("queued %s check-ins in %s", len(queued), workspace.team_id)
+    _queue_recaps(
+        runtime, workspace, config, {u: recap_years[u] for u in queued if u in recap_years}, now
+    )
+    return len(queued)
+
+
+def _queue_recaps(
+    runtime: Runtime,
+    workspace: Workspace,
+    config: WorkspaceSettings,
+    years: dict[str, int],
+    now: datetime,
+) -> None:
+    """The year-end recaps that come with the check-ins just queued: once per person and
+    year (the outbox key `recap:<year>:<person>`), and none for a year with nothing."""
+    keys = {uid: f"recap:{year}:{uid}" for uid, year in years.items()}
+    if not keys:
+        return
+    with runtime.db.transaction() as session:
+        sent = set(
+            session.scalars(
+                select(OutboxMessage.dedupe_key).where(
+                    OutboxMessage.team_id == workspace.team_id,
+                    OutboxMessage.dedupe_key.in_(list(keys.values())),
+                )
+            )
+        )
+    wanted: dict[int, list[str]] = {}
+    for uid, year in years.items():
+        if keys[uid] not in sent:
+            wanted.setdefault(year, []).append(uid)
+    rows = []
+    for year, user_ids in wanted.items():
+        for uid, person in recap.build_many(
+            runtime.db, workspace, year, user_ids, config.timezone
+        ).items():
+            if not person.empty:
+                rows.append(
+                    outbox.direct_message_row(
+                        workspace,
+                        key=keys[uid],
+                        user_id=uid,
+                        message=recap_message(person),
+                        now=now,
+                    )
+                )
+    with runtime.db.transaction() as session:
+        queued = insert_ignoring_conflicts(
+            session, OutboxMessage.__table__, rows, ["team_id", "dedupe_key"]
+        )
+    if queued:
+        log.info("queued %s year-end recaps in %s", queued, workspace.team_id)
 
 
 @dataclass(frozen=True)
@@ -120,7 +180,7 @@ class _Raced(Exception):
     """Fewer check-ins went in than were written: the chunk is rolled back and done again."""
 
 
-def _queue_chunk(runtime: Runtime, workspace: Workspace, chunk: _Chunk, now: datetime) -> int:
+def _queue_chunk(runtime: Runtime, workspace: Workspace, chunk: _Chunk, now: datetime) -> list[str]:
     """Queue the chunk's check-ins not queued yet, and record the nudge each one carries.
 
     The nudges are recorded in the transaction that inserts the check-ins, and only when
@@ -138,7 +198,7 @@ def _queue_chunk(runtime: Runtime, workspace: Workspace, chunk: _Chunk, now: dat
         )
         fresh = {u: chunk.weeks[u] for u in chunk.users if chunk.keys[u] not in existing}
         if not fresh:
-            return 0
+            return []
         extras = nudges.for_checkins(session, workspace, fresh, chunk.last_goals, now)
         rows = [
             outbox.direct_message_row(
@@ -163,7 +223,7 @@ def _queue_chunk(runtime: Runtime, workspace: Workspace, chunk: _Chunk, now: dat
             nudges.nudge_rows(workspace, carried, now),
             ["team_id", "user_id", "week"],
         )
-        return inserted
+        return list(fresh)
 
 
 def _message(

@@ -46,6 +46,7 @@ DEFAULT_SCOPES: tuple[str, ...] = (
     "channels:join",
     "channels:read",
     "groups:read",
+    "reactions:read",
 )
 BOT_ID = "B111"
 APP_ID = "A111"

@@ -51,6 +51,7 @@ def render(results: dict[str, Any]) -> str:
         "checkins": checkins,
         "home": home,
         "memory": memory,
+        "recap": recap,
     }
     for name, render_section in renderers.items():
         if name in sections:
@@ -493,3 +494,26 @@ def memory(section: dict[str, Any]) -> list[str]:
         rows,
     )
     return lines
+
+
+def recap(section: dict[str, Any]) -> list[str]:
+    rows = [
+        [
+            backend,
+            ms(result["recaps"]["median_ms"]),
+            ms(result["floor"]["median_ms"]),
+            f"{result['ratio_to_floor']:.1f}×",
+            f"{result['people_with_a_recap']:,}",
+            met(result["within_target"]),
+        ]
+        for backend, result in section["backends"].items()
+    ]
+    return [
+        f"### Year-end recaps: {section['people']:,} people, {section['appreciations']:,} "
+        f"appreciations in the year (target {section['target_ms']:,} ms)",
+        "",
+        *table(
+            ["backend", "recaps, median ms", "floor, median ms", "ratio", "with a recap", "met"],
+            rows,
+        ),
+    ]

@@ -1,6 +1,7 @@
 """Run the benchmarks: `python -m bench [--quick] [--backend sqlite|postgres|both]`.
 
-Sections (all by default, or some with --only): ack, history, checkins, home, memory.
+Sections (all by default, or some with --only): ack, history, checkins, home, memory,
+recap.
 Results are printed as they come, then as Markdown tables; --out saves them as JSON and
 --markdown saves the tables. Where the worker's CPU time goes is a separate tool:
 `python -m bench.profiled` (bench/profiled.py).
@@ -22,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import ack, checkins, history, home, memory
+from bench import ack, checkins, history, home, memory, recap
 from bench.common import (
     BACKENDS,
     DEFAULT_POSTGRES_URL,
@@ -34,7 +35,7 @@ from bench.common import (
 from bench.common import reset_postgres as prepare_postgres
 from bench.report import render
 
-SECTIONS = ("ack", "history", "checkins", "home", "memory")
+SECTIONS = ("ack", "history", "checkins", "home", "memory", "recap")
 MILLION = 1_000_000
 
 
@@ -48,6 +49,7 @@ class Scale:
     starts: int  # server starts timed
     burst: int  # requests in the memory burst
     outbox_weeks: int  # earlier weeks of sent check-ins in the outbox
+    recap_size: int  # appreciations in the recap's year
 
 
 FULL = Scale(
@@ -68,6 +70,7 @@ FULL = Scale(
     starts=3,
     burst=2_000,
     outbox_weeks=52,
+    recap_size=MILLION,
 )
 QUICK = Scale(
     ack=ack.Plan(
@@ -83,6 +86,7 @@ QUICK = Scale(
     starts=1,
     burst=100,
     outbox_weeks=0,
+    recap_size=20_000,
 )
 
 
@@ -144,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "home": lambda: home.run(databases, args.backends, plan.repeats * 2, log),
         "memory": lambda: memory.run(workdir, plan.starts, plan.burst, log),
+        "recap": lambda: recap.run(databases, args.backends, plan.recap_size, plan.repeats, log),
     }
     began = time.perf_counter()
     try:

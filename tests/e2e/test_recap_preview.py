@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,11 +13,12 @@ from bot.runtime import Runtime
 from bot.services import appreciation, workspaces
 from bot.slack import people
 from tests.conftest import ANA, BEN, GIVER, MovableClock
-from tests.e2e.test_scheduled_work_cli import env_for, run
+from tests.e2e.test_scheduled_work_cli import env_for, run, week_of_thanks
 from tests.support.blockkit import assert_valid_message_blocks
 from tests.support.fake_slack import FakeSlack
 
 WS = Workspace("T111")
+__all__ = ["week_of_thanks"]  # the fixture, used by name
 
 
 def test_recap_preview_prints_the_recap_or_says_there_is_none(
@@ -50,3 +53,33 @@ def test_recap_preview_prints_the_recap_or_says_there_is_none(
     )
     earlier = run(env, tmp_path, "recap", "preview", "--user", GIVER, "--year", "2025", "--json")
     assert "no appreciation in 2025" in earlier.stdout
+
+
+def test_three_tick_processes_at_once_send_each_recap_once(
+    week_of_thanks: Runtime, slack: FakeSlack, tmp_path: Path
+) -> None:
+    """Gloria, Ana and Ben were thanked in November; on Monday 14 December their check-ins
+    come with their 2026 recaps, once each, however many processes tick."""
+    env = env_for(week_of_thanks, slack)
+    monday = "2026-12-14T18:00:00Z"  # past 09:30 Monday in New York and east of it
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bot", "tick", "--now", monday],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [p.communicate(timeout=120) for p in processes]
+    assert all(p.returncode == 0 for p in processes), outputs
+    for user_id in (GIVER, ANA, BEN):
+        [recap] = [m for m in slack.messages(user_id) if "Your 2026 in thanks" in m["text"]]
+        assert_valid_message_blocks(recap["blocks"])
+    [gloria] = [m for m in slack.messages(GIVER) if "Your 2026 in thanks" in m["text"]]
+    assert f"<@{ANA}>" in json.dumps(gloria) and "recap_thank_them" in json.dumps(gloria)
+    again = run(env, tmp_path, "tick", "--now", "2026-12-21T18:00:00Z")
+    assert again.returncode == 0
+    assert len([m for m in slack.messages(GIVER) if "in thanks" in m["text"]]) == 1

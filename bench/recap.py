@@ -81,6 +81,8 @@ def measure(
 
     def floor() -> object:
         with db.engine.connect() as connection:
+            if backend == "postgres":  # as recap.build_many groups: in memory
+                connection.exec_driver_sql("SET LOCAL work_mem = '64MB'")
             return connection.execute(
                 select(AppreciationRecipient.giver_id, AppreciationRecipient.user_id, func.count())
                 .where(

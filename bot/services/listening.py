@@ -337,20 +337,3 @@ def follow_up(
             .execution_options(synchronize_session=False)
         )
     return require(db, workspace, listen_id), getattr(changed, "rowcount", 0) == 1
-
-
-def answered_by(db: Database, workspace: Workspace, asker_id: str) -> list[Listen]:
-    """What colleagues told `asker_id` they need, newest first: theirs alone to read."""
-    with db.transaction() as session:
-        return list(
-            session.scalars(
-                select(Listen)
-                .where(
-                    Listen.team_id == workspace.team_id,
-                    Listen.asker_id == asker_id,
-                    Listen.status == "answered",
-                )
-                .order_by(Listen.answered_at.desc())
-                .limit(50)
-            )
-        )

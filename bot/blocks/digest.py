@@ -29,7 +29,7 @@ class Names:
     def take(self, user_ids: Sequence[str], most: int) -> tuple[list[str], int]:
         """Up to `most` of `user_ids` to name (people already named are free); the rest
         is how many are left unnamed."""
-        shown = []
+        shown: list[str] = []
         for user_id in user_ids:
             if len(shown) == most:
                 break

@@ -184,7 +184,7 @@ def _read(client: WebClient, reaction: Reaction) -> tuple[str, str | None]:
     """The message's text and its thread, when the app may read the channel."""
     ts = reaction.message_ts
     try:
-        found = client.conversations_history(
+        found: list[dict[str, Any]] = client.conversations_history(
             channel=reaction.channel_id, latest=ts, oldest=ts, inclusive=True, limit=1
         ).get("messages", [])
         if not found:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 
 from bot.domain import PersonInfo, Workspace
 from bot.store import queries
@@ -191,7 +191,7 @@ def givers_of(db: Database, workspace: Workspace, channel_id: str, message_ts: s
         )
 
 
-def _row(workspace: Workspace, reaction: Reaction) -> list[object]:
+def _row(workspace: Workspace, reaction: Reaction) -> list[ColumnElement[bool]]:
     return [
         ReactionThanks.team_id == workspace.team_id,
         ReactionThanks.channel_id == reaction.channel_id,

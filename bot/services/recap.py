@@ -154,8 +154,10 @@ def build_many(
             )
         ):
             deadline = committed_on or due_on
-            if helper in recaps and (
-                deadline is None or done_at < ask_rules.end_of_day(deadline, tz or "UTC")
+            if (
+                helper in recaps
+                and done_at is not None
+                and (deadline is None or done_at < ask_rules.end_of_day(deadline, tz or "UTC"))
             ):
                 recaps[helper].kept_on_time += 1
         for person, colleague, thanked, kept_for, won_with in session.execute(

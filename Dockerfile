@@ -17,13 +17,19 @@ RUN groupadd --gid 10001 advocate \
     && mkdir /data \
     && chown advocate:advocate /data
 
-# The package, its dependencies and its migrations (migrations/ ships as bot._migrations,
-# so it must be present before `pip install .`). The sources are removed once installed.
+# The dependencies first, read from pyproject.toml, in a layer of their own: a change to the
+# code alone rebuilds only the layers below, without downloading them again.
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" > requirements.txt \
+    && pip install --no-cache-dir -r requirements.txt
+
+# The package and its migrations (migrations/ ships as bot._migrations, so it must be
+# present before `pip install .`). The sources are removed once installed.
+COPY README.md ./
 COPY bot/ bot/
 COPY migrations/ migrations/
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir --no-deps . \
     && rm -rf /src
 
 ENV DATABASE_URL=sqlite:////data/advocate.db

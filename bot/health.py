@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -29,6 +30,11 @@ class Check:
 def run_checks(settings: Settings) -> list[Check]:
     results = [_config(settings)]
     results += _slack(settings)
+    if _not_created_yet(settings.database_url):
+        # Connecting would create an empty file; `advocate run` makes it with its schema.
+        detail = "does not exist yet; the first `advocate run` creates it with its schema"
+        results.append(Check("database", True, f"{settings.database_url} {detail}"))
+        return results
     database = _database(settings)
     results.append(database)
     if database.ok and settings.slack_bot_token and not settings.oauth_mode:
@@ -115,6 +121,17 @@ def _database(settings: Settings) -> Check:
     return Check("database", True, f"{_redact(settings.database_url)} answers, schema up to date")
 
 
+def _not_created_yet(url: str) -> bool:
+    """An SQLite database whose file is not there yet (SQLite would create it on connect)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.query.get("uri"):
+        return False
+    path = parsed.database or ""
+    return path not in ("", ":memory:") and not Path(path).exists()
+
+
 def _redact(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -126,6 +143,8 @@ def _installations(settings: Settings) -> Check:
 
     from bot.store.models import slack_bots
 
+    if _not_created_yet(settings.database_url):
+        return Check("installations", True, "OAuth mode, none stored yet (no database yet)")
     db = Database(settings.database_url)
     try:
         with db.engine.connect() as connection:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.slack.scopes import BOT_SCOPES
 from bot.store.db import Database
 from tests.support.fake_slack import FakeSlack
 
@@ -115,6 +117,8 @@ def test_check_names_missing_scopes(tmp_path: Path, db: Database) -> None:
 
 def test_check_reports_a_refused_token(tmp_path: Path, slack: FakeSlack) -> None:
     slack.fail_next("auth.test", error="invalid_auth")
+    with sqlite3.connect(tmp_path / "a.db") as existing:  # a database, but not Advocate's
+        existing.execute("CREATE TABLE other (x)")
     env = clean_env(
         SLACK_BOT_TOKEN="xoxb-test",
         SLACK_SIGNING_SECRET="s",
@@ -124,7 +128,27 @@ def test_check_reports_a_refused_token(tmp_path: Path, slack: FakeSlack) -> None
     result = advocate("check", env=env, cwd=tmp_path)
     assert result.returncode == 1
     assert "FAIL  token: auth.test refused it: invalid_auth" in result.stdout
-    assert "FAIL  database: schema is out of date" in result.stdout
+    assert "FAIL  database: schema is out of date: run `advocate migrate`" in result.stdout
+
+
+def test_check_on_a_fresh_sqlite_database_says_run_creates_it(tmp_path: Path) -> None:
+    with FakeSlack(scopes=list(BOT_SCOPES)) as slack:
+        env = clean_env(
+            SLACK_BOT_TOKEN="xoxb-test",
+            SLACK_SIGNING_SECRET="s",
+            SLACK_API_URL=slack.url,
+            DATABASE_URL="sqlite:///advocate.db",
+        )
+        result = advocate("check", env=env, cwd=tmp_path)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    database = result.stdout.splitlines()[-1]
+    assert database == (
+        "ok    database: sqlite:///advocate.db does not exist yet; "
+        "the first `advocate run` creates it with its schema"
+    )
+    assert "migrate" not in result.stdout
+    assert not (tmp_path / "advocate.db").exists()  # checking creates nothing
 
 
 def test_tick_runs_due_work_once(tmp_path: Path, slack: FakeSlack, db: Database) -> None:

@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -40,14 +41,50 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def compose_services() -> dict[str, Any]:
+    return dict(yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"])
+
+
 def test_compose_file_runs_http_replicas_without_scheduler_and_one_scheduler() -> None:
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    services = compose["services"]
+    services = compose_services()
     assert services["web"]["command"] == ["run", "--http", "--no-scheduler", "--no-workers"]
     assert services["worker"]["command"] == ["worker"]
     assert services["scheduler"]["command"] == ["scheduler"]
     assert services["migrate"]["command"] == ["migrate"]
     assert "postgres" in services["db"]["image"]
+
+
+def test_compose_workers_share_the_image_and_database_and_start_after_migrate() -> None:
+    services = compose_services()
+    database_url = services["web"]["environment"]["DATABASE_URL"]
+    assert database_url.startswith("postgresql+psycopg://") and "@db/" in database_url
+    for name in ("migrate", "web", "worker", "scheduler"):
+        assert services[name]["build"] == ".", name
+        assert services[name]["environment"]["DATABASE_URL"] == database_url, name
+    assert services["worker"]["deploy"]["replicas"] >= 2
+    for name in ("web", "worker", "scheduler"):
+        assert services[name]["depends_on"] == {
+            "migrate": {"condition": "service_completed_successfully"}
+        }, name
+    assert services["migrate"]["depends_on"] == {"db": {"condition": "service_healthy"}}
+
+
+def test_compose_services_serve_metrics_and_are_health_checked() -> None:
+    services = compose_services()
+    assert "pg_isready" in " ".join(services["db"]["healthcheck"]["test"])
+    assert services["migrate"]["healthcheck"] == {"disable": True}  # a one-off
+    # Workers and the scheduler serve no HTTP but their metrics.
+    checked_at = {
+        "web": "http://127.0.0.1:3000/healthz",
+        "worker": "http://127.0.0.1:9100/metrics",
+        "scheduler": "http://127.0.0.1:9100/metrics",
+    }
+    for name, url in checked_at.items():
+        service = services[name]
+        assert service["environment"]["METRICS_PORT"] == "9100", name
+        assert service["expose"] == ["9100"], name
+        test = service["healthcheck"]["test"]
+        assert test[0] == "CMD" and url in " ".join(test), name
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -243,7 +244,7 @@ def test_an_answer_reaches_only_the_asker_in_every_read_path(
                     user_id=user,
                     response_url=slack.response_url("reads"),
                 )
-            for user in (ANA, BEN):
+            for user in (ANA, BEN, GIVER):
                 client.event({"type": "app_home_opened", "user": user, "tab": "home"})
             settled(db)
         finally:
@@ -261,12 +262,21 @@ def test_an_answer_reaches_only_the_asker_in_every_read_path(
     assert [row["need"] for row in json.loads(ours.stdout)["listens"]] == [SECRET]
     assert [row["need"] for row in json.loads(theirs.stdout)["listens"]] == ["their own numbers"]
     assert "their own numbers" not in ours.stdout
-    elsewhere = [
-        json.dumps(call.params)
-        for call in slack.calls
-        if not (call.method == "chat.postMessage" and call.params.get("channel") == GIVER)
+
+    def gloria_alone(call: Any) -> bool:
+        if call.method == "chat.postMessage":
+            return call.params.get("channel") == GIVER
+        return call.method == "views.publish" and call.params.get("user_id") == GIVER
+
+    # Her DM, and her Home's "your people" (what Ana said she needs).
+    assert [
+        c.method for c in slack.calls if gloria_alone(c) and SECRET in json.dumps(c.params)
+    ] == [
+        "chat.postMessage",
+        "views.publish",
     ]
+    elsewhere = [json.dumps(call.params) for call in slack.calls if not gloria_alone(call)]
     assert len(slack.response_url_posts("reads")) == 3
-    assert len(slack.calls_to("views.publish")) == 2
+    assert len(slack.calls_to("views.publish")) == 3
     assert not [text for text in elsewhere if "forecast two days" in text]
     assert "forecast two days" not in digest.stdout + theirs.stdout

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from types import FrameType
 from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings
-from bot.logs import install_redaction
+from bot.logs import install_redaction, log_json_lines
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -60,6 +64,7 @@ def configure_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=getattr(logging, settings.log_level, logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=[log_json_lines()] if settings.log_format == "json" else None,
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
     install_redaction()
@@ -189,19 +194,26 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         settings.require("slack_signing_secret")
     else:
         settings.require("slack_bot_token", "slack_signing_secret")
+    if not socket and settings.metrics_port == (args.port or settings.port):
+        raise CommandError("METRICS_PORT must differ from the HTTP port (PORT or --port).")
     # Over HTTP the workers run in a process of their own (bot/worker.py), started first so
     # that on Linux it is forked before this process opens a database connection or starts
     # a thread. An in-memory database, which another process cannot see, keeps them here.
-    worker_process = None if args.no_workers or socket else _worker_process(settings)
+    forks = not (args.no_workers or socket) and settings.database_url not in IN_MEMORY_SQLITE
+    shared_metrics = _share_metrics(settings) if forks else None
+    worker_process = _worker_process(settings) if forks else None
     workers = scheduler = runtime = None
+    cleanup = contextlib.ExitStack()
     try:
         runtime = _runtime(settings)
         _ensure_schema(runtime)
 
+        from bot import metrics
         from bot.app import build_pipeline, build_workers
         from bot.jobs.tick import register_token_workspace
 
         register_token_workspace(runtime)
+        cleanup.enter_context(metrics.serving(settings.metrics_port, runtime))
         pipeline = build_pipeline(runtime, socket_mode=socket, verify_token=True)
         if worker_process is not None:
             worker_process.watch()
@@ -234,17 +246,29 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             workers.stop()
         if scheduler is not None:
             scheduler.shutdown(wait=True)
+        cleanup.close()
         if runtime is not None:
             runtime.db.dispose()
+        if shared_metrics is not None:
+            shutil.rmtree(shared_metrics, ignore_errors=True)
     return 0
 
 
-def _worker_process(settings: Settings) -> WorkerProcess | None:
-    if settings.database_url in IN_MEMORY_SQLITE:
-        return None
+def _worker_process(settings: Settings) -> WorkerProcess:
     from bot.worker import WorkerProcess
 
     return WorkerProcess(settings)
+
+
+def _share_metrics(settings: Settings) -> str | None:
+    """With METRICS_PORT, an empty directory where this process and its worker process keep
+    their metrics, made before either imports prometheus_client (see bot/metrics.py); its
+    path, to remove at exit. None when metrics are off or the operator chose a directory."""
+    if settings.metrics_port is None or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    path = tempfile.mkdtemp(prefix="advocate-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    return path
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
@@ -254,7 +278,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     runtime.db.dispose()
     from bot.worker import run_workers
 
-    run_workers(settings)
+    run_workers(settings, metrics_port=settings.metrics_port)
     return 0
 
 
@@ -262,20 +286,22 @@ def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
     _require_tokens(settings)
     runtime = _runtime(settings)
     _ensure_schema(runtime)
+    from bot import metrics
     from bot.jobs.scheduler import make_scheduler
     from bot.jobs.tick import register_token_workspace
 
     register_token_workspace(runtime)
     scheduler = make_scheduler(runtime)
     _stop_on_sigterm()
-    scheduler.start()
-    log.info("scheduler running")
-    try:
-        signal.pause()
-    finally:
-        # Let a tick in flight finish: its claims are then settled, not left to expire.
-        scheduler.shutdown(wait=True)
-        runtime.db.dispose()
+    with metrics.serving(settings.metrics_port, runtime):
+        scheduler.start()
+        log.info("scheduler running")
+        try:
+            signal.pause()
+        finally:
+            # Let a tick in flight finish: its claims are then settled, not left to expire.
+            scheduler.shutdown(wait=True)
+            runtime.db.dispose()
     return 0
 
 

@@ -33,6 +33,9 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     port: int = 3000
     log_level: str = "INFO"
+    # Prometheus /metrics on a listener of its own; None: off.
+    metrics_port: int | None = None
+    log_format: str = "text"  # text | json (one object per line)
     digest_channel: str | None = None
     digest_day: str = "fri"
     digest_time: str = "16:00"
@@ -91,6 +94,8 @@ class Settings:
             database_url=get("DATABASE_URL") or DEFAULT_DATABASE_URL,
             port=_int(get("PORT"), "PORT", 3000, 1, 65535),
             log_level=(get("LOG_LEVEL") or "INFO").upper(),
+            metrics_port=_optional_port(get("METRICS_PORT"), "METRICS_PORT"),
+            log_format=_choice(get("LOG_FORMAT"), "LOG_FORMAT", ("text", "json")),
             digest_channel=get("ADVOCATE_DIGEST_CHANNEL"),
             digest_day=_weekday(get("ADVOCATE_DIGEST_DAY"), "ADVOCATE_DIGEST_DAY", "fri"),
             digest_time=_hhmm(get("ADVOCATE_DIGEST_TIME"), "ADVOCATE_DIGEST_TIME", "16:00"),
@@ -123,6 +128,18 @@ def _int(raw: str | None, name: str, default: int, low: int, high: int | None = 
     if value < low or (high is not None and value > high):
         bound = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise ConfigError(f"{name} must be {bound}, got {value}.")
+    return value
+
+
+def _optional_port(raw: str | None, name: str) -> int | None:
+    return None if raw is None else _int(raw, name, 0, 1, 65535)
+
+
+def _choice(raw: str | None, name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (case-insensitive); unset: the first."""
+    value = (raw or choices[0]).lower()
+    if value not in choices:
+        raise ConfigError(f"{name} must be {' or '.join(choices)}, got {raw!r}.")
     return value
 
 

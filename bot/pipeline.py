@@ -23,6 +23,10 @@ a clean submission is stored, and its listener runs again on a worker, where the
 no-op. A request that opens a modal (`fast`) is claimed before any other and by workers of
 its own; when it waited so long that its trigger has expired, the person is told to try
 again instead.
+
+Each step is counted (bot/metrics.py: at the ack, each attempt, database errors survived),
+and every line logged while a request is answered or worked carries its workspace, kind
+and id (bot/logs.py), so its ack and its work can be found together.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,10 +47,12 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from sqlalchemy import BindParameter, Select, bindparam, delete, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import metrics
 from bot.clock import system_clock
 from bot.listeners import MODAL_ACTIONS
 from bot.listeners.errors import APOLOGY, failure_of, reply_to_person
 from bot.listeners.work import WORKERS
+from bot.logs import about_request
 from bot.runtime import Runtime
 from bot.store.db import Database, insert_ignoring_conflicts
 from bot.store.models import SlackRequest
@@ -123,7 +130,8 @@ def _team_of(payload: dict[str, Any]) -> str | None:
     team = payload.get("team_id") or payload.get("team")
     if isinstance(team, dict):
         team = team.get("id")
-    return team if isinstance(team, str) and len(team) <= 32 else None
+    # Stored as text: PostgreSQL refuses a NUL, and no Slack id holds one.
+    return team if isinstance(team, str) and len(team) <= 32 and team.isprintable() else None
 
 
 class Pipeline:
@@ -146,24 +154,37 @@ class Pipeline:
 
     def receive(self, request: BoltRequest) -> BoltResponse:
         """Answer one verified request from Slack (HTTP or Socket Mode)."""
+        started = time.perf_counter()
         delivery = identify(request.body)
         if delivery is None:
             return self.answers.dispatch(request)
+        with about_request(delivery.key, delivery.team_id, delivery.kind):
+            outcome, answer = self._store_and_answer(request, delivery)
+        metrics.acknowledged(delivery.kind, outcome, time.perf_counter() - started)
+        return answer
+
+    def _store_and_answer(
+        self, request: BoltRequest, delivery: Delivery
+    ) -> tuple[str, BoltResponse]:
+        """The answer, and what became of the request (see metrics.RECEIVED)."""
         answer = BoltResponse(status=200, body="")
         if delivery.kind == "view":
             answer = self.answers.dispatch(request)
             if answer.status != 200 or "errors" in str(answer.body):
-                return answer
+                return "answered", answer
         try:
             new = self._persist(request, delivery)
         except SQLAlchemyError as error:
+            metrics.database_error("store")
             log.error("could not store a %s (%s): %s", delivery.kind, delivery.key, error)
-            return _sorry(delivery, request.body)
-        if new and self.stored is not None:
-            self.stored(delivery.fast)
-        elif not new:
+            return "refused", _sorry(delivery, request.body)
+        if not new:
             log.info("%s is stored already; acknowledging the repeat", delivery.key)
-        return answer
+            return "duplicate", answer
+        log.debug("stored %s; acknowledging it", delivery.key)
+        if self.stored is not None:
+            self.stored(delivery.fast)
+        return "stored", answer
 
     def _persist(self, request: BoltRequest, delivery: Delivery) -> bool:
         now = self.clock()
@@ -319,6 +340,7 @@ class Workers:
             try:
                 row = self._claim(fast_only)
             except SQLAlchemyError as error:
+                metrics.database_error("claim")
                 log.warning("could not claim a request: %s", error)
                 row = None
             lane = self._lanes[fast_only]
@@ -333,8 +355,10 @@ class Workers:
             with self._in_hand_lock:
                 self._in_hand.add(row.id)
             try:
-                self._run(row)
+                with about_request(row.key, row.team_id, row.kind):
+                    self._run(row)
             except SQLAlchemyError as error:
+                metrics.database_error("record")
                 # Its effects are keyed, so running it again is safe: it is left to its
                 # lease, which is no longer renewed, and claimed again when that ends.
                 log.warning("could not record how %s went; it will run again: %s", row.key, error)
@@ -354,6 +378,7 @@ class Workers:
                     renewed = self.clock()
                     self._renew()
             except SQLAlchemyError as error:
+                metrics.database_error("look")
                 log.warning("could not look for requests: %s", error)
 
     def _anything_due(self) -> bool | None:
@@ -425,17 +450,26 @@ class Workers:
                     .execution_options(synchronize_session=False)
                 )
         except SQLAlchemyError:
+            metrics.database_error("release")
             log.warning("could not hand back claimed requests; their leases will end")
 
     # ---------------------------------------------------------------- running
 
     def _run(self, row: SlackRequest) -> None:
+        started = time.perf_counter()
+        outcome = self._attempt(row)
+        seconds = time.perf_counter() - started
+        metrics.worked(row.kind, outcome, seconds)
+        log.debug("%s: %s in %.3f s", row.key, outcome, seconds)
+
+    def _attempt(self, row: SlackRequest) -> str:
+        """Run the request once and record how it went (see metrics.WORKED)."""
         request = _bolt_request(row)
         if row.fast and (self.clock() - row.received_at).total_seconds() > TRIGGER_SECONDS:
             log.warning("%s waited too long to open its modal; telling the person", row.key)
             self._tell(row, request, TOO_LATE)
             self._finish(row, "done", "trigger expired")
-            return
+            return "expired"
         with failure_of() as failed:
             try:
                 self.app.dispatch(request)
@@ -443,18 +477,19 @@ class Workers:
                 failed.append(bolt_error)
         if not failed:
             self._finish(row, "done", None)
-            return
+            return "done"
         reason = f"{type(failed[0]).__name__}: {failed[0]}"[:255]
         if row.attempts >= MAX_ATTEMPTS:
             log.error("%s failed %s times; parked: %s", row.key, row.attempts, reason)
             self._tell(row, request, APOLOGY)
             self._finish(row, "parked", reason)
-            return
+            return "parked"
         delay = self.backoff * 2 ** (row.attempts - 1)
         log.warning(
             "%s failed (attempt %s), retrying in %s: %s", row.key, row.attempts, delay, reason
         )
         self._retry(row, delay, reason)
+        return "failed"
 
     def _tell(self, row: SlackRequest, request: BoltRequest, text: str) -> None:
         """Say `text` to the person who sent the request, with their workspace's token."""

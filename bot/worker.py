@@ -34,9 +34,13 @@ NICENESS = 10
 CHECK_SECONDS = 1.0
 
 
-def run_workers(settings: Settings, *, parent: int | None = None) -> None:
+def run_workers(
+    settings: Settings, *, parent: int | None = None, metrics_port: int | None = None
+) -> None:
     """Work stored requests until SIGTERM or SIGINT (or until `parent` is gone); the
-    requests in hand are finished first."""
+    requests in hand are finished first. With `metrics_port`, serve /metrics there (the
+    worker process of `advocate run` does not: its server shows what it counts)."""
+    from bot import metrics
     from bot.app import build_workers
     from bot.jobs.tick import register_token_workspace
     from bot.listeners.work import WORKERS
@@ -49,16 +53,17 @@ def run_workers(settings: Settings, *, parent: int | None = None) -> None:
     # A connection kept for each thread, and a few for the lookout and the sender.
     runtime = Runtime.create(settings, db=Database(settings.database_url, pool_size=WORKERS + 4))
     register_token_workspace(runtime)
-    workers = build_workers(runtime).start()
-    log.info("workers running (process %s)", os.getpid())
-    try:
-        while not stop.wait(CHECK_SECONDS):
-            if parent is not None and os.getppid() != parent:
-                log.warning("the server is gone; finishing what is in hand")
-                break
-    finally:
-        workers.stop()
-        runtime.db.dispose()
+    with metrics.serving(metrics_port, runtime):
+        workers = build_workers(runtime).start()
+        log.info("workers running (process %s)", os.getpid())
+        try:
+            while not stop.wait(CHECK_SECONDS):
+                if parent is not None and os.getppid() != parent:
+                    log.warning("the server is gone; finishing what is in hand")
+                    break
+        finally:
+            workers.stop()
+            runtime.db.dispose()
 
 
 def _child(settings: Settings, parent: int) -> None:

@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry import RateLimitErrorRetryHandler
+from slack_sdk.http_retry import (
+    HttpRequest,
+    HttpResponse,
+    RateLimitErrorRetryHandler,
+    RetryHandler,
+    RetryState,
+)
 
+from bot import metrics
 from bot.clock import Clock, system_clock
 from bot.config import Settings
 from bot.domain import TokenOwner, Workspace
@@ -25,7 +34,8 @@ log = logging.getLogger(__name__)
 
 
 def make_client(token: str | None, settings: Settings) -> WebClient:
-    """A client that waits out 429s (honouring Retry-After) and retries them.
+    """A client that waits out 429s (honouring Retry-After) and retries them, and counts
+    every call it makes (`CallMeter`).
 
     Server errors are not retried here: a 5xx after a post may mean it was posted, and only
     the outbox, which can look for its own earlier post, may try again.
@@ -34,8 +44,68 @@ def make_client(token: str | None, settings: Settings) -> WebClient:
         token=token,
         base_url=settings.slack_api_url,
         timeout=10,
-        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)],
+        retry_handlers=[CALL_METER, RateLimitErrorRetryHandler(max_retry_count=2)],
     )
+
+
+class CallMeter(RetryHandler):
+    """Counts each HTTP attempt at the Web API by method and result (bot/metrics.py), and
+    logs it at DEBUG, on the calling thread (so within the request it is made for). It never
+    asks for a retry.
+
+    Why a retry handler: slack-sdk asks a client's retry handlers about every attempt, a
+    success (200) included, before it looks at the answer, and Bolt gives each request a
+    WebClient of its own that copies only the app's client's settings and retry handlers.
+    A WebClient subclass would be dropped there (every listener's calls), and its api_call
+    would not see the further pages of a paginated call; this handler sees them all.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(max_retry_count=0)
+
+    def can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        method = _method_of(request.url)
+        result = _result_of(response, error)
+        metrics.slack_call(method, result)
+        log.debug("Web API %s: %s", method, result)
+        return False
+
+    def _can_retry(self, **_: object) -> bool:
+        return False
+
+
+CALL_METER = CallMeter()
+_METHOD = re.compile(r"[a-z][A-Za-z0-9.]{0,63}")
+
+
+def _method_of(url: str) -> str:
+    """The Web API method a URL names (`.../api/chat.postMessage`); `other` for anything
+    that is not a method's name, so that a label never carries what a URL might."""
+    method = urlsplit(url).path.rsplit("/", 1)[-1]
+    return method if _METHOD.fullmatch(method) else "other"
+
+
+def _result_of(response: HttpResponse | None, error: Exception | None) -> str:
+    if response is None:
+        timed_out = isinstance(error, TimeoutError) or isinstance(
+            getattr(error, "reason", None), TimeoutError
+        )
+        return "timeout" if timed_out else "connection_error"
+    if response.status_code == 429:
+        return "ratelimited"
+    if response.status_code >= 500:
+        return "server_error"
+    body = response.body if isinstance(response.body, dict) else {}
+    if response.status_code == 200 and body.get("ok") is True:
+        return "ok"
+    return "ratelimited" if body.get("error") == "ratelimited" else "slack_error"
 
 
 class ForeignWorkspace(LookupError):

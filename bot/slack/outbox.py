@@ -22,6 +22,7 @@ from slack_sdk.webhook import WebhookClient
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import metrics
 from bot.clock import Clock
 from bot.domain import TokenOwner
 from bot.services.outbox import Delivery
@@ -122,7 +123,7 @@ class OutboxSender:
         if ids is not None:
             claimable = claimable.where(OutboxMessage.id.in_(ids))
         else:
-            claimable = claimable.where(*_served(self.clients.token_owner()))
+            claimable = claimable.where(*served_messages(self.clients.token_owner()))
         claimable = (
             claimable.order_by(OutboxMessage.id)
             .limit(limit)
@@ -197,6 +198,7 @@ class OutboxSender:
                     .execution_options(synchronize_session=False)
                 )
         except SQLAlchemyError:
+            metrics.database_error("release")
             # They are taken over when the lease ends; the first look is at Slack's history.
             log.warning("could not hand back %s claimed outbox messages", len(claim.held))
 
@@ -361,6 +363,7 @@ class OutboxSender:
                     .values(dm_channel_id=dm_channel_id)
                     .execution_options(synchronize_session=False)
                 )
+        metrics.outbox_send("sent")
         return Delivery(message.id, "sent", channel_id)
 
     def _retry_later(self, message: OutboxMessage, error: str) -> Delivery:
@@ -379,6 +382,7 @@ class OutboxSender:
                 )
                 .execution_options(synchronize_session=False)
             )
+        metrics.outbox_send("retry")
         return Delivery(message.id, "pending", error=error)
 
     def _fail(self, message: OutboxMessage, error: str) -> Delivery:
@@ -390,10 +394,11 @@ class OutboxSender:
                 .values(status="failed", claimed_until=None, last_error=error[:255])
                 .execution_options(synchronize_session=False)
             )
+        metrics.outbox_send("failed")
         return Delivery(message.id, "failed", message.channel_id, error=error)
 
 
-def _served(owner: TokenOwner | None) -> list[ColumnElement[bool]]:
+def served_messages(owner: TokenOwner | None) -> list[ColumnElement[bool]]:
     """Token mode: only the messages of the token's own workspace are ever picked up."""
     if owner is None:
         return []

@@ -256,3 +256,26 @@ def test_recap_date_defaults_to_december_10_and_empty_turns_recaps_off() -> None
     for wrong in ("12/10", "13-01", "12-32", "1-5"):
         with pytest.raises(ConfigError, match="ADVOCATE_RECAP_DATE"):
             Settings.from_mapping({"ADVOCATE_RECAP_DATE": wrong})
+
+
+def test_metrics_are_off_until_metrics_port_names_a_port() -> None:
+    assert Settings.from_mapping({}).metrics_port is None
+    assert Settings.from_mapping({"METRICS_PORT": " "}).metrics_port is None
+    assert Settings.from_mapping({"METRICS_PORT": "9100"}).metrics_port == 9100
+    for wrong, says in (
+        ("0", "between 1 and 65535, got 0"),
+        ("65536", "between 1 and 65535, got 65536"),
+        ("http", "a whole number, got 'http'"),
+    ):
+        with pytest.raises(ConfigError) as error:
+            Settings.from_mapping({"METRICS_PORT": wrong})
+        assert str(error.value) == f"METRICS_PORT must be {says}."
+
+
+def test_log_format_is_text_or_json() -> None:
+    assert Settings.from_mapping({}).log_format == "text"
+    assert Settings.from_mapping({"LOG_FORMAT": "JSON"}).log_format == "json"
+    assert Settings.from_mapping({"LOG_FORMAT": "text"}).log_format == "text"
+    with pytest.raises(ConfigError) as error:
+        Settings.from_mapping({"LOG_FORMAT": "logfmt"})
+    assert str(error.value) == "LOG_FORMAT must be text or json, got 'logfmt'."

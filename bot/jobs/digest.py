@@ -8,7 +8,7 @@ from datetime import datetime
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from bot.blocks.digest import digest_message
 from bot.domain import Workspace
@@ -48,7 +48,7 @@ def post_digest(
     if not channel:
         return DigestOutcome("problem", week, None, "no digest channel is set")
     key = f"digest:{week}:{channel}"
-    existing = _find(runtime, workspace, key)
+    existing = outbox.find(runtime.db, workspace, key)
     if existing is not None and existing.status == "sent":
         return DigestOutcome("already", week, channel, f"the {week} digest is already posted")
     digest = digests.build(runtime.db, workspace, week, config.timezone)
@@ -81,7 +81,7 @@ def post_digest(
             .values(status="pending", attempts=0, next_attempt_at=now, payload=message)
             .execution_options(synchronize_session=False)
         )
-    found = _find(runtime, workspace, key)
+    found = outbox.find(runtime.db, workspace, key)
     assert found is not None
     [delivery] = runtime.sender.deliver([found.id])
     if delivery.status == "sent":
@@ -139,15 +139,6 @@ def _tell_admins(
     with runtime.db.transaction() as session:
         insert_ignoring_conflicts(session, OutboxMessage, rows, ["team_id", "dedupe_key"])
     log.warning("digest %s for %s not posted: %s", week, workspace.team_id, problem)
-
-
-def _find(runtime: Runtime, workspace: Workspace, key: str) -> OutboxMessage | None:
-    with runtime.db.transaction() as session:
-        return session.scalar(
-            select(OutboxMessage).where(
-                OutboxMessage.team_id == workspace.team_id, OutboxMessage.dedupe_key == key
-            )
-        )
 
 
 def _values(row: OutboxMessage) -> dict[str, object]:

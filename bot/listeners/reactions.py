@@ -12,7 +12,7 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 
 from bot.blocks import reactions as render
 from bot.domain import Workspace
@@ -125,7 +125,7 @@ def register(app: App, runtime: Runtime) -> None:
         """One DM per giver and message: sent once, then edited (withdrawn, counted again).
         `sent_only`: a DM not sent yet is dropped instead (a withdrawal needs no news)."""
         key = f"{reaction.source_key}:dm"
-        row = _outbox_row(runtime, workspace, key)
+        row = outbox.find(runtime.db, workspace, key)
         if row is not None and row.status == "sent" and row.sent_ts:
             _update(client, row, message)
         elif row is not None and row.status == "pending" and sent_only:
@@ -157,7 +157,7 @@ def register(app: App, runtime: Runtime) -> None:
                 runtime.db, workspace, reaction.channel_id, reaction.message_ts
             )
             body = render.thread_reply(reaction.author_id, givers, reaction.reaction)
-            row = _outbox_row(runtime, workspace, key)
+            row = outbox.find(runtime.db, workspace, key)
             if row is None:
                 post = outbox.channel_post(
                     workspace,
@@ -209,15 +209,6 @@ def _permalink(client: WebClient, reaction: Reaction) -> str | None:
     except SlackApiError:
         return None
     return str(answer.get("permalink") or "") or None
-
-
-def _outbox_row(runtime: Runtime, workspace: Workspace, key: str) -> OutboxMessage | None:
-    with runtime.db.transaction() as session:
-        return session.scalar(
-            select(OutboxMessage).where(
-                OutboxMessage.team_id == workspace.team_id, OutboxMessage.dedupe_key == key
-            )
-        )
 
 
 def _set_payload(runtime: Runtime, row: OutboxMessage, payload: dict[str, Any]) -> None:

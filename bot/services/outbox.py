@@ -32,6 +32,16 @@ def enqueue(db: Database, workspace: Workspace, messages: list[OutboxMessage]) -
     return [row[0] for row in sorted(found, key=lambda r: order[r[1]])]
 
 
+def find(db: Database, workspace: Workspace, key: str) -> OutboxMessage | None:
+    """The workspace's message queued under `key`, whatever its state."""
+    with db.transaction() as session:
+        return session.scalar(
+            select(OutboxMessage).where(
+                OutboxMessage.team_id == workspace.team_id, OutboxMessage.dedupe_key == key
+            )
+        )
+
+
 @dataclass(frozen=True)
 class Delivery:
     """The outcome for one outbox message."""

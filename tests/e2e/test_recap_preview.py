@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +11,7 @@ from bot.runtime import Runtime
 from bot.services import appreciation, workspaces
 from bot.slack import people
 from tests.conftest import ANA, BEN, GIVER, MovableClock
-from tests.e2e.test_scheduled_work_cli import env_for, run, week_of_thanks
+from tests.e2e.test_scheduled_work_cli import env_for, run, ticks_at_once, week_of_thanks
 from tests.support.blockkit import assert_valid_message_blocks
 from tests.support.fake_slack import FakeSlack
 
@@ -62,19 +60,7 @@ def test_three_tick_processes_at_once_send_each_recap_once(
     come with their 2026 recaps, once each, however many processes tick."""
     env = env_for(week_of_thanks, slack)
     monday = "2026-12-14T18:00:00Z"  # past 09:30 Monday in New York and east of it
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "bot", "tick", "--now", monday],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(3)
-    ]
-    outputs = [p.communicate(timeout=120) for p in processes]
-    assert all(p.returncode == 0 for p in processes), outputs
+    ticks_at_once(env, tmp_path, monday, 3)
     for user_id in (GIVER, ANA, BEN):
         [recap] = [m for m in slack.messages(user_id) if "Your 2026 in thanks" in m["text"]]
         assert_valid_message_blocks(recap["blocks"])

@@ -72,41 +72,34 @@ def run(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProce
     )
 
 
+def ticks_at_once(env: dict[str, str], cwd: Path, now: str, count: int) -> None:
+    """`count` `advocate tick --now <now>` processes started together; each must succeed."""
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bot", "tick", "--now", now],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+    outputs = [p.communicate(timeout=120) for p in processes]
+    assert all(p.returncode == 0 for p in processes), outputs
+
+
 @pytest.mark.parametrize("db", ["postgres"], indirect=True)
 def test_separate_tick_processes_post_the_digest_and_checkins_once(
     week_of_thanks: Runtime, slack: FakeSlack, tmp_path: Path
 ) -> None:
     env = env_for(week_of_thanks, slack)
     # Friday 16:00 in Paris, and also past Monday 09:30 for nobody: only the digest is due.
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "bot", "tick", "--now", DIGEST_AT],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(4)
-    ]
-    outputs = [p.communicate(timeout=120) for p in processes]
-    assert all(p.returncode == 0 for p in processes), outputs
+    ticks_at_once(env, tmp_path, DIGEST_AT, 4)
     assert len(slack.messages("C111")) == 1
 
     monday = "2026-11-30T14:31:00Z"  # 09:31 in New York, later everywhere east of it
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "bot", "tick", "--now", monday],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(4)
-    ]
-    outputs = [p.communicate(timeout=120) for p in processes]
-    assert all(p.returncode == 0 for p in processes), outputs
+    ticks_at_once(env, tmp_path, monday, 4)
     for user_id in (GIVER, ANA, BEN):
         sent = [m for m in slack.messages(user_id) if "weekly check-in" in m["text"]]
         assert len(sent) == 1, user_id
@@ -193,20 +186,7 @@ def test_ticked_checkin_carries_the_followup_and_the_person_to_thank_once(
     env = env_for(runtime, slack)
 
     monday = "2026-11-30T14:31:00Z"  # 09:31 in New York, later everywhere east of it
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "bot", "tick", "--now", monday],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(3)
-    ]
-    outputs = [p.communicate(timeout=120) for p in processes]
-
-    assert all(p.returncode == 0 for p in processes), outputs
+    ticks_at_once(env, tmp_path, monday, 3)
     [checkin] = [m for m in slack.messages(GIVER) if "weekly check-in" in m["text"]]
     texts = " ".join(b["text"]["text"] for b in checkin["blocks"] if "text" in b)
     assert (

@@ -12,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,9 @@ def test_every_line_is_json_and_a_request_id_follows_the_request(
         slack.fail_next("users.info", status=500)
         command("/appreciate", f"<@{ANA}> <@{BEN}> for the launch", "1.1.thanks")
         command("/appreciate", "help", "1.2.help")
-        command("/ask", f"<@{ANA}> review the renewal quote by Dec 4", "1.3.ask")
+        # The process runs on the real clock: the due date is always ahead of it.
+        due = datetime.now(UTC).date() + timedelta(days=10)
+        command("/ask", f"<@{ANA}> review the renewal quote by {due:%b} {due.day}", "1.3.ask")
         click = block_actions_payload(
             action_id="ask_commit",
             value="1",

@@ -48,7 +48,7 @@ CASES = (
     Case("appreciation.top(all)", lambda db: appreciation.top(db, WORKSPACE, "all", END, ZONE)),
     Case(
         "appreciation.stats(busiest)",
-        lambda db: appreciation.stats(db, WORKSPACE, BUSIEST, END, ZONE),
+        lambda db: appreciation.stats(db, WORKSPACE, BUSIEST, END, ZONE, viewer=BUSIEST),
     ),
     Case(
         "digest.advocates_since(month)",  # what every App Home opening asks for

@@ -155,7 +155,7 @@ def home_data(runtime: Runtime, person: PersonInfo) -> HomeData:
     config = for_workspace(runtime.db, WORKSPACE, runtime.settings)
     zone = person.zone(config.timezone)
     now = runtime.clock()
-    stats = appreciation.stats(runtime.db, WORKSPACE, SUBJECT, now, zone.key)
+    stats = appreciation.stats(runtime.db, WORKSPACE, SUBJECT, now, zone.key, viewer=SUBJECT)
     month_start = appreciation.period_start("month", now, config.timezone) or now
     return HomeData(
         user_id=SUBJECT,

@@ -92,7 +92,9 @@ def show_stats(
         subject = parsed.recipient_ids[0]
     asker = lookup_with(runtime, client, workspace)(command["user_id"])
     zone = asker.zone(runtime.settings.timezone).key if asker else runtime.settings.timezone
-    result = appreciation.stats(runtime.db, workspace, subject, runtime.clock(), zone)
+    result = appreciation.stats(
+        runtime.db, workspace, subject, runtime.clock(), zone, viewer=command["user_id"]
+    )
     respond(blocks.stats_message(subject, result.received, result.given))
 
 

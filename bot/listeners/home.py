@@ -28,7 +28,7 @@ def publish_home(
     zone = person.zone(config.timezone) if person else None
     zone_name = zone.key if zone else config.timezone
     now = runtime.clock()
-    stats = appreciation.stats(runtime.db, workspace, user_id, now, zone_name)
+    stats = appreciation.stats(runtime.db, workspace, user_id, now, zone_name, viewer=user_id)
     me = checkins.participation(runtime.db, workspace, user_id)
     paused = me.checkins_paused_until if me and me.checkins_paused_until else None
     month_start = appreciation.period_start("month", now, config.timezone)

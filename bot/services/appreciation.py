@@ -325,16 +325,28 @@ class PersonStats:
 
 
 def stats(
-    db: Database, workspace: Workspace, user_id: str, now: datetime, zone: str
+    db: Database,
+    workspace: Workspace,
+    user_id: str,
+    now: datetime,
+    zone: str,
+    *,
+    viewer: str,
 ) -> PersonStats:
-    """How much appreciation one person received and gave, this week, this month, all time."""
+    """How much appreciation one person received and gave, this week, this month, all time,
+    as `viewer` may know it: a person sees their own private appreciation, nobody else's."""
+    own = viewer == user_id
     with db.transaction() as session:
         received = {
-            p: queries.count_received(session, workspace, user_id, period_start(p, now, zone))
+            p: queries.count_received(
+                session, workspace, user_id, period_start(p, now, zone), private=own
+            )
             for p in PERIODS
         }
         given = {
-            p: queries.count_given(session, workspace, user_id, period_start(p, now, zone))
+            p: queries.count_given(
+                session, workspace, user_id, period_start(p, now, zone), private=own
+            )
             for p in PERIODS
         }
         recent = queries.recent_received(session, workspace, user_id, RECENT)

@@ -155,6 +155,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP's list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell that a spreadsheet shows as the text it is: a leading quote keeps a
+    formula-like string from being run (OWASP's CSV injection rule)."""
+    value = _plain(value)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def to_json(data: dict[str, list[dict[str, Any]]]) -> str:
     return json.dumps(
         {
@@ -176,6 +189,6 @@ def to_csv_files(data: dict[str, list[dict[str, Any]]], folder: Path) -> list[Pa
             if rows:
                 writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
                 writer.writeheader()
-                writer.writerows({k: _plain(v) for k, v in row.items()} for row in rows)
+                writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
         written.append(path)
     return written

@@ -63,23 +63,39 @@ def _received_in(
 
 
 def count_received(
-    session: Session, workspace: Workspace, user_id: str, since: datetime | None
+    session: Session,
+    workspace: Workspace,
+    user_id: str,
+    since: datetime | None,
+    *,
+    private: bool,
 ) -> int:
-    """Appreciation `user_id` received from `since` on, private included (theirs to see)."""
+    """Appreciation `user_id` received from `since` on; private ones only when `private`
+    (the person's own view: only its people know a private appreciation exists)."""
     query = select(func.count()).where(
         *_received_in(workspace, since), AppreciationRecipient.user_id == user_id
     )
+    if not private:
+        query = query.where(AppreciationRecipient.is_private.is_(False))
     return session.scalar(query) or 0
 
 
 def count_given(
-    session: Session, workspace: Workspace, user_id: str, since: datetime | None
+    session: Session,
+    workspace: Workspace,
+    user_id: str,
+    since: datetime | None,
+    *,
+    private: bool,
 ) -> int:
+    """Appreciation `user_id` gave from `since` on; private ones only when `private`."""
     query = select(func.count(Appreciation.id)).where(
         Appreciation.team_id == workspace.team_id, Appreciation.giver_id == user_id
     )
     if since is not None:
         query = query.where(Appreciation.created_at >= since)
+    if not private:
+        query = query.where(Appreciation.is_private.is_(False))
     return session.scalar(query) or 0
 
 

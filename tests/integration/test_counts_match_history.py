@@ -235,7 +235,7 @@ def test_leaderboard_is_what_history_counts(busy: Database, period: str) -> None
 def test_stats_are_what_history_counts(busy: Database) -> None:
     given = history(busy)
     for uid in PEOPLE:
-        stats = appreciation.stats(busy, WS, uid, NOW, ZONE)
+        stats = appreciation.stats(busy, WS, uid, NOW, ZONE, viewer=uid)
         for period in appreciation.PERIODS:
             since = appreciation.period_start(period, NOW, ZONE)
             seen = [a for a in given if since is None or a.at >= since]

@@ -130,7 +130,7 @@ def test_forget_erases_a_person_and_keeps_other_peoples_counts(
         stored = session.get(Ask, ask.id)
     assert ana_received == 2  # Ana's counts are intact
     assert stored is not None and stored.helper_id == ANA and stored.status == "asked"
-    stats = appreciation.stats(runtime.db, WS, GIVER, clock(), "UTC")
+    stats = appreciation.stats(runtime.db, WS, GIVER, clock(), "UTC", viewer=GIVER)
     assert stats.given["all"] == 1
 
 

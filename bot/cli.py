@@ -470,6 +470,7 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.clock import system_clock
     from bot.services import lifecycle
 
     if args.all:
@@ -480,9 +481,13 @@ def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
         print(f"forgot workspace {workspace.team_id}: every row of it is deleted")
         return 0
     runtime, workspace = _workspace(settings, args.team)
-    counts = lifecycle.forget(runtime.db, workspace, args.user)
-    changed = ", ".join(f"{n} {what}" for what, n in counts.items() if n) or "nothing left"
-    print(f"forgot {args.user} in {workspace.team_id}: {changed}")
+    counts = lifecycle.forget(runtime.db, workspace, args.user, system_clock())
+    if not counts:
+        print(f"forgot {args.user} in {workspace.team_id}: nothing of theirs was left")
+        return 0
+    print(f"forgot {args.user} in {workspace.team_id}; rows erased or changed, by table:")
+    for table, n in sorted(counts.items()):
+        print(f"  {table}: {n}")
     return 0
 
 

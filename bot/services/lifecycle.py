@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
+from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Text, cast, delete, func, or_, select, update
+from sqlalchemy.orm import Session
 
 from bot.domain import Workspace
 from bot.services.digest import GHOST_PREFIX
+from bot.services.retention import erased_body
 from bot.store import queries
 from bot.store.db import Database
 from bot.store.models import (
@@ -28,7 +34,9 @@ from bot.store.models import (
     Person,
     ReactionThanks,
     SettingsChange,
+    SlackRequest,
     WorkspaceSetting,
+    slack_installations,
 )
 
 log = logging.getLogger(__name__)
@@ -88,51 +96,45 @@ def purge(db: Database, team_id: str) -> None:
                 session.execute(delete(table).where(table.c.team_id == team_id))
 
 
-def forget(db: Database, workspace: Workspace, user_id: str) -> dict[str, int]:
-    """Erase what `user_id` wrote and what identifies them; other people's counts stay.
+def forget(db: Database, workspace: Workspace, user_id: str, now: datetime) -> dict[str, int]:
+    """Erase what `user_id` wrote and what identifies them, from every table; other people's
+    counts stay. Returns how many rows of each table were erased or changed.
 
     Their appreciations of others stay as anonymous thanks (the reason removed), asks they
-    made or received keep their state without their words, and their own records (goals,
-    check-in choices, pending messages to them, what they asked or answered with /listen)
-    are deleted. Safe to run again.
+    made or received keep their state without their words, other people's words about them
+    stay without their user ID, and their own records (goals, check-in choices, what they
+    asked or answered with /listen) are deleted. Messages that carried their words or ID are
+    deleted when not sent yet, and otherwise keep only their key (so nothing is sent twice),
+    with the ID in it replaced. Safe to run again.
     """
-    ghost = (
-        GHOST_PREFIX
-        + hashlib.sha256(f"{workspace.team_id}:{user_id}".encode()).hexdigest()[:10].upper()
-    )
+    ghost = ghost_of(workspace, user_id)
     team = workspace.team_id
-    counts: dict[str, int] = {}
+    counts: Counter[str] = Counter()
     with db.transaction() as session:
 
-        def run(name: str, statement: object) -> None:
-            counts[name] = counts.get(name, 0) + int(
-                getattr(session.execute(statement), "rowcount", 0) or 0  # type: ignore[call-overload]
-            )
+        def run(statement: Any) -> None:
+            result = session.execute(statement.execution_options(synchronize_session=False))
+            counts[statement.table.name] += int(getattr(result, "rowcount", 0) or 0)
 
-        run(
-            "appreciations given",
-            update(Appreciation)
-            .where(Appreciation.team_id == team, Appreciation.giver_id == user_id)
-            .values(giver_id=ghost, reason=REMOVED, message_permalink=None)
-            .execution_options(synchronize_session=False),
+        # Words of theirs that others thanked by reaction became those appreciations' reason.
+        quoted = [
+            appreciation_id
+            for appreciation_id in session.scalars(
+                select(ReactionThanks.appreciation_id).where(
+                    ReactionThanks.team_id == team,
+                    ReactionThanks.author_id == user_id,
+                    ReactionThanks.appreciation_id.is_not(None),
+                )
+            )
+            if appreciation_id is not None
+        ]
+        given = list(
+            session.scalars(
+                select(Appreciation.id).where(
+                    Appreciation.team_id == team, Appreciation.giver_id == user_id
+                )
+            )
         )
-        session.execute(
-            update(AppreciationRecipient)
-            .where(AppreciationRecipient.team_id == team, AppreciationRecipient.giver_id == user_id)
-            .values(giver_id=ghost)
-            .execution_options(synchronize_session=False)
-        )
-        queries.replace_giver_in_all_time(session, workspace, user_id, ghost)
-        session.execute(
-            delete(DailyGiving).where(DailyGiving.team_id == team, DailyGiving.giver_id == user_id)
-        )
-        run(
-            "appreciations received",
-            delete(AppreciationRecipient).where(
-                AppreciationRecipient.team_id == team, AppreciationRecipient.user_id == user_id
-            ),
-        )
-        queries.recount_all_time(session, workspace, [user_id])
         asked = list(
             session.scalars(
                 select(Ask.id).where(
@@ -140,41 +142,6 @@ def forget(db: Database, workspace: Workspace, user_id: str) -> dict[str, int]:
                 )
             )
         )
-        run(
-            "asks",
-            update(Ask)
-            .where(Ask.team_id == team, Ask.asker_id == user_id)
-            .values(asker_id=ghost, request=REMOVED)
-            .execution_options(synchronize_session=False),
-        )
-        run(
-            "asks",
-            update(Ask)
-            .where(Ask.team_id == team, Ask.helper_id == user_id)
-            .values(helper_id=ghost, decline_reason=None)
-            .execution_options(synchronize_session=False),
-        )
-        if asked:
-            run(
-                "obstacles",
-                update(Obstacle)
-                .where(Obstacle.team_id == team, Obstacle.ask_id.in_(asked))
-                .values(description=REMOVED)
-                .execution_options(synchronize_session=False),
-            )
-        run(
-            "buy-in goals",
-            delete(BuyInGoal).where(BuyInGoal.team_id == team, BuyInGoal.user_id == user_id),
-        )
-        run(
-            "buy-in goals",
-            update(BuyInGoal)
-            .where(BuyInGoal.team_id == team, BuyInGoal.target_user_id == user_id)
-            .values(target_user_id=ghost)
-            .execution_options(synchronize_session=False),
-        )
-        # What they asked with /listen or answered: the words are theirs and the other
-        # person's alone, so the whole exchange goes, with any message about it not sent yet.
         listened = list(
             session.scalars(
                 select(Listen.id).where(
@@ -183,48 +150,95 @@ def forget(db: Database, workspace: Workspace, user_id: str) -> dict[str, int]:
                 )
             )
         )
-        for listen_id in listened:
-            session.execute(
-                delete(OutboxMessage).where(
-                    OutboxMessage.team_id == team,
-                    OutboxMessage.dedupe_key.startswith(f"listen:{listen_id}:"),
-                    OutboxMessage.status == "pending",
-                )
-            )
-        if listened:
-            run("listens", delete(Listen).where(Listen.team_id == team, Listen.id.in_(listened)))
+        _forget_messages(
+            session, workspace, user_id, ghost, given + quoted, asked, listened, run, now
+        )
         run(
-            "reactions",
+            update(Appreciation)
+            .where(Appreciation.team_id == team, Appreciation.giver_id == user_id)
+            .values(giver_id=ghost, reason=REMOVED, message_permalink=None)
+        )
+        if quoted:
+            run(
+                update(Appreciation)
+                .where(Appreciation.team_id == team, Appreciation.id.in_(quoted))
+                .values(reason=REMOVED)
+            )
+        run(
+            update(AppreciationRecipient)
+            .where(AppreciationRecipient.team_id == team, AppreciationRecipient.giver_id == user_id)
+            .values(giver_id=ghost)
+        )
+        queries.replace_giver_in_all_time(session, workspace, user_id, ghost)
+        run(delete(DailyGiving).where(DailyGiving.team_id == team, DailyGiving.giver_id == user_id))
+        run(
+            delete(AppreciationRecipient).where(
+                AppreciationRecipient.team_id == team, AppreciationRecipient.user_id == user_id
+            )
+        )
+        queries.recount_all_time(session, workspace, [user_id])
+        run(
+            update(Ask)
+            .where(Ask.team_id == team, Ask.asker_id == user_id)
+            .values(asker_id=ghost, request=REMOVED)
+        )
+        run(
+            update(Ask)
+            .where(Ask.team_id == team, Ask.helper_id == user_id)
+            .values(helper_id=ghost, decline_reason=None)
+        )
+        if asked:
+            run(
+                update(Obstacle)
+                .where(Obstacle.team_id == team, Obstacle.ask_id.in_(asked))
+                .values(description=REMOVED)
+            )
+        run(delete(BuyInGoal).where(BuyInGoal.team_id == team, BuyInGoal.user_id == user_id))
+        run(
+            update(BuyInGoal)
+            .where(BuyInGoal.team_id == team, BuyInGoal.target_user_id == user_id)
+            .values(target_user_id=ghost)
+        )
+        # What they asked with /listen or answered: the words are theirs and the other
+        # person's alone, so the whole exchange goes.
+        if listened:
+            run(delete(Listen).where(Listen.team_id == team, Listen.id.in_(listened)))
+        run(
             delete(ReactionThanks).where(
                 ReactionThanks.team_id == team,
                 (ReactionThanks.giver_id == user_id) | (ReactionThanks.author_id == user_id),
-            ),
+            )
         )
         run(
-            "check-in nudges",
             delete(CheckinNudge).where(
                 CheckinNudge.team_id == team,
                 (CheckinNudge.user_id == user_id) | (CheckinNudge.target_user_id == user_id),
-            ),
+            )
         )
         run(
-            "messages",
-            delete(OutboxMessage).where(
-                OutboxMessage.team_id == team, OutboxMessage.user_id == user_id
-            ),
-        )
-        run(
-            "settings changes",
             update(SettingsChange)
             .where(SettingsChange.team_id == team, SettingsChange.user_id == user_id)
             .values(user_id=ghost)
-            .execution_options(synchronize_session=False),
         )
-        run("profile", delete(Person).where(Person.team_id == team, Person.user_id == user_id))
+        for change in session.scalars(
+            select(SettingsChange).where(
+                SettingsChange.team_id == team, cast(SettingsChange.changes, Text).contains(user_id)
+            )
+        ):
+            change.changes = _replaced(change.changes, user_id, ghost)
+            counts["settings_changes"] += 1
+        run(delete(Person).where(Person.team_id == team, Person.user_id == user_id))
+        # The person who installed the app (OAuth mode) is recorded with the installation.
+        run(
+            update(slack_installations)
+            .where(slack_installations.c.team_id == team, slack_installations.c.user_id == user_id)
+            .values(user_id=ghost)
+        )
         mention = re.compile(rf"<@{re.escape(user_id)}(\|[^>]*)?>")
         for model, column in (
             (Appreciation, "reason"),
             (Ask, "request"),
+            (Ask, "decline_reason"),
             (Obstacle, "description"),
         ):
             text_column = getattr(model, column)
@@ -232,12 +246,81 @@ def forget(db: Database, workspace: Workspace, user_id: str) -> dict[str, int]:
                 select(model).where(model.team_id == team, text_column.contains(f"<@{user_id}"))
             ):
                 setattr(row, column, mention.sub("someone", getattr(row, column)))
-                counts["mentions"] = counts.get("mentions", 0) + 1
+                counts[model.__tablename__] += 1
         setting = session.scalar(select(WorkspaceSetting).where(WorkspaceSetting.team_id == team))
         if setting and user_id in (setting.overrides.get("admins") or []):
             overrides = dict(setting.overrides)
             overrides["admins"] = [a for a in overrides["admins"] if a != user_id]
             setting.overrides = overrides
+            counts["workspace_settings"] += 1
         if setting and setting.updated_by == user_id:
             setting.updated_by = ghost
-    return counts
+            counts["workspace_settings"] += 1
+    db.reclaim_erased()
+    return {table: n for table, n in counts.items() if n}
+
+
+def ghost_of(workspace: Workspace, user_id: str) -> str:
+    """The id that stands for a forgotten person: the same each time, never their own."""
+    digest = hashlib.sha256(f"{workspace.team_id}:{user_id}".encode()).hexdigest()
+    return GHOST_PREFIX + digest[:10].upper()
+
+
+def _replaced(value: Any, old: str, new: str) -> Any:
+    """`value` (JSON) with every `old` in its strings replaced by `new`."""
+    return json.loads(json.dumps(value).replace(old, new))
+
+
+def _forget_messages(
+    session: Session,
+    workspace: Workspace,
+    user_id: str,
+    ghost: str,
+    appreciations: list[int],
+    asks: list[int],
+    listens: list[int],
+    run: Callable[[Any], None],
+    now: datetime,
+) -> None:
+    """Messages that carry the person's words or ID: not sent yet, they never will be; sent
+    (or failed), they keep only their key, with the person's ID in it replaced, so that
+    nothing is sent twice. Requests still stored with their ID go too."""
+    team = workspace.team_id
+    about = [
+        OutboxMessage.user_id == user_id,
+        OutboxMessage.channel_id == user_id,
+        OutboxMessage.dedupe_key.contains(user_id),
+        cast(OutboxMessage.payload, Text).contains(user_id),
+    ]
+    if appreciations:
+        about.append(OutboxMessage.appreciation_id.in_(appreciations))
+        about += [OutboxMessage.dedupe_key.startswith(f"appreciation:{a}:") for a in appreciations]
+    about += [OutboxMessage.dedupe_key.startswith(f"ask:{a}:") for a in asks]
+    about += [OutboxMessage.dedupe_key.startswith(f"listen:{n}:") for n in listens]
+    rows = session.execute(
+        select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.dedupe_key).where(
+            OutboxMessage.team_id == team, or_(*about)
+        )
+    ).all()
+    unsent = [row.id for row in rows if row.status == "pending"]
+    if unsent:
+        run(delete(OutboxMessage).where(OutboxMessage.id.in_(unsent)))
+    for row in rows:
+        if row.status == "pending":
+            continue
+        run(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row.id)
+            .values(
+                dedupe_key=row.dedupe_key.replace(user_id, ghost),
+                channel_id=func.replace(OutboxMessage.channel_id, user_id, ghost),
+                sent_channel_id=func.replace(OutboxMessage.sent_channel_id, user_id, ghost),
+                **erased_body(now),
+            )
+        )
+    run(
+        delete(SlackRequest).where(
+            (SlackRequest.team_id == team) | SlackRequest.team_id.is_(None),
+            SlackRequest.body.contains(user_id),
+        )
+    )

@@ -407,6 +407,8 @@ class OutboxMessage(WorkspaceScoped, Base):
     __table_args__ = (
         UniqueConstraint("team_id", "dedupe_key", name="uq_outbox_team_dedupe"),
         Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
+        # What the retention walks: sent and failed messages, oldest first.
+        Index("ix_outbox_status_created", "status", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -428,6 +430,8 @@ class OutboxMessage(WorkspaceScoped, Base):
     sent_ts: Mapped[str | None] = mapped_column(String(32))
     last_error: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime]
+    # When its body was erased (services/retention.py): only the key is left.
+    erased_at: Mapped[datetime | None] = mapped_column(index=True)
 
 
 class BotToken(Base):
@@ -442,6 +446,9 @@ class BotToken(Base):
     org_wide: Mapped[bool] = mapped_column(Boolean, default=False)
     name: Mapped[str] = mapped_column(String(255), default="")
     first_seen_at: Mapped[datetime]
+    # The app was uninstalled (or the token revoked) while this token served its workspace:
+    # it never registers that workspace again; a reinstall brings a new token.
+    revoked_at: Mapped[datetime | None]
 
 
 class SlackRequest(Base):

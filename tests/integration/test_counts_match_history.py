@@ -190,21 +190,21 @@ def test_all_time_totals_are_what_history_counts_after_gives_and_private_gives(
 
 
 def test_all_time_totals_are_what_history_counts_after_forget_even_twice(busy: Database) -> None:
-    lifecycle.forget(busy, WS, "U000")  # the most thanked, and a giver
+    lifecycle.forget(busy, WS, "U000", NOW)  # the most thanked, and a giver
     assert_totals_match_history(busy)
     # Forgotten, back, thanks the same people again, and forgotten again: the ghost who
     # already thanked them and the new thanks are one giver.
     give(busy, WS, "U000", ["U001", "U002"], NOW + timedelta(minutes=1))
     give(busy, WS, "U000", ["U011"], NOW + timedelta(minutes=2), private=True)
-    lifecycle.forget(busy, WS, "U000")
+    lifecycle.forget(busy, WS, "U000", NOW)
     assert_totals_match_history(busy)
-    lifecycle.forget(busy, WS, "U005")
+    lifecycle.forget(busy, WS, "U005", NOW)
     assert_totals_match_history(busy)
     assert_totals_match_history(busy, OTHER)
 
 
 def test_copies_on_recipient_rows_are_the_appreciation_own(busy: Database) -> None:
-    lifecycle.forget(busy, WS, "U007")
+    lifecycle.forget(busy, WS, "U007", NOW)
     with busy.transaction() as session:
         mismatched = session.scalar(
             select(func.count())
@@ -222,7 +222,7 @@ def test_copies_on_recipient_rows_are_the_appreciation_own(busy: Database) -> No
 
 @pytest.mark.parametrize("period", ["week", "month", "all"])
 def test_leaderboard_is_what_history_counts(busy: Database, period: str) -> None:
-    lifecycle.forget(busy, WS, "U002")
+    lifecycle.forget(busy, WS, "U002", NOW)
     given = history(busy)
     since = appreciation.period_start(period, NOW, ZONE)
 
@@ -254,7 +254,7 @@ def test_home_advocates_are_ranked_and_quoted_as_from_history(busy: Database) ->
 
 @pytest.mark.parametrize("week", WEEKS)
 def test_digest_is_what_history_counts(busy: Database, week: str) -> None:
-    lifecycle.forget(busy, WS, "U001")
+    lifecycle.forget(busy, WS, "U001", NOW)
     given = history(busy)
     start, end = week_bounds(week, ZoneInfo(ZONE))
     in_week = [a for a in given if start <= a.at < end]

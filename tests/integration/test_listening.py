@@ -156,7 +156,7 @@ def test_forget_erases_the_exchange_for_either_person(db: Database, forgotten: s
             )
         )
     assert [r["need"] for r in export.collect(db, WS)["listens"]] == ["numbers", None]
-    counts = lifecycle.forget(db, WS, forgotten)
+    counts = lifecycle.forget(db, WS, forgotten, NOW)
     assert counts["listens"] == (2 if forgotten == GIVER else 1)
     dump = json.dumps(export.to_json(export.collect(db, WS)))
     assert "numbers" not in dump

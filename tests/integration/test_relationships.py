@@ -285,7 +285,7 @@ def test_forgotten_people_bots_and_deactivated_people_are_never_listed(db: Datab
     person(db, "ULEFT", deleted=True)
     person(db, "UKNOWN")
     person(db, "UFORGOT")
-    lifecycle.forget(db, WS, "UFORGOT")
+    lifecycle.forget(db, WS, "UFORGOT", NOW)
 
     listed = [uid for uid, _ in ranked(db)]
 

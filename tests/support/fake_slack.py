@@ -278,6 +278,8 @@ class FakeSlack:
         self._view_counter = 0
         # Bot tokens of other workspaces: auth.test answers for the token's own workspace.
         self._token_teams: dict[str, JsonDict] = {}
+        # Tokens of an uninstalled app: every method answers token_revoked, as Slack does.
+        self._revoked: set[str] = set()
         self._handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
             "users.info": self._users_info,
@@ -427,6 +429,11 @@ class FakeSlack:
             self._token_teams[token] = {"team_id": team_id, "team": name}
             if enterprise_id:
                 self._token_teams[token]["enterprise_id"] = enterprise_id
+
+    def revoke(self, token: str) -> None:
+        """Uninstall as Slack does: from now on every call with `token` is refused."""
+        with self._lock:
+            self._revoked.add(token)
 
     def set_channel(
         self,
@@ -619,6 +626,8 @@ class FakeSlack:
                 known = token is not None and token.startswith(("xapp-", *_BOT_OR_USER_TOKENS))
                 error = "not_allowed_token_type" if known else "not_authed"
                 return _Reply(HTTPStatus.OK, _error(error), {})
+        if token in self._revoked:
+            return _Reply(HTTPStatus.OK, _error("token_revoked"), {})
         if method in self._overrides:
             return _Reply(HTTPStatus.OK, copy.deepcopy(self._overrides[method]), {})
         handler = self._handlers.get(method)

@@ -106,8 +106,7 @@ def remember_workspaces(app: App, runtime: Runtime) -> None:
     def remember_workspace(context: BoltContext, next: Callable[[], None]) -> None:
         team_id = context.team_id
         if team_id and team_id not in known:
-            workspaces.ensure(
-                runtime.db, Workspace(team_id, context.enterprise_id), "", runtime.clock()
-            )
+            workspace = Workspace(team_id, context.enterprise_id)
+            workspaces.ensure(runtime.db, workspace, "", runtime.clock(), reinstalled=False)
             known.add(team_id)
         next()

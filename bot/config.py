@@ -50,6 +50,7 @@ class Settings:
     recap_date: tuple[int, int] | None = (12, 10)
     admins: tuple[str, ...] = ()
     retention_days: int = 30
+    message_retention_days: int = 30
     encryption_key: str | None = field(default=None, repr=False)
 
     @property
@@ -108,6 +109,9 @@ class Settings:
             recap_date=_recap_date(env.get("ADVOCATE_RECAP_DATE")),
             admins=_csv(get("ADVOCATE_ADMINS")),
             retention_days=_int(get("ADVOCATE_RETENTION_DAYS"), "ADVOCATE_RETENTION_DAYS", 30, 0),
+            message_retention_days=_int(
+                get("ADVOCATE_MESSAGE_RETENTION_DAYS"), "ADVOCATE_MESSAGE_RETENTION_DAYS", 30, 0
+            ),
             encryption_key=get("ADVOCATE_ENCRYPTION_KEY"),
         )
 

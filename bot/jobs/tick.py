@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from slack_sdk.errors import SlackApiError
+
 from bot.clock import fixed_clock, system_clock
 from bot.domain import Workspace
 from bot.jobs.asks import queue_reminders
@@ -18,7 +20,7 @@ from bot.jobs.checkins import queue_checkins, refresh_people
 from bot.jobs.digest import DigestOutcome, post_digest
 from bot.pipeline import purge_done
 from bot.runtime import Runtime, make_sender
-from bot.services import lifecycle, workspaces
+from bot.services import lifecycle, retention, workspaces
 from bot.services import settings as workspace_settings
 from bot.services.schedule import due_week
 from bot.slack.client import SingleWorkspaceClients
@@ -61,14 +63,34 @@ def at(runtime: Runtime, now: datetime | None) -> Runtime:
     return replace(runtime, clock=clock, sender=make_sender(runtime.db, runtime.clients, clock))
 
 
+# What auth.test answers for a token that no longer works: revoked, or its app uninstalled.
+REVOKED = ("token_revoked", "invalid_auth", "account_inactive")
+
+
 def register_token_workspace(runtime: Runtime) -> None:
     """Token mode: ask Slack which workspace the token serves (which also proves it still
     works) and make sure that workspace is registered. Every entry point that serves
     requests or runs scheduled work calls this first."""
-    if isinstance(runtime.clients, SingleWorkspaceClients):
+    if not isinstance(runtime.clients, SingleWorkspaceClients):
+        return
+    if workspaces.token_revoked(runtime.db, runtime.clients.token_sha256):
+        # Uninstalled: the workspace's data waits for the purge, and this token can never
+        # serve it again (a reinstall brings a new one).
+        log.warning("SLACK_BOT_TOKEN was revoked when the app was uninstalled; set a new one")
+        return
+    try:
         owner = runtime.clients.owner(ask_slack=True)
-        if owner.team_id and not owner.org_wide:
-            workspaces.ensure(runtime.db, owner.workspace, owner.name, runtime.clock())
+    except SlackApiError as error:
+        if error.response.get("error") not in REVOKED:
+            raise
+        workspaces.revoke_token(runtime.db, runtime.clients.token_sha256, system_clock())
+        log.warning(
+            "Slack refuses SLACK_BOT_TOKEN (%s): no workspace is served until it is replaced",
+            error.response.get("error"),
+        )
+        return
+    if owner.team_id and not owner.org_wide:
+        workspaces.ensure(runtime.db, owner.workspace, owner.name, runtime.clock())
 
 
 def served(runtime: Runtime) -> list[Workspace]:
@@ -83,7 +105,11 @@ def tick(runtime: Runtime, now: datetime | None = None) -> TickReport:
     now = runtime.clock()
     report = TickReport()
     lifecycle.purge_expired(runtime.db, now, runtime.settings.retention_days)
+    # What is erased is erased on the real clock, whatever `--now` says is due.
     purge_done(runtime.db, system_clock())
+    retention.prune_now_and_then(
+        runtime.db, system_clock(), runtime.settings.message_retention_days
+    )
     _refresh_sqlite_statistics(runtime, now)
     for workspace in served(runtime):
         try:

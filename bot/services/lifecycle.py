@@ -24,6 +24,7 @@ from bot.store.models import (
     AppreciationRecipient,
     Ask,
     Base,
+    BotToken,
     BuyInGoal,
     CheckinNudge,
     DailyGiving,
@@ -54,6 +55,13 @@ def uninstalled(db: Database, workspace: Workspace, now: datetime) -> None:
                 InstalledWorkspace.uninstalled_at.is_(None),
             )
             .values(uninstalled_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        # Token mode: the token that served it is revoked; it must never register it again.
+        session.execute(
+            update(BotToken)
+            .where(BotToken.team_id == workspace.team_id, BotToken.revoked_at.is_(None))
+            .values(revoked_at=now)
             .execution_options(synchronize_session=False)
         )
         # Nothing more is sent there: the token is gone.
@@ -92,7 +100,9 @@ def purge_expired(db: Database, now: datetime, retention_days: int) -> list[str]
 def purge(db: Database, team_id: str) -> None:
     with db.transaction() as session:
         for table in reversed(Base.metadata.sorted_tables):
-            if "team_id" in table.c:
+            # A revoked token is remembered (a hash, no personal data), so that it never
+            # registers the purged workspace again.
+            if "team_id" in table.c and table is not BotToken.__table__:
                 session.execute(delete(table).where(table.c.team_id == team_id))
 
 

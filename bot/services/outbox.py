@@ -187,4 +187,5 @@ def _row(
         "sent_ts": None,
         "last_error": None,
         "created_at": now,
+        "erased_at": None,
     }

@@ -14,8 +14,11 @@ from bot.store.models import BotToken, InstalledWorkspace
 log = logging.getLogger(__name__)
 
 
-def ensure(db: Database, workspace: Workspace, name: str, now: datetime) -> None:
-    """Record that the app serves `workspace` (again, if it had been uninstalled)."""
+def ensure(
+    db: Database, workspace: Workspace, name: str, now: datetime, *, reinstalled: bool = True
+) -> None:
+    """Record that the app serves `workspace`: again, if it had been uninstalled, when
+    `reinstalled` (an install, a token that works); a request alone never undoes an uninstall."""
     with db.transaction() as session:
         # Several processes start at once (replicas, a cron'd tick): the first insert wins.
         insert_ignoring_conflicts(
@@ -31,12 +34,13 @@ def ensure(db: Database, workspace: Workspace, name: str, now: datetime) -> None
             ],
             ["team_id"],
         )
-        session.execute(
-            update(InstalledWorkspace)
-            .where(InstalledWorkspace.team_id == workspace.team_id)
-            .values(name=name, uninstalled_at=None)
-            .execution_options(synchronize_session=False)
-        )
+        if reinstalled:
+            session.execute(
+                update(InstalledWorkspace)
+                .where(InstalledWorkspace.team_id == workspace.team_id)
+                .values(name=name, uninstalled_at=None)
+                .execution_options(synchronize_session=False)
+            )
 
 
 def active(db: Database, *, include_uninstalled: bool = False) -> list[Workspace]:
@@ -84,6 +88,24 @@ def resolve(
         )
     names = ", ".join(w.team_id for w in candidates)
     raise LookupError(f"several workspaces are installed ({names}); choose one with --team")
+
+
+def token_revoked(db: Database, token_sha256: str) -> bool:
+    """Whether this token served a workspace the app was uninstalled from (or Slack said
+    it is revoked): it never registers a workspace again."""
+    with db.transaction() as session:
+        row = session.get(BotToken, token_sha256)
+        return row is not None and row.revoked_at is not None
+
+
+def revoke_token(db: Database, token_sha256: str, now: datetime) -> None:
+    with db.transaction() as session:
+        session.execute(
+            update(BotToken)
+            .where(BotToken.token_sha256 == token_sha256, BotToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def token_owner(db: Database, token_sha256: str) -> TokenOwner | None:

@@ -173,6 +173,11 @@ class SingleWorkspaceClients:
             self._owner = remembered
             return remembered
 
+    @property
+    def token_sha256(self) -> str:
+        """The token's SHA-256: how the database knows it, never the token itself."""
+        return self._token_sha256
+
     def token_owner(self) -> TokenOwner:
         return self.owner()
 

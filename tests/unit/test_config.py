@@ -30,6 +30,7 @@ def test_defaults_when_nothing_is_set() -> None:
         values=(),
         admins=(),
         retention_days=30,
+        message_retention_days=30,
         encryption_key=None,
     )
 
@@ -60,6 +61,7 @@ def test_every_variable_is_read() -> None:
         "ADVOCATE_VALUES": "#Teamwork, ownership,,TEAMWORK , #Customer-First",
         "ADVOCATE_ADMINS": "U1, U2,,U1",
         "ADVOCATE_RETENTION_DAYS": "0",
+        "ADVOCATE_MESSAGE_RETENTION_DAYS": "7",
         "ADVOCATE_ENCRYPTION_KEY": "key==",
     }
     assert Settings.from_mapping(env) == Settings(
@@ -82,6 +84,7 @@ def test_every_variable_is_read() -> None:
         values=("teamwork", "ownership", "customer-first"),
         admins=("U1", "U2"),
         retention_days=0,
+        message_retention_days=7,
         encryption_key="key==",
     )
 
@@ -123,6 +126,7 @@ def test_slack_api_url_always_ends_with_a_slash(url: str, expected: str) -> None
         ("ADVOCATE_DAILY_LIMIT", "-1"),
         ("ADVOCATE_RETENTION_DAYS", "-1"),
         ("ADVOCATE_RETENTION_DAYS", "a month"),
+        ("ADVOCATE_MESSAGE_RETENTION_DAYS", "-1"),
         ("PORT", "http"),
         ("PORT", "0"),
         ("PORT", "65536"),

@@ -7,6 +7,9 @@
 - A request from Slack keeps its body until it is worked; the row goes a day later
   (`pipeline.purge_done`).
 - An OAuth state lives until it expires (slack-sdk's ten minutes), then it is deleted.
+- Rows that exist only to count or to deduplicate keep only what still does: a giver's
+  count for a day (the daily limit) for a week, the nudge a check-in carried (never the
+  same two weeks running) for five weeks.
 - A workspace's data goes `ADVOCATE_RETENTION_DAYS` after the app was uninstalled
   (`lifecycle.purge_expired`).
 
@@ -25,7 +28,7 @@ from sqlalchemy import delete, or_, select, update
 
 from bot.services.asks import CLOSED as CLOSED_ASKS
 from bot.store.db import Database
-from bot.store.models import Ask, OutboxMessage, slack_oauth_states
+from bot.store.models import Ask, CheckinNudge, DailyGiving, OutboxMessage, slack_oauth_states
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,10 @@ log = logging.getLogger(__name__)
 KEPT_FOR_A_YEAR = ("recap:", "digest:")
 A_YEAR_AND_A_BIT = timedelta(days=430)
 BATCH = 5_000
+# A day's count matters on that day (in the giver's timezone) and while a reaction of that
+# day can still be withdrawn; a nudge, for the next week's check-in.
+DAILY_COUNTS_FOR = timedelta(days=7)
+NUDGES_FOR = timedelta(weeks=5)
 
 
 def erased_body(now: datetime) -> dict[str, Any]:
@@ -51,7 +58,13 @@ def prune(db: Database, now: datetime, message_days: int) -> dict[str, int]:
     """Erase message bodies past their retention and delete what no longer deduplicates,
     expired OAuth states included. Returns how many rows of each kind."""
     cutoff = now - timedelta(days=message_days)
-    done = {"messages erased": 0, "messages deleted": 0, "oauth states deleted": 0}
+    done = {
+        "messages erased": 0,
+        "messages deleted": 0,
+        "oauth states deleted": 0,
+        "daily counts deleted": 0,
+        "nudges deleted": 0,
+    }
     with db.transaction() as session:
         rows = session.execute(
             select(OutboxMessage.id, OutboxMessage.team_id, OutboxMessage.dedupe_key)
@@ -107,6 +120,14 @@ def prune(db: Database, now: datetime, message_days: int) -> dict[str, int]:
             )
         )
         done["oauth states deleted"] = int(getattr(expired, "rowcount", 0) or 0)
+        days = session.execute(
+            delete(DailyGiving).where(DailyGiving.day < (now - DAILY_COUNTS_FOR).date())
+        )
+        done["daily counts deleted"] = int(getattr(days, "rowcount", 0) or 0)
+        nudges = session.execute(
+            delete(CheckinNudge).where(CheckinNudge.created_at < now - NUDGES_FOR)
+        )
+        done["nudges deleted"] = int(getattr(nudges, "rowcount", 0) or 0)
     if any(done.values()):
         log.info("retention: %s", ", ".join(f"{n} {what}" for what, n in done.items() if n))
     return done

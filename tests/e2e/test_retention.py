@@ -9,17 +9,21 @@ import re
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select, update
 
 from bot.domain import PersonInfo, Workspace
 from bot.services import appreciation, asks, outbox, workspaces
+from bot.services.schedule import week_of
 from bot.store.db import Database
 from bot.store.models import (
     Appreciation,
     Ask,
     Base,
+    CheckinNudge,
+    DailyGiving,
     InstalledWorkspace,
     OutboxMessage,
     slack_oauth_states,
@@ -31,6 +35,7 @@ from tests.e2e.test_oauth import oauth_access
 from tests.support.fake_slack import FakeSlack
 
 WS = Workspace("T111")
+UTC_ZONE = ZoneInfo("UTC")
 WORDS = "for the midnight renewal"
 
 
@@ -83,6 +88,14 @@ def test_message_bodies_go_after_the_retention_and_keys_once_they_no_longer_dedu
                 {"state": "new", "expire_at": (now() + timedelta(minutes=9)).replace(tzinfo=None)},
             ],
         )
+    with db.transaction() as session:
+        for age in (0, 10):
+            day = now() - timedelta(days=age)
+            session.add(DailyGiving(team_id="T111", giver_id=GIVER, day=day.date(), given=1))
+            when = now() - timedelta(weeks=age)
+            nudge = CheckinNudge(team_id="T111", user_id=GIVER, week=week_of(when, UTC_ZONE))
+            nudge.target_user_id, nudge.created_at = ANA, when
+            session.add(nudge)
     env = bot_env(slack, db)
 
     # A clock far ahead decides what is due, never what is erased.
@@ -108,6 +121,10 @@ def test_message_bodies_go_after_the_retention_and_keys_once_they_no_longer_dedu
     with db.transaction() as session:
         states = list(session.scalars(select(slack_oauth_states.c.state)))
     assert states == ["new"]
+    with db.transaction() as session:
+        days = list(session.scalars(select(DailyGiving.day)))
+        nudged = list(session.scalars(select(CheckinNudge.created_at)))
+    assert days == [now().date()] and len(nudged) == 1 and now() - nudged[0] < timedelta(days=1)
 
 
 def uninstall_later(db: Database, team: str, days: int) -> None:

@@ -20,6 +20,7 @@ from bot.logs import install_redaction, log_json_lines
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
+    from bot.store.db import Database
     from bot.worker import WorkerProcess
 
 log = logging.getLogger("bot")
@@ -178,12 +179,28 @@ def _runtime(settings: Settings) -> Runtime:
 
 
 def _ensure_schema(runtime: Runtime) -> None:
+    _schema_at_head(runtime.settings, runtime.db)
+
+
+def _schema_at_head(settings: Settings, db: Database) -> None:
     from bot.store import migrate
 
-    if runtime.settings.uses_default_sqlite:
-        migrate.upgrade(runtime.db.engine)
-    elif migrate.pending(runtime.db.engine):
+    if settings.uses_default_sqlite:
+        migrate.upgrade(db.engine)
+    elif migrate.pending(db.engine):
         raise CommandError("the database schema is out of date; run `advocate migrate` first.")
+
+
+def _prepare_schema(settings: Settings) -> None:
+    """`_ensure_schema` with a database handle of its own, closed after: what the server
+    forks must not share its connections."""
+    from bot.store.db import Database
+
+    db = Database(settings.database_url)
+    try:
+        _schema_at_head(settings, db)
+    finally:
+        db.dispose()
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -200,6 +217,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     # that on Linux it is forked before this process opens a database connection or starts
     # a thread. An in-memory database, which another process cannot see, keeps them here.
     forks = not (args.no_workers or socket) and settings.database_url not in IN_MEMORY_SQLITE
+    if forks:
+        # The schema first: the worker process reads the tables the moment it starts.
+        _prepare_schema(settings)
     shared_metrics = _share_metrics(settings) if forks else None
     worker_process = _worker_process(settings) if forks else None
     workers = scheduler = runtime = None

@@ -126,6 +126,45 @@ def _classify(payload: dict[str, Any]) -> tuple[str | None, str, bool]:
     return None, "", False
 
 
+def what_is_missing(payload: dict[str, Any], kind: str) -> str | None:
+    """What a request of `kind` lacks that Slack always sends, or None when it has it all.
+    A signed body without it is not a Slack request: refused (400), stored nowhere."""
+
+    def text(value: Any) -> bool:
+        return isinstance(value, str) and bool(value) and value.isprintable()
+
+    def user_of(value: Any) -> Any:
+        return value.get("id") if isinstance(value, dict) else None
+
+    enterprise = payload.get("enterprise_id") or user_of(payload.get("enterprise"))
+    if not _team_of(payload) and not text(enterprise):
+        return "a team"
+    if kind == "event":
+        event = payload.get("event")
+        if not text(payload.get("event_id")):
+            return "an event id"
+        if not isinstance(event, dict) or not text(event.get("type")):
+            return "an event"
+        return None
+    if kind == "command":
+        if not text(payload.get("user_id")) or not text(payload.get("trigger_id")):
+            return "a user and a trigger id"
+        return None
+    if not text(user_of(payload.get("user"))):
+        return "a user"
+    if kind == "shortcut":
+        return None if text(payload.get("trigger_id")) else "a trigger id"
+    if kind == "action":
+        actions = payload.get("actions")
+        if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
+            return "actions"
+        return None
+    view = payload.get("view")
+    if not isinstance(view, dict) or not text(view.get("id")):
+        return "a view"
+    return None
+
+
 def _team_of(payload: dict[str, Any]) -> str | None:
     team = payload.get("team_id") or payload.get("team")
     if isinstance(team, dict):
@@ -158,6 +197,15 @@ class Pipeline:
         delivery = identify(request.body)
         if delivery is None:
             return self.answers.dispatch(request)
+        missing = what_is_missing(request.body, delivery.kind)
+        if missing is not None:
+            log.warning("a signed %s without %s: refused, not stored", delivery.kind, missing)
+            metrics.acknowledged(delivery.kind, "refused", time.perf_counter() - started)
+            return BoltResponse(
+                status=400,
+                body=json.dumps({"error": f"not a Slack request: no {missing}"}),
+                headers={"content-type": "application/json"},
+            )
         with about_request(delivery.key, delivery.team_id, delivery.kind):
             outcome, answer = self._store_and_answer(request, delivery)
         metrics.acknowledged(delivery.kind, outcome, time.perf_counter() - started)

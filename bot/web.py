@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -20,6 +21,12 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+# Slack's payloads are far below this; a bigger body is refused (413) from its headers,
+# before it is read. Slack signs a request within minutes of sending it.
+MAX_BODY_BYTES = 1024 * 1024
+MAX_SIGNATURE_AGE_SECONDS = 5 * 60
+# How waitress serves the app, here and in the tests.
+SERVER_OPTIONS: dict[str, Any] = {"max_request_body_size": MAX_BODY_BYTES}
 
 StartResponse = Callable[..., Any]
 
@@ -80,12 +87,19 @@ class WebApp:
         return [payload]
 
     def _signed(self, environ: dict[str, Any]) -> bool:
+        """Whether Slack signed the request: its headers first, the body only if they can
+        be Slack's (present, and a timestamp of the last few minutes)."""
         assert self.verifier is not None
-        body = _read_body(environ)
         timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP")
         signature = environ.get("HTTP_X_SLACK_SIGNATURE")
-        if not timestamp or not signature:
+        if not timestamp or not signature or not str(signature).startswith("v0="):
             return False
+        try:
+            if abs(time.time() - int(timestamp)) > MAX_SIGNATURE_AGE_SECONDS:
+                return False
+        except ValueError:
+            return False
+        body = _read_body(environ)
         try:
             return self.verifier.is_valid(body, timestamp, signature)
         except (ValueError, UnicodeDecodeError):
@@ -125,4 +139,4 @@ def serve(wsgi_app: WebApp, port: int, host: str = "0.0.0.0") -> None:
     """Serve with waitress until interrupted."""
     from waitress import serve as waitress_serve
 
-    waitress_serve(wsgi_app, host=host, port=port, threads=8, ident="advocate")
+    waitress_serve(wsgi_app, host=host, port=port, threads=8, ident="advocate", **SERVER_OPTIONS)

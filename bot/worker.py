@@ -72,7 +72,12 @@ def _child(settings: Settings, parent: int) -> None:
     from bot.cli import configure_logging
 
     configure_logging(settings)
-    run_workers(settings, parent=parent)
+    try:
+        run_workers(settings, parent=parent)
+    except Exception:
+        # Through the configured log format, not multiprocessing's bare traceback.
+        log.exception("the worker process stopped")
+        sys.exit(1)
 
 
 class WorkerProcess:

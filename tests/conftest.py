@@ -22,7 +22,7 @@ from bot.runtime import Runtime
 from bot.store import migrate
 from bot.store.db import Database
 from bot.store.models import Base
-from bot.web import WebApp
+from bot.web import SERVER_OPTIONS, WebApp
 from tests.support.fake_slack import FakeSlack
 from tests.support.slack_requests import SlackClientForTests
 
@@ -133,7 +133,9 @@ class AppServer:
         self.runtime = runtime
         self.workers: Workers | None = None
         self.web = self._web()
-        self._server = create_server(self.web, host="127.0.0.1", port=0, threads=4)
+        self._server = create_server(
+            self.web, host="127.0.0.1", port=0, threads=4, **SERVER_OPTIONS
+        )
         self.url = f"http://127.0.0.1:{self._server.effective_port}"
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()

@@ -19,7 +19,7 @@ from bot.jobs.asks import queue_reminders
 from bot.jobs.checkins import queue_checkins, refresh_people
 from bot.jobs.digest import DigestOutcome, post_digest
 from bot.pipeline import purge_done
-from bot.runtime import Runtime, make_sender
+from bot.runtime import Runtime
 from bot.services import lifecycle, retention, workspaces
 from bot.services import settings as workspace_settings
 from bot.services.schedule import due_week
@@ -56,11 +56,12 @@ class TickReport:
 
 
 def at(runtime: Runtime, now: datetime | None) -> Runtime:
-    """The runtime with its clock (and sender) fixed at `now`, or unchanged."""
+    """The runtime with its clock fixed at `now` for deciding what is due, or unchanged.
+    The sender keeps the runtime's own clock: leases and retry times are written on it, so
+    that a past `--now` never writes a lease that has already run out."""
     if now is None:
         return runtime
-    clock = fixed_clock(now)
-    return replace(runtime, clock=clock, sender=make_sender(runtime.db, runtime.clients, clock))
+    return replace(runtime, clock=fixed_clock(now))
 
 
 # What auth.test answers for a token that no longer works: revoked, or its app uninstalled.

@@ -182,6 +182,7 @@ def _row(
         "attempts": 0,
         "next_attempt_at": now,
         "claimed_until": None,
+        "claim_token": None,
         "sent_at": None,
         "sent_channel_id": None,
         "sent_ts": None,

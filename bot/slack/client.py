@@ -11,7 +11,7 @@ import hashlib
 import logging
 import re
 import threading
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
@@ -44,8 +44,38 @@ def make_client(token: str | None, settings: Settings) -> WebClient:
         token=token,
         base_url=settings.slack_api_url,
         timeout=10,
-        retry_handlers=[CALL_METER, RateLimitErrorRetryHandler(max_retry_count=2)],
+        retry_handlers=[CALL_METER, ShortRateLimitWaits(max_retry_count=2)],
     )
+
+
+# The longest Retry-After a call waits out in place. A longer one is answered as the 429 it
+# is: the outbox tries again after it, and a worker does not hold a request (or a sender
+# its claim) asleep meanwhile.
+MAX_RATE_LIMIT_WAIT = 5
+
+
+def retry_after(headers: Any) -> int | None:
+    """The Retry-After of a response, in seconds, if it says one."""
+    for name, value in (headers or {}).items():
+        if name.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list | tuple) else value
+            try:
+                return int(raw)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+class ShortRateLimitWaits(RateLimitErrorRetryHandler):
+    """Waits out a 429 only when Slack asks for a short wait (MAX_RATE_LIMIT_WAIT)."""
+
+    def _can_retry(
+        self, *, state: Any, request: Any, response: Any = None, error: Any = None
+    ) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        wait = retry_after(response.headers)
+        return wait is None or wait <= MAX_RATE_LIMIT_WAIT
 
 
 class CallMeter(RetryHandler):

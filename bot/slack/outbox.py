@@ -1,16 +1,23 @@
 """The outbox sender: delivers what the database says the app owes Slack, exactly once.
 
 The messages of one delivery (an appreciation's posts, a tick's batch) are claimed together
-in one transaction (a lease in `claimed_until`); then each is sent and marked sent. When a
-lease expires because its process died, the next sender first looks for the earlier post by
-the `metadata` key every post carries, so a crash between "posted" and "marked" never
-doubles. A sender renews its lease while it works through a long batch, and hands back what
-it did not try.
+in one transaction (a lease in `claimed_until`, and a token of the claim's own in
+`claim_token`); then each is sent and marked sent. When a lease expires because its process
+died, the next sender first looks for the earlier post by the `metadata` key every post
+carries, so a crash between "posted" and "marked" never doubles.
+
+The claim is a fence: before every Web API call the sender makes sure its lease outlasts
+the longest that call can take (renewing it if not), and a call never sleeps longer than
+that (a long Retry-After is answered by trying again later, see `ShortRateLimitWaits`).
+Every renewal and every mark only touches rows that still carry the claim's token: a
+sender that lost its claim (another took the row over) stops without posting or marking.
+What it did not try is handed back.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,7 +33,7 @@ from bot import metrics
 from bot.clock import Clock
 from bot.domain import TokenOwner
 from bot.services.outbox import Delivery
-from bot.slack.client import ClientProvider, ForeignWorkspace
+from bot.slack.client import MAX_RATE_LIMIT_WAIT, ClientProvider, ForeignWorkspace, retry_after
 from bot.store.db import Database
 from bot.store.models import OutboxMessage, Person
 
@@ -36,6 +43,9 @@ AfterSent = Callable[[Database, OutboxMessage, str | None, datetime], list[int]]
 
 METADATA_EVENT = "advocate_delivery"
 LEASE = timedelta(seconds=60)
+# The longest one Web API call can take: three tries of the client's 10 s timeout and two
+# rate-limit waits. A claim must outlast it before the call is made.
+CALL_BUDGET = timedelta(seconds=3 * 10 + 2 * MAX_RATE_LIMIT_WAIT + 1)
 MAX_ATTEMPTS = 10
 # Messages one tick sends at most: with a 15-second tick, about 400 a minute, well inside
 # what Slack allows a workspace; 429s slow it further.
@@ -51,10 +61,16 @@ TRANSIENT_ERRORS = {
 }
 
 
+class ClaimLost(Exception):
+    """Another sender took the message over: this one must not post or mark it."""
+
+
 @dataclass
 class _Claim:
-    """Messages one sender holds until `until`, and the DM channels already known."""
+    """Messages one sender holds until `until` under its `token`, and the DM channels
+    already known."""
 
+    token: str
     until: datetime
     held: dict[int, OutboxMessage]
     others: dict[int, Delivery]  # not claimable now: where they stand
@@ -101,11 +117,19 @@ class OutboxSender:
                     results.append(claim.others[message_id])
                     continue
                 self._keep(claim)
-                message = claim.held.pop(message_id, None)
+                message = claim.held.get(message_id)
                 if message is None:  # the lease ran out and another sender took it over
-                    results.append(Delivery(message_id, "pending"))
+                    results.append(Delivery(message_id, "pending", error="claim_lost"))
                     continue
-                result = self._deliver_one(message, claim)
+                try:
+                    result = self._deliver_one(message, claim)
+                except ClaimLost:
+                    log.warning("outbox %s: another sender took it over", message_id)
+                    result = Delivery(message_id, "pending", error="claim_lost")
+                if result.error != "foreign_workspace":
+                    # Tried: no longer handed back. A message of another workspace is: it
+                    # may yet be sent with its own workspace's token.
+                    claim.held.pop(message_id, None)
                 results.append(result)
                 if stop_when_rate_limited and result.error in ("ratelimited", "http_429"):
                     break
@@ -118,7 +142,7 @@ class OutboxSender:
         """Claim, in one transaction, every claimable message among `ids` (None: the first
         `limit` due), and read the DM channels already known for their people."""
         now = self.clock()
-        claim = _Claim(until=now + LEASE, held={}, others={})
+        claim = _Claim(token=secrets.token_hex(8), until=now + LEASE, held={}, others={})
         claimable = select(OutboxMessage.id).where(*_claimable(now))
         if ids is not None:
             claimable = claimable.where(OutboxMessage.id.in_(ids))
@@ -135,7 +159,11 @@ class OutboxSender:
             for message in session.scalars(
                 update(OutboxMessage)
                 .where(OutboxMessage.id.in_(claimable))
-                .values(claimed_until=claim.until, attempts=OutboxMessage.attempts + 1)
+                .values(
+                    claimed_until=claim.until,
+                    claim_token=claim.token,
+                    attempts=OutboxMessage.attempts + 1,
+                )
                 .returning(OutboxMessage)
                 .execution_options(synchronize_session=False)
             ):
@@ -162,10 +190,11 @@ class OutboxSender:
                 claim.dm_channels = {(team, user): str(dm) for team, user, dm in rows}
         return claim
 
-    def _keep(self, claim: _Claim) -> None:
-        """Renew the lease once half of it is gone; drop what another sender took over."""
+    def _keep(self, claim: _Claim, need: timedelta = LEASE / 2) -> None:
+        """Renew the lease unless it still outlasts `need`; drop what another sender took
+        over."""
         now = self.clock()
-        if claim.until - now > LEASE / 2:
+        if claim.until - now > need:
             return
         until = now + LEASE
         with self.db.transaction() as session:
@@ -174,7 +203,8 @@ class OutboxSender:
                     update(OutboxMessage)
                     .where(
                         OutboxMessage.id.in_(list(claim.held)),
-                        OutboxMessage.claimed_until == claim.until,
+                        OutboxMessage.claim_token == claim.token,
+                        OutboxMessage.status == "pending",
                     )
                     .values(claimed_until=until)
                     .returning(OutboxMessage.id)
@@ -192,9 +222,12 @@ class OutboxSender:
                     update(OutboxMessage)
                     .where(
                         OutboxMessage.id.in_(list(claim.held)),
-                        OutboxMessage.claimed_until == claim.until,
+                        OutboxMessage.claim_token == claim.token,
+                        OutboxMessage.status == "pending",
                     )
-                    .values(claimed_until=None, attempts=OutboxMessage.attempts - 1)
+                    .values(
+                        claimed_until=None, claim_token=None, attempts=OutboxMessage.attempts - 1
+                    )
                     .execution_options(synchronize_session=False)
                 )
         except SQLAlchemyError:
@@ -206,41 +239,59 @@ class OutboxSender:
         try:
             client = self.clients.client_for(message.team_id, message.enterprise_id)
         except ForeignWorkspace:
-            # Handed back untouched: it may yet be sent with its own workspace's token.
-            claim.held[message.id] = message
             return Delivery(message.id, "pending", error="foreign_workspace")
+        except LookupError as error:
+            # No installation for its workspace: no token will ever send it.
+            log.error("outbox %s: no installation to send it with: %s", message.id, error)
+            return self._fail(message, claim, "not_installed")
+        except Exception as error:
+            # A token that could not be refreshed or read (a changed encryption key): this
+            # message waits and says why; the rest of the batch goes on.
+            log.error("outbox %s: no token to send it with: %r", message.id, error)
+            return self._retry_later(message, claim, f"token: {type(error).__name__}")
         known = claim.dm_channels.get((message.team_id, message.user_id or ""))
         try:
-            channel_id = self._target_channel(client, message, known)
+            channel_id = self._target_channel(client, message, known, claim)
             ts = None
             # An ephemeral message leaves no history to look in: a retry may repeat it.
             if message.attempts > 1 and message.kind != "ephemeral":
+                self._before_call(claim, message)
                 ts = self._find_earlier_post(client, message, channel_id)
             if ts is None:
+                self._before_call(claim, message)
                 ts, channel_id = self._post(client, message, channel_id)
             learned = channel_id if message.kind == "dm" and channel_id != known else None
-            delivery = self._mark_sent(message, channel_id, ts, dm_channel_id=learned)
+            delivery = self._mark_sent(message, claim, channel_id, ts, dm_channel_id=learned)
             if learned and message.user_id:
                 claim.dm_channels[(message.team_id, message.user_id)] = learned
         except SlackApiError as error:
             code = str(error.response.get("error") or "")
             status = error.response.status_code
             if status == 429 or status >= 500 or code in TRANSIENT_ERRORS:
-                return self._retry_later(message, code or f"http_{status}")
+                wait = retry_after(error.response.headers) if status == 429 else None
+                return self._retry_later(message, claim, code or f"http_{status}", wait)
             if (
                 message.kind == "channel_post"
                 and code in CHANNEL_UNREACHABLE
                 and message.response_url
             ):
-                return self._post_via_response_url(message, code)
-            return self._fail(message, code or f"http_{status}")
+                return self._post_via_response_url(message, claim, code)
+            return self._fail(message, claim, code or f"http_{status}")
         except (SlackClientError, OSError) as error:
-            return self._retry_later(message, type(error).__name__)
-        if self.on_sent is not None:
+            return self._retry_later(message, claim, type(error).__name__)
+        if self.on_sent is not None and delivery.error != "claim_lost":
             self.deliver(self.on_sent(self.db, message, ts, self.clock()))
         return delivery
 
-    def _target_channel(self, client: WebClient, message: OutboxMessage, known: str | None) -> str:
+    def _before_call(self, claim: _Claim, message: OutboxMessage) -> None:
+        """Make sure the claim outlasts the next Web API call, or stop: ClaimLost."""
+        self._keep(claim, CALL_BUDGET)
+        if message.id not in claim.held:
+            raise ClaimLost(message.id)
+
+    def _target_channel(
+        self, client: WebClient, message: OutboxMessage, known: str | None, claim: _Claim
+    ) -> str:
         """Where to post. A DM goes to the DM's own channel when it is known. Otherwise a
         first attempt posts to the person's user id: Slack opens the DM and answers with its
         channel, which is kept. A later attempt must search that DM's history for an earlier
@@ -251,6 +302,7 @@ class OutboxSender:
             return known
         if message.attempts <= 1:
             return message.user_id or message.channel_id
+        self._before_call(claim, message)
         opened = client.conversations_open(users=message.user_id)
         return str(opened["channel"]["id"])
 
@@ -316,8 +368,9 @@ class OutboxSender:
                 return str(posted["ts"])
         return None
 
-    def _post_via_response_url(self, message: OutboxMessage, why: str) -> Delivery:
+    def _post_via_response_url(self, message: OutboxMessage, claim: _Claim, why: str) -> Delivery:
         assert message.response_url
+        self._before_call(claim, message)
         payload = dict(message.payload)
         response = WebhookClient(message.response_url, timeout=10).send(
             text=payload.get("text", ""),
@@ -326,14 +379,15 @@ class OutboxSender:
             replace_original=False,
         )
         if response.status_code == 200:
-            delivered = self._mark_sent(message, message.channel_id, None)
+            delivered = self._mark_sent(message, claim, message.channel_id, None)
             return Delivery(delivered.id, "sent", message.channel_id, via_response_url=True)
         log.warning("response_url post failed: %s %s", response.status_code, response.body)
-        return self._fail(message, why)
+        return self._fail(message, claim, why)
 
     def _mark_sent(
         self,
         message: OutboxMessage,
+        claim: _Claim,
         channel_id: str,
         ts: str | None,
         *,
@@ -343,19 +397,24 @@ class OutboxSender:
         channel on the person: later DMs go straight to it."""
         now = self.clock()
         with self.db.transaction() as session:
-            session.execute(
+            marked = session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id == message.id)
+                .where(*_held_by(message, claim))
                 .values(
                     status="sent",
                     sent_at=now,
                     sent_ts=ts,
                     sent_channel_id=channel_id,
                     claimed_until=None,
+                    claim_token=None,
                     last_error=None,
                 )
                 .execution_options(synchronize_session=False)
             )
+            if not _rowcount(marked):
+                # Posted, but another sender holds it now: it finds this post by its key.
+                log.warning("outbox %s: posted, but another sender holds it now", message.id)
+                return Delivery(message.id, "sent", channel_id, error="claim_lost")
             if dm_channel_id and message.user_id:
                 session.execute(
                     update(Person)
@@ -366,36 +425,61 @@ class OutboxSender:
         metrics.outbox_send("sent")
         return Delivery(message.id, "sent", channel_id)
 
-    def _retry_later(self, message: OutboxMessage, error: str) -> Delivery:
+    def _retry_later(
+        self, message: OutboxMessage, claim: _Claim, error: str, wait: int | None = None
+    ) -> Delivery:
         if message.attempts >= MAX_ATTEMPTS:
-            return self._fail(message, error)
-        delay = timedelta(seconds=min(5 * 2 ** (message.attempts - 1), 1800))
+            return self._fail(message, claim, error)
+        delay = timedelta(seconds=max(min(5 * 2 ** (message.attempts - 1), 1800), wait or 0))
         log.warning(
             "outbox %s (%s) will retry in %s: %s", message.id, message.dedupe_key, delay, error
         )
         with self.db.transaction() as session:
-            session.execute(
+            marked = session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id == message.id)
+                .where(*_held_by(message, claim))
                 .values(
-                    claimed_until=None, next_attempt_at=self.clock() + delay, last_error=error[:255]
+                    claimed_until=None,
+                    claim_token=None,
+                    next_attempt_at=self.clock() + delay,
+                    last_error=error[:255],
                 )
                 .execution_options(synchronize_session=False)
             )
+        if not _rowcount(marked):
+            return Delivery(message.id, "pending", error="claim_lost")
         metrics.outbox_send("retry")
         return Delivery(message.id, "pending", error=error)
 
-    def _fail(self, message: OutboxMessage, error: str) -> Delivery:
-        log.warning("outbox %s (%s) failed for good: %s", message.id, message.dedupe_key, error)
+    def _fail(self, message: OutboxMessage, claim: _Claim, error: str) -> Delivery:
         with self.db.transaction() as session:
-            session.execute(
+            marked = session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id == message.id)
-                .values(status="failed", claimed_until=None, last_error=error[:255])
+                .where(*_held_by(message, claim))
+                .values(
+                    status="failed", claimed_until=None, claim_token=None, last_error=error[:255]
+                )
                 .execution_options(synchronize_session=False)
             )
+        if not _rowcount(marked):
+            # Another sender holds it: its outcome is the one that counts.
+            return Delivery(message.id, "pending", error="claim_lost")
+        log.warning("outbox %s (%s) failed for good: %s", message.id, message.dedupe_key, error)
         metrics.outbox_send("failed")
         return Delivery(message.id, "failed", message.channel_id, error=error)
+
+
+def _held_by(message: OutboxMessage, claim: _Claim) -> list[ColumnElement[bool]]:
+    """The message's row, as long as this claim still holds it."""
+    return [
+        OutboxMessage.id == message.id,
+        OutboxMessage.claim_token == claim.token,
+        OutboxMessage.status == "pending",
+    ]
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def served_messages(owner: TokenOwner | None) -> list[ColumnElement[bool]]:

@@ -4,7 +4,8 @@ Revision ID: 0016
 Revises: 0013
 Create Date: 2026-12-07 13:00:00.000000
 
-`outbox.erased_at` is when a sent message's body was erased (after
+`outbox.claim_token` fences a sender's claim: its renewals and marks touch the row only while
+the token is theirs. `outbox.erased_at` is when a sent message's body was erased (after
 ADVOCATE_MESSAGE_RETENTION_DAYS): only its key is left, while it still deduplicates. The
 index on (status, created_at) is what the retention walks. `bot_tokens.revoked_at` is when
 the app was uninstalled from the token's workspace: that token never registers it again.
@@ -26,6 +27,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table('outbox') as batch:
+        batch.add_column(sa.Column('claim_token', sa.String(length=32), nullable=True))
         batch.add_column(sa.Column('erased_at', bot.store.db.UTCDateTime(), nullable=True))
         batch.create_index('ix_outbox_erased_at', ['erased_at'])
         batch.create_index('ix_outbox_status_created', ['status', 'created_at'])
@@ -40,3 +42,4 @@ def downgrade() -> None:
         batch.drop_index('ix_outbox_status_created')
         batch.drop_index('ix_outbox_erased_at')
         batch.drop_column('erased_at')
+        batch.drop_column('claim_token')

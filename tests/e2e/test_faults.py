@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.domain import PersonInfo, Workspace
 from bot.jobs.tick import tick
@@ -240,8 +240,20 @@ def kill_while_posting(process: subprocess.Popen[str], slack: FakeSlack, posts: 
     process.wait(timeout=10)
 
 
+def leases_run_out(runtime: Runtime) -> None:
+    """As a minute of the real clock would: the killed process's leases end (they are
+    written on the real clock, whatever `tick --now` says)."""
+    with runtime.db.transaction() as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.claimed_until.is_not(None))
+            .values(claimed_until=datetime.now(UTC) - timedelta(seconds=1))
+        )
+
+
 def finish(runtime: Runtime, slack: FakeSlack, cwd: Path, now: datetime, **env: str) -> None:
     slack.set_delay("chat.postMessage", 0)
+    leases_run_out(runtime)
     for minutes in (2, 4, 6):
         done = tick_process(runtime, slack, cwd, now + timedelta(minutes=minutes), **env)
         _out, err = done.communicate(timeout=120)

@@ -113,10 +113,11 @@ def test_a_person_back_in_january_gets_last_years_recap(
 
 @pytest.mark.parametrize("db", ["sqlite", "postgres"], indirect=True)
 def test_concurrent_ticks_queue_one_recap_per_person(
-    year_of_thanks: Runtime, slack: FakeSlack
+    year_of_thanks: Runtime, slack: FakeSlack, clock: MovableClock
 ) -> None:
     runtime = year_of_thanks
     at = datetime(2026, 12, 14, 18, tzinfo=UTC)  # past 09:30 Monday everywhere
+    clock.now = at  # the clock the messages are sent on
     errors: list[BaseException] = []
 
     def run() -> None:

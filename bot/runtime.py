@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.clock import Clock, system_clock
 from bot.config import Settings
 from bot.domain import Workspace
 from bot.slack.client import ClientProvider, SingleWorkspaceClients
+from bot.slack.conversations import Conversations
 from bot.slack.outbox import OutboxSender
 from bot.store.db import Database
 
@@ -19,6 +20,8 @@ class Runtime:
     clock: Clock
     clients: ClientProvider
     sender: OutboxSender
+    # Which conversations are private, remembered for a few minutes.
+    conversations: Conversations = field(default_factory=Conversations)
 
     def forget_tokens(self, workspace: Workspace) -> None:
         """Drop a workspace's stored tokens (OAuth mode); token mode has only the env's."""

@@ -159,6 +159,36 @@ def test_channel_membership_rules() -> None:
             client.conversations_join(channel="CPRIV")
 
 
+def test_conversations_info_says_what_kind_of_conversation_it_is(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    """Every `is_*` flag of Slack's own example answer is there, with the example's type,
+    and the three that make a conversation private say so."""
+    try:
+        spec = load_json("slack_web_openapi_v2.json")
+    except FileNotFoundError:
+        pytest.skip("Slack's Web API spec is not beside the repository")
+    example = spec["paths"]["/conversations.info"]["get"]["responses"]["200"]["examples"]
+    real = example["application/json"]["channel"]
+    wanted = {"is_private", "is_im", "is_mpim", "is_channel", "is_group", "is_archived"}
+    assert wanted <= {key for key in real if key.startswith("is_")}
+    fake.set_channel("CPUB")
+    fake.set_channel("CPRIV", is_private=True)
+    fake.set_channel("GMPIM", is_mpim=True)
+    kinds = {}
+    for channel in ("CPUB", "CPRIV", "GMPIM", "D222"):
+        answer = client.conversations_info(channel=channel)["channel"]
+        for key in wanted:
+            assert isinstance(answer[key], type(real[key])), (channel, key)
+        kinds[channel] = (answer["is_private"], answer["is_im"], answer["is_mpim"])
+    assert kinds == {
+        "CPUB": (False, False, False),
+        "CPRIV": (True, False, False),
+        "GMPIM": (True, False, True),
+        "D222": (True, True, False),
+    }
+
+
 def test_public_channel_post_allowed_with_chat_write_public(
     fake: FakeSlack, client: WebClient
 ) -> None:

@@ -24,6 +24,16 @@ OPEN_MODAL_ACTION = "appreciate_open_modal"
 # The modal with one colleague preselected: the value is their id, then optionally "|" and
 # the ids of asks (the clicker's own) that the thanks is for.
 APPRECIATE_PERSON = "appreciate_person"
+# Words from a private conversation are shared there or nowhere (README, "Private stays
+# where it was said"): the form's hint, and its error when another channel is chosen.
+PRIVATE_HINT = (
+    "It comes from a private conversation: share it there, or leave empty to send it only to them."
+)
+SHARED_HINT = "Leave empty to send it only to them."
+PRIVATE_ELSEWHERE = (
+    "This comes from a private conversation, so it can be shared only there. Choose that "
+    "conversation, or leave this empty to send it only to them."
+)
 
 
 def appreciate_person_value(user_id: str, ask_ids: Sequence[int] = ()) -> str:
@@ -104,9 +114,11 @@ def modal(
     channel_id: str | None = None,
     linked_text: str | None = None,
     reason: str | None = None,
+    from_private: bool = False,
 ) -> dict[str, Any]:
     """The appreciation modal. `metadata` travels back on submission (channel, links);
-    `reason` is a first draft of the reason, for the giver to edit."""
+    `reason` is a first draft of the reason, for the giver to edit; `from_private`: it is
+    for something said in a private conversation, where alone it may be shared."""
     recipients_element: Block = {
         "type": "multi_users_select",
         "action_id": "value",
@@ -169,7 +181,7 @@ def modal(
             "block_id": "channel",
             "optional": True,
             "label": plain("Share it in"),
-            "hint": plain("Leave empty to send it only to them.", 150),
+            "hint": plain(PRIVATE_HINT if from_private else SHARED_HINT, 150),
             "element": channel_element,
         },
         {

@@ -12,6 +12,8 @@ from bot.services.digest import Advocate, Digest
 from bot.text import as_plain, mention, safe_mrkdwn, truncate
 
 QUOTE_LIMIT = 280
+# In place of a quote, for an advocate whose thanks were all said in private conversations.
+THANKED_IN_PRIVATE = "Thanked in a private conversation"
 GIVERS_SHOWN = 3
 FIRST_TIMERS_SHOWN = 10
 # However busy the week, one digest names at most this many people: a list longer than
@@ -103,12 +105,15 @@ def digest_message(digest: Digest) -> dict[str, Any]:
     lines, first, more_first = _lines(digest)
     for rank, line in enumerate(lines, start=1):
         thanked_by = _list(line.givers, line.more_givers, mention) or "colleagues"
-        quote = safe_mrkdwn(truncate(line.advocate.quote, QUOTE_LIMIT))
-        said_by = f"\n_{mention(line.quote_giver)}_" if line.quote_giver else ""
+        if line.advocate.thanked_in_private:
+            why = f"_{THANKED_IN_PRIVATE}._"
+        else:
+            quote = safe_mrkdwn(truncate(line.advocate.quote, QUOTE_LIMIT))
+            said_by = f"\n_{mention(line.quote_giver)}_" if line.quote_giver else ""
+            why = f">{quote}{said_by}"
         blocks.append(
             section(
-                f"*{rank}. {mention(line.advocate.user_id)}*, thanked by {thanked_by}\n"
-                f">{quote}{said_by}",
+                f"*{rank}. {mention(line.advocate.user_id)}*, thanked by {thanked_by}\n{why}",
                 verbatim=True,
             )
         )
@@ -147,9 +152,12 @@ def digest_text(digest: Digest, name: Callable[[str], str]) -> str:
             f"{rank}. {name(line.advocate.user_id)}: thanked by "
             f"{_list(line.givers, line.more_givers, name)}"
         )
-        quote = truncate(as_plain(line.advocate.quote, name), QUOTE_LIMIT)
-        said_by = f" ({name(line.quote_giver)})" if line.quote_giver else ""
-        lines.append(f'   "{quote}"{said_by}')
+        if line.advocate.thanked_in_private:
+            lines.append(f"   ({THANKED_IN_PRIVATE})")
+        else:
+            quote = truncate(as_plain(line.advocate.quote, name), QUOTE_LIMIT)
+            said_by = f" ({name(line.quote_giver)})" if line.quote_giver else ""
+            lines.append(f'   "{quote}"{said_by}')
     if digest.more_advocates:
         lines.append(f"…and {digest.more_advocates:,} more people were appreciated.")
     if first or more_first:

@@ -14,7 +14,7 @@ from bot.blocks import checkin as checkin_blocks
 from bot.blocks import recap as recap_blocks
 from bot.blocks.common import button, section
 from bot.blocks.listening import LISTEN_OPEN
-from bot.listeners.common import lookup_with, workspace_of
+from bot.listeners.common import ask_said_in_private, lookup_with, workspace_of
 from bot.listeners.home import publish_home
 from bot.listeners.modals import open_appreciation_modal
 from bot.runtime import Runtime
@@ -56,15 +56,21 @@ def register(app: App, runtime: Runtime) -> None:
             for ask in asks.some(runtime.db, workspace, ask_ids)
             if ask.asker_id == body["user"]["id"] and ask.helper_id == user_id
         ]
+        thanked = mine[-1] if mine else None
         open_appreciation_modal(
             client,
             runtime,
             workspace,
             trigger_id=body["trigger_id"],
             recipients=[user_id] if user_id else [],
-            ask_id=mine[-1].id if mine else None,
+            ask_id=thanked.id if thanked else None,
             linked_text=(
                 "For: " + "; ".join(truncate(ask.request, 80) for ask in mine) if mine else None
+            ),
+            said_in=(
+                thanked.channel_id
+                if thanked and ask_said_in_private(runtime, client, thanked)
+                else None
             ),
         )
 

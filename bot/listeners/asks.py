@@ -19,13 +19,19 @@ from bot.blocks import asks as render
 from bot.blocks.home import NEW_ASK_ACTION
 from bot.domain import PersonInfo, Workspace
 from bot.errors import UserError
-from bot.listeners.common import lookup_with, metadata_of, tell, workspace_of
+from bot.listeners.common import (
+    ask_said_in_private,
+    lookup_with,
+    metadata_of,
+    tell,
+    workspace_of,
+)
 from bot.listeners.modals import open_appreciation_modal
 from bot.runtime import Runtime
 from bot.services import ask_posts, asks
 from bot.services.dates import parse_due, split_due
 from bot.services.people import mark_used
-from bot.slack import ask_status
+from bot.slack import ask_status, conversations
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +83,8 @@ def register(app: App, runtime: Runtime) -> None:
             raise UserError(f"<@{helper_id}> is a bot. Ask the person behind the work.")
         if helper.deleted:
             raise UserError(f"<@{helper_id}> is no longer active here.")
-        problem = ask_status.channel_problem(client, channel_id)
+        info = runtime.conversations.info(client, workspace.team_id, channel_id)
+        problem = ask_status.channel_problem(client, channel_id, info)
         if problem:
             raise UserError(problem)
         now = runtime.clock()
@@ -94,6 +101,7 @@ def register(app: App, runtime: Runtime) -> None:
             source_key=source_key,
             now=now,
             thread_ts=thread_ts,
+            said_in_private=info is None or conversations.is_private(info),
         )
         if not new:
             return "That ask is already posted; nothing was sent twice."
@@ -364,6 +372,7 @@ def register(app: App, runtime: Runtime) -> None:
             recipients=[ask.helper_id],
             ask_id=ask.id,
             linked_text=f"For: {ask.request[:150]}",
+            said_in=ask.channel_id if ask_said_in_private(runtime, client, ask) else None,
         )
 
     @app.view(render.OBSTACLE_MODAL)

@@ -64,6 +64,7 @@ def give_from_text(
         source_key=f"command:{command['trigger_id']}",
     )
     appreciation.check_draft(draft)  # a refused draft costs no lookups
+    draft.said_in_private = runtime.conversations.of_command(client, workspace.team_id, command)
     summary = appreciation.give(
         runtime.db,
         workspace,

@@ -15,6 +15,7 @@ from bot.domain import PersonInfo, Workspace
 from bot.runtime import Runtime
 from bot.services.settings import WorkspaceSettings, for_workspace
 from bot.slack import people
+from bot.store.models import Ask
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,14 @@ def tell(
         except Exception:
             log.info("ephemeral to %s in %s failed; sending a DM", user_id, channel_id)
     client.chat_postMessage(channel=user_id, text=text)
+
+
+def ask_said_in_private(runtime: Runtime, client: WebClient, ask: Ask) -> bool:
+    """Whether an ask was made in a private channel; Slack is asked about asks from before
+    that was recorded."""
+    if ask.said_in_private is not None:
+        return ask.said_in_private
+    return runtime.conversations.private(client, ask.team_id, ask.channel_id)
 
 
 def metadata_of(view: dict[str, Any]) -> dict[str, Any]:

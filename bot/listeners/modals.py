@@ -24,7 +24,10 @@ def open_appreciation_modal(
     linked_text: str | None = None,
     ask_id: int | None = None,
     reason: str | None = None,
+    said_in: str | None = None,
 ) -> None:
+    """`said_in`: the private conversation the words come from (the message's, the ask's),
+    the only one the appreciation may be shared in."""
     # Only channels can be preselected in a conversations picker; DMs (D...) cannot.
     postable = channel_id if channel_id and channel_id[0] in "CG" else None
     metadata = {
@@ -33,6 +36,7 @@ def open_appreciation_modal(
         "message_ts": message_ts,
         "permalink": permalink,
         "ask_id": ask_id,
+        "said_in": said_in,
     }
     view = blocks.modal(
         values=for_workspace(runtime.db, workspace, runtime.settings).values,
@@ -41,5 +45,6 @@ def open_appreciation_modal(
         channel_id=postable,
         linked_text=linked_text,
         reason=reason,
+        from_private=said_in is not None,
     )
     client.views_open(trigger_id=trigger_id, view=view)

@@ -64,6 +64,9 @@ def register(app: App, runtime: Runtime) -> None:
             reason=text[: appreciation.MAX_REASON],
             message_ts=reaction.message_ts,
             message_permalink=_permalink(client, reaction),
+            said_in_private=runtime.conversations.private(
+                client, workspace.team_id, reaction.channel_id
+            ),
             source_key=reaction.source_key,
             notify=False,
         )

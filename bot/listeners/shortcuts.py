@@ -36,15 +36,19 @@ def register(app: App, runtime: Runtime) -> None:
         ack: Ack, shortcut: dict[str, Any], client: WebClient, context: BoltContext
     ) -> None:
         ack()
+        workspace = workspace_of(context)
         channel_id = shortcut["channel"]["id"]
         message = shortcut.get("message") or {}
         ts = shortcut.get("message_ts") or message.get("ts")
         author = message.get("user")
         recipients = [author] if author and author != shortcut["user"]["id"] else []
+        private = runtime.conversations.private(
+            client, workspace.team_id, channel_id, name=shortcut["channel"].get("name")
+        )
         open_appreciation_modal(
             client,
             runtime,
-            workspace_of(context),
+            workspace,
             trigger_id=shortcut["trigger_id"],
             channel_id=channel_id,
             response_url=shortcut.get("response_url"),
@@ -56,6 +60,7 @@ def register(app: App, runtime: Runtime) -> None:
                 if (text := message.get("text") or "")
                 else None
             ),
+            said_in=channel_id if private else None,
         )
 
 

@@ -10,8 +10,16 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.blocks import appreciation as blocks
+from bot.domain import Workspace
 from bot.errors import UserError
-from bot.listeners.common import config_of, looked_up, metadata_of, tell, workspace_of
+from bot.listeners.common import (
+    ask_said_in_private,
+    config_of,
+    looked_up,
+    metadata_of,
+    tell,
+    workspace_of,
+)
 from bot.runtime import Runtime
 from bot.services import appreciation, asks
 from bot.slack import ask_status
@@ -38,12 +46,17 @@ def register(app: App, runtime: Runtime) -> None:
         except UserError as error:
             ack(response_action="errors", errors={error.field or "reason": error.message})
             return
+        said_in = metadata_of(view).get("said_in")
+        if said_in and draft.channel_id and draft.channel_id != said_in:
+            ack(response_action="errors", errors={"channel": blocks.PRIVATE_ELSEWHERE})
+            return
         ack()
         workspace = workspace_of(context)
         settings = config_of(runtime, workspace)
         ask = asks.get(runtime.db, workspace, draft.ask_id) if draft.ask_id else None
+        where_said(runtime, client, workspace, draft, said_in, ask)
         if ask is not None and ask.channel_id == draft.channel_id:
-            in_the_thread(client, ask, draft)
+            in_the_thread(runtime, client, ask, draft)
         try:
             summary = appreciation.give(
                 runtime.db,
@@ -67,17 +80,38 @@ def register(app: App, runtime: Runtime) -> None:
         tell(client, summary, user_id=draft.giver_id, channel_id=draft.channel_id)
 
 
-def in_the_thread(client: WebClient, ask: Ask, draft: appreciation.Draft) -> None:
+def where_said(
+    runtime: Runtime,
+    client: WebClient,
+    workspace: Workspace,
+    draft: appreciation.Draft,
+    said_in: str | None,
+    ask: Ask | None,
+) -> None:
+    """Whether the thanks' words are said in private: they come from a private conversation
+    (the message's, the ask's), or are shared in one. Those from a private conversation are
+    shared there or nowhere, whatever a form opened before that was checked says."""
+    if said_in is None and ask is not None and ask_said_in_private(runtime, client, ask):
+        said_in = ask.channel_id
+    if said_in and draft.channel_id and draft.channel_id != said_in:
+        draft.channel_id = draft.response_url = None
+    draft.said_in_private = bool(said_in) or bool(
+        draft.channel_id
+        and runtime.conversations.private(client, workspace.team_id, draft.channel_id)
+    )
+
+
+def in_the_thread(runtime: Runtime, client: WebClient, ask: Ask, draft: appreciation.Draft) -> None:
     """The thanks for an ask goes in its thread, shown in the channel too when the channel
     is public, and links the ask. Slack not answering costs the broadcast and the link."""
+    draft.broadcast = not runtime.conversations.private(client, ask.team_id, ask.channel_id)
+    if not ask.status_ts:
+        return
     try:
-        info = client.conversations_info(channel=ask.channel_id)["channel"]
-        draft.broadcast = not (info.get("is_private") or info.get("is_im") or info.get("is_mpim"))
-        if ask.status_ts:
-            link = client.chat_getPermalink(channel=ask.channel_id, message_ts=ask.status_ts)
-            draft.message_permalink = link.get("permalink")
+        link = client.chat_getPermalink(channel=ask.channel_id, message_ts=ask.status_ts)
+        draft.message_permalink = link.get("permalink")
     except (SlackApiError, SlackClientError, OSError) as error:
-        log.warning("could not look at the thread of ask %s: %s", ask.id, error)
+        log.warning("could not link the thread of ask %s: %s", ask.id, error)
 
 
 def draft_from_view(view: dict[str, Any], *, giver_id: str) -> appreciation.Draft:

@@ -44,6 +44,8 @@ class Draft:
     reason: str
     values: list[str] = field(default_factory=list)
     is_private: bool = False
+    # Its words come from a private conversation: counted, but never quoted elsewhere.
+    said_in_private: bool = False
     channel_id: str | None = None
     response_url: str | None = None
     message_ts: str | None = None
@@ -202,6 +204,7 @@ def record(
             reason=draft.reason,
             company_values=list(draft.values),
             is_private=draft.is_private,
+            said_in_private=draft.said_in_private,
             channel_id=draft.channel_id,
             message_ts=draft.message_ts,
             message_permalink=draft.message_permalink,

@@ -95,10 +95,12 @@ def start(
     source_key: str,
     now: datetime,
     thread_ts: str | None = None,
+    said_in_private: bool = False,
 ) -> tuple[Ask, bool]:
     """Record a new ask; returns it and whether it is new (False: this submission repeated).
 
-    `thread_ts` is the message the ask was made from, when it was.
+    `thread_ts` is the message the ask was made from, when it was; `said_in_private`: the
+    channel is private, so its words are for its asker and helper and that channel alone.
     """
     check_new(asker_id, helper_id, request)
     try:
@@ -115,6 +117,7 @@ def start(
                 helper_id=helper_id,
                 request=request.strip(),
                 channel_id=channel_id,
+                said_in_private=said_in_private,
                 thread_ts=thread_ts,
                 from_message=thread_ts is not None,
                 due_on=due_on,

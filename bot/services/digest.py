@@ -3,7 +3,10 @@
 Advocates are ranked by a score that rewards breadth of support: each giver's thanks count
 with diminishing returns (the square root of how often they thanked), so ten thanks from
 one person weigh about three, and thanks from ten people weigh ten. Only public
-appreciation is named or quoted; private appreciation counts in the totals alone.
+appreciation is named or quoted; private appreciation counts in the totals alone. Words said
+in a private conversation count and name their advocate like any other, but are never quoted:
+an advocate is quoted from their latest thanks said elsewhere, or is said to have been thanked
+in a private conversation.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ class Advocate:
     givers: list[str]
     quote: str
     quote_giver: str
+    # Every thanks of theirs shown was said in a private conversation: no quote, but that.
+    thanked_in_private: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,11 +163,16 @@ def described(
     until: datetime | None,
 ) -> list[Advocate]:
     """The advocates with their givers, most frequent first (ties: who thanked first), and
-    the latest public appreciation each received in [since, until) as the quote."""
+    the latest public appreciation each received in [since, until) whose words were not said
+    in a private conversation as the quote (`thanked_in_private` when there is none)."""
     received = queries.public_received(
         session, workspace, [a.user_id for a in advocates], since, until
     )
-    latest = {uid: rows[-1][1] for uid, rows in received.items()}
+    latest = {
+        uid: quotable[-1]
+        for uid, rows in received.items()
+        if (quotable := [row.appreciation_id for row in rows if row.quotable])
+    }
     quotes = {
         row.id: (row.reason, row.giver_id)
         for row in session.execute(
@@ -177,14 +187,16 @@ def described(
         if advocate.user_id not in received:
             described.append(advocate)
             continue
-        givers = Counter(giver for giver, _ in received[advocate.user_id])
-        quote, quote_giver = quotes[latest[advocate.user_id]]
+        givers = Counter(row.giver_id for row in received[advocate.user_id])
+        quoted = latest.get(advocate.user_id)
+        quote, quote_giver = quotes[quoted] if quoted is not None else ("", "")
         described.append(
             replace(
                 advocate,
                 givers=[g for g, _ in givers.most_common()],
                 quote=quote,
                 quote_giver=quote_giver,
+                thanked_in_private=quoted is None,
             )
         )
     return described

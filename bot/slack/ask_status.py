@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -26,15 +27,12 @@ def refresh(client: WebClient, ask: Ask) -> None:
         log.warning("could not update ask %s: %s", ask.id, error.response.get("error"))
 
 
-def channel_problem(client: WebClient, channel_id: str) -> str | None:
-    """Why the app cannot run an ask's thread in `channel_id`, or None (joining if public)."""
+def channel_problem(client: WebClient, channel_id: str, info: dict[str, Any] | None) -> str | None:
+    """Why the app cannot run an ask's thread in `channel_id`, or None (joining if public).
+    `info` is Slack's `conversations.info` answer, None when it cannot see the channel."""
     how = "Add me with `/invite @Advocate`, then ask again."
-    try:
-        info = client.conversations_info(channel=channel_id)["channel"]
-    except SlackApiError as error:
-        if error.response.get("error") in ("channel_not_found", "not_in_channel"):
-            return f"I can't post in this conversation. {how}"
-        raise
+    if info is None:
+        return f"I can't post in this conversation. {how}"
     if info.get("is_archived"):
         return "This channel is archived; ask in another one."
     if info.get("is_im") or info.get("is_mpim"):

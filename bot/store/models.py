@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -94,6 +95,10 @@ class Appreciation(WorkspaceScoped, Base):
     reason: Mapped[str] = mapped_column(Text)
     company_values: Mapped[list[str]] = mapped_column(default=list)
     is_private: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Its words come from a private channel, a group DM or a DM: counted like any other, but
+    # quoted only there and to its people (giver and recipients). Not `is_private`, which
+    # keeps the appreciation itself from everyone else.
+    said_in_private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     channel_id: Mapped[str | None] = mapped_column(String(32))
     message_ts: Mapped[str | None] = mapped_column(String(32))
     message_permalink: Mapped[str | None] = mapped_column(String(1024))
@@ -263,6 +268,9 @@ class Ask(WorkspaceScoped, Base):
     helper_id: Mapped[str] = mapped_column(String(32))
     request: Mapped[str] = mapped_column(Text)
     channel_id: Mapped[str] = mapped_column(String(32))
+    # Asked in a private channel: its words are for its asker and helper, and that channel.
+    # None for asks from before this was recorded (see `asks.said_in_private`).
+    said_in_private: Mapped[bool | None] = mapped_column(Boolean)
     # The thread the questions live in: the ask's own post, or the message it was made from.
     thread_ts: Mapped[str | None] = mapped_column(String(32))
     # The message showing the live status (updated in place): the ask's own post, or the

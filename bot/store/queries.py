@@ -158,21 +158,31 @@ def public_thanks(
     return [Thanks(*row) for row in session.execute(query)]
 
 
+class Received(NamedTuple):
+    """One public appreciation a person received."""
+
+    giver_id: str
+    appreciation_id: int
+    quotable: bool  # its words were not said in a private conversation
+
+
 def public_received(
     session: Session,
     workspace: Workspace,
     user_ids: Collection[str],
     since: datetime,
     until: datetime | None,
-) -> dict[str, list[tuple[str, int]]]:
-    """Per person in `user_ids`: (giver, appreciation id) of each public appreciation they
-    received in [since, until), oldest first."""
+) -> dict[str, list[Received]]:
+    """Per person in `user_ids`: each public appreciation they received in [since, until),
+    oldest first."""
     query = (
         select(
             AppreciationRecipient.user_id,
             AppreciationRecipient.giver_id,
             AppreciationRecipient.appreciation_id,
+            Appreciation.said_in_private,
         )
+        .join(Appreciation, Appreciation.id == AppreciationRecipient.appreciation_id)
         .where(
             *_received_in(workspace, since, until),
             AppreciationRecipient.user_id.in_(sorted(user_ids)),
@@ -180,9 +190,11 @@ def public_received(
         )
         .order_by(AppreciationRecipient.created_at, AppreciationRecipient.appreciation_id)
     )
-    received: dict[str, list[tuple[str, int]]] = {}
-    for user_id, giver_id, appreciation_id in session.execute(query):
-        received.setdefault(user_id, []).append((giver_id, appreciation_id))
+    received: dict[str, list[Received]] = {}
+    for user_id, giver_id, appreciation_id, said_in_private in session.execute(query):
+        received.setdefault(user_id, []).append(
+            Received(giver_id, appreciation_id, not said_in_private)
+        )
     return received
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot.blocks.digest import digest_message
+from bot.blocks.digest import digest_message, digest_text
 from bot.domain import PersonInfo, Workspace
 from bot.jobs.digest import post_digest
 from bot.jobs.tick import tick
@@ -38,6 +38,7 @@ def give(
     *,
     private: bool = False,
     values: list[str] | None = None,
+    said_in_private: bool = False,
 ) -> None:
     draft = appreciation.Draft(
         giver,
@@ -45,6 +46,7 @@ def give(
         reason,
         values=values or [],
         is_private=private,
+        said_in_private=said_in_private,
         source_key=f"test:{next(N)}",
     )
     appreciation.record(runtime.db, WS, draft, PersonInfo(giver), at, daily_limit=100)
@@ -90,6 +92,39 @@ def test_digest_ranks_breadth_quotes_only_public_and_names_first_timers(
     assert built.top_values == [("teamwork", 4)]
     rendered = str(digest_message(built))
     assert "private words" not in rendered and "U999" not in rendered
+
+
+def test_words_said_in_private_count_and_name_their_advocate_but_are_never_quoted(
+    configured: Runtime,
+) -> None:
+    """Ana's latest thanks was said in a private channel: she is quoted from the one before.
+    Ben's only thanks was: he is named, counted, and said to be thanked in private."""
+    give(configured, GIVER, [ANA], "for the public launch", week_day(1))
+    give(configured, "U401", [ANA], "the cuts in March", week_day(2), said_in_private=True)
+    give(configured, "U402", [BEN], "the reorg plan", week_day(3), said_in_private=True)
+    give(configured, "U403", [BEN], "the board pack", week_day(3), said_in_private=True)
+
+    built = digest.build(configured.db, WS, WEEK, "Europe/Paris")
+
+    assert built is not None and built.total == 4 and built.people_thanked == 2
+    ana, ben = built.advocates  # equal scores and counts: by user id
+    assert (ben.user_id, ben.received, sorted(ben.givers)) == (BEN, 2, ["U402", "U403"])
+    assert (ben.quote, ben.quote_giver, ben.thanked_in_private) == ("", "", True)
+    assert (ana.user_id, ana.received, sorted(ana.givers)) == (ANA, 2, [GIVER, "U401"])
+    assert (ana.quote, ana.quote_giver, ana.thanked_in_private) == (
+        "for the public launch",
+        GIVER,
+        False,
+    )
+    message = digest_message(built)
+    text = digest_text(built, lambda user_id: user_id)
+    for rendered in (str(message), text):
+        for words in ("the cuts in March", "the reorg plan", "the board pack"):
+            assert words not in rendered
+        assert "for the public launch" in rendered
+    [ben_line] = [b for b in message["blocks"] if f"<@{BEN}>*" in str(b)]
+    assert "Thanked in a private conversation" in ben_line["text"]["text"]
+    assert f"{BEN}: thanked by" in text and "(Thanked in a private conversation)" in text
 
 
 def test_week_without_appreciation_has_no_digest(configured: Runtime) -> None:

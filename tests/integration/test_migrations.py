@@ -15,7 +15,15 @@ from bot.domain import PersonInfo, Workspace
 from bot.services import appreciation, asks, listening
 from bot.store import migrate
 from bot.store.db import Database, UTCDateTime
-from bot.store.models import AllTimeGiver, AllTimeStanding, AppreciationRecipient, Ask, Base
+from bot.store.models import (
+    AllTimeGiver,
+    AllTimeStanding,
+    Appreciation,
+    AppreciationRecipient,
+    Ask,
+    Base,
+    OutboxMessage,
+)
 
 
 def test_migrated_schema_matches_the_models(db: Database) -> None:
@@ -219,4 +227,67 @@ def test_upgrade_from_0012_keeps_appreciations_and_adds_reaction_thanks(db: Data
     with db.transaction() as session:
         [kept] = session.scalars(select(AppreciationRecipient))
     assert (kept.user_id, kept.giver_id) == ("UB", "UA")
+    assert migrate.pending(db.engine) is False
+
+
+def test_upgrade_from_0013_takes_words_from_unknown_conversations_as_said_in_private(
+    db: Database,
+) -> None:
+    """Appreciation linked to a message (a reaction, Appreciate this) or an ask came from a
+    conversation whose privacy was not recorded: it is taken as said in private. Nothing of
+    any appreciation is lost on the way (on SQLite, copying the table would have deleted
+    its recipients and messages)."""
+    at = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+    ws = Workspace("T1")
+    ask, _ = asks.start(
+        db,
+        ws,
+        asker_id="UA",
+        helper_id="UE",
+        request="the quarter's numbers",
+        channel_id="C1",
+        due_on=None,
+        timezone="UTC",
+        source_key="ask",
+        now=at,
+    )
+    drafts = {  # reason: (draft, said in private after the upgrade)
+        "typed": (appreciation.Draft("UA", ["UB"], "typed", channel_id="C1"), False),
+        "by reaction": (appreciation.Draft("UA", ["UC"], "by reaction", message_ts="1.2"), True),
+        "this message": (
+            appreciation.Draft("UA", ["UD"], "this message", channel_id="C1", message_ts="1.3"),
+            True,
+        ),
+        "the ask": (
+            appreciation.Draft("UA", ["UE"], "the ask", channel_id="C1", ask_id=ask.id),
+            True,
+        ),
+        "by DM": (appreciation.Draft("UA", ["UB"], "by DM"), False),
+    }
+    for n, (draft, _) in enumerate(drafts.values()):
+        draft.source_key = f"k{n}"
+        appreciation.record(db, ws, draft, PersonInfo("UA"), at, daily_limit=10)
+
+    def kept() -> tuple[int, int]:
+        with db.transaction() as session:
+            recipients = session.scalar(select(sa.func.count()).select_from(AppreciationRecipient))
+            messages = session.scalar(select(sa.func.count()).select_from(OutboxMessage))
+        return recipients or 0, messages or 0
+
+    before = kept()
+    config = migrate.alembic_config(db.engine)
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0013")
+    assert "said_in_private" not in {c["name"] for c in sa.inspect(db.engine).get_columns("asks")}
+    assert kept() == before
+
+    migrate.upgrade(db.engine)
+
+    assert kept() == before == (5, 8)
+    with db.transaction() as session:
+        said = {a.reason: a.said_in_private for a in session.scalars(select(Appreciation))}
+        [unknown] = session.scalars(select(Ask.said_in_private))
+    assert said == {reason: private for reason, (_, private) in drafts.items()}
+    assert unknown is None  # asked of Slack when it matters
     assert migrate.pending(db.engine) is False

@@ -160,6 +160,8 @@ class _Channel:
     is_private: bool = False
     is_archived: bool = False
     exists: bool = True
+    # A group DM: private, and neither a channel nor a private channel (a "group").
+    is_mpim: bool = False
 
 
 class _Server(ThreadingHTTPServer):
@@ -443,11 +445,13 @@ class FakeSlack:
         is_private: bool = False,
         is_archived: bool = False,
         exists: bool = True,
+        is_mpim: bool = False,
     ) -> None:
-        """Declare a channel's state; channels never declared behave as public, bot a member."""
+        """Declare a channel's state; channels never declared behave as public, bot a member.
+        `is_mpim`: a group DM (always private)."""
         with self._lock:
             self._channels[channel_id] = _Channel(
-                channel_id, is_member, is_private, is_archived, exists
+                channel_id, is_member, is_private or is_mpim, is_archived, exists, is_mpim
             )
 
     def fail_next(
@@ -728,6 +732,7 @@ class FakeSlack:
             return {
                 "id": channel_id,
                 "is_im": True,
+                "is_mpim": False,
                 "is_channel": False,
                 "is_group": False,
                 "is_private": True,
@@ -738,10 +743,11 @@ class FakeSlack:
         state = self._channel(channel_id)
         return {
             "id": channel_id,
-            "name": "c-" + channel_id,
+            "name": ("mpdm-" if state.is_mpim else "c-") + channel_id,
             "is_im": False,
+            "is_mpim": state.is_mpim,
             "is_channel": not state.is_private,
-            "is_group": state.is_private,
+            "is_group": state.is_private and not state.is_mpim,
             "is_private": state.is_private,
             "is_archived": state.is_archived,
             "is_member": state.is_member,

@@ -24,15 +24,19 @@ from bench.dataset import END, PEOPLE, AppreciationSeeder, Crowd, insert_people,
 from bench.dataset import refresh_statistics as analyze
 from bot.domain import Workspace
 from bot.services import appreciation, digest
-from bot.services.schedule import shift_week, week_of
+from bot.services.schedule import digest_window, shift_week, week_of
 from bot.store import migrate
 from bot.store.db import Database
 
 WORKSPACE = Workspace("T111")
 ZONE = "UTC"
 TARGET_MS = 100  # at 1M on PostgreSQL
-# The week before END's: a complete week near the end of the history.
+# The week before END's: a complete week near the end of the history; its digest covers
+# the seven days up to its Friday 16:00 (the default schedule).
 DIGEST_WEEK = shift_week(week_of(END, ZoneInfo(ZONE)), -1)
+DIGEST_DAYS = digest.Window(
+    DIGEST_WEEK, *digest_window(DIGEST_WEEK, "fri", "16:00", ZoneInfo(ZONE))
+)
 BUSIEST = person_id(0)  # the most appreciated person: the heaviest `stats`
 
 
@@ -43,7 +47,7 @@ class Case:
 
 
 CASES = (
-    Case(f"digest.build({DIGEST_WEEK})", lambda db: digest.build(db, WORKSPACE, DIGEST_WEEK, ZONE)),
+    Case(f"digest.build({DIGEST_WEEK})", lambda db: digest.build(db, WORKSPACE, DIGEST_DAYS, ZONE)),
     Case("appreciation.top(month)", lambda db: appreciation.top(db, WORKSPACE, "month", END, ZONE)),
     Case("appreciation.top(all)", lambda db: appreciation.top(db, WORKSPACE, "all", END, ZONE)),
     Case(

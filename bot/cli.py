@@ -111,7 +111,12 @@ def _parser() -> argparse.ArgumentParser:
     post = digest_sub.add_parser("post", help="post the digest now (once per week and channel)")
     for p in (preview, post):
         p.add_argument("--team", help="workspace id (when several are installed)")
-        p.add_argument("--week", type=_week, help="ISO week, e.g. 2026-W48 (default: this week)")
+        p.add_argument(
+            "--week",
+            type=_week,
+            help="the ISO week the digest is scheduled in, e.g. 2026-W48 (default: this week); "
+            "it covers the days since the digest before",
+        )
     preview.add_argument("--json", action="store_true", help="print the Block Kit JSON")
     post.add_argument("--channel", help="channel id (default: the digest channel setting)")
     preview.set_defaults(handler=cmd_digest_preview)
@@ -407,14 +412,16 @@ def _resolve(runtime: Runtime, team: str | None, *, ask_slack: bool = False, cle
 def cmd_digest_preview(settings: Settings, args: argparse.Namespace) -> int:
     import json
 
-    from bot.blocks.digest import digest_message, digest_text
+    from bot.blocks.digest import covers, digest_message, digest_text
     from bot.services import digest as digests
     from bot.services.names import names_in
 
     runtime, workspace, config, week = _digest_context(settings, args, sends=False)
-    digest = digests.build(runtime.db, workspace, week, config.timezone)
+    window = digests.window(runtime.db, workspace, week, config)
+    digest = digests.build(runtime.db, workspace, window, config.timezone)
     if digest is None:
-        print(f"No appreciation in {week}: there is no digest to post.")
+        days = covers(window.start, window.end, config.timezone)
+        print(f"No appreciation for the {week} digest, which covers {days}: nothing to post.")
         return 0
     if args.json:
         print(json.dumps(digest_message(digest), indent=2))

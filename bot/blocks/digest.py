@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.blocks.appreciation import OPEN_MODAL_ACTION
 from bot.blocks.common import Block, actions, button, context, divider, header, message, section
@@ -143,9 +145,29 @@ def digest_message(digest: Digest) -> dict[str, Any]:
     return message(f"This week's internal advocates: {named}", blocks)
 
 
+def covers(start: datetime, end: datetime, timezone: str) -> str:
+    """The days a digest covers as people read them, in the workspace's timezone: from
+    `Fri 27 Nov 16:00` to `Fri 4 Dec 16:00`, an en dash between, then `(Europe/Paris)`;
+    with the year when it changes."""
+    zone = ZoneInfo(timezone)
+    first, last = start.astimezone(zone), end.astimezone(zone)
+    if first >= last:
+        return f"no days of its own: the digests around it cover them ({timezone})"
+
+    def moment(at: datetime) -> str:
+        year = f" {at.year}" if first.year != last.year else ""
+        return f"{at:%a} {at.day} {at:%b}{year} {at:%H:%M}"
+
+    return f"{moment(first)} – {moment(last)} ({timezone})"
+
+
 def digest_text(digest: Digest, name: Callable[[str], str]) -> str:
     """A readable rendering for the terminal, naming whom the message names."""
-    lines = [f"Internal advocates, week {digest.week} ({digest.timezone})", ""]
+    lines = [
+        f"Internal advocates, week {digest.week}",
+        f"covers {covers(digest.starts_at, digest.ends_at, digest.timezone)}",
+        "",
+    ]
     shown, first, more_first = _lines(digest)
     for rank, line in enumerate(shown, start=1):
         lines.append(

@@ -1,4 +1,5 @@
-"""Posting the weekly digest: once per week and channel, whoever runs it and how often."""
+"""Posting the weekly digest: once per week and channel, whoever runs it and how often, each
+covering the days since the one before."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import update
 
-from bot.blocks.digest import digest_message
+from bot.blocks.digest import covers, digest_message
 from bot.domain import Workspace
 from bot.runtime import Runtime
 from bot.services import digest as digests
@@ -44,16 +45,26 @@ def post_digest(
     channel: str | None,
     now: datetime,
 ) -> DigestOutcome:
-    """Build and post the digest for `week` to `channel`, unless that already happened."""
+    """Build and post the digest scheduled in `week` to `channel`, unless that already
+    happened, and record the days it covers. Posted before its scheduled instant, it covers
+    the days until `now`."""
     if not channel:
         return DigestOutcome("problem", week, None, "no digest channel is set")
     key = f"digest:{week}:{channel}"
     existing = outbox.find(runtime.db, workspace, key)
     if existing is not None and existing.status == "sent":
         return DigestOutcome("already", week, channel, f"the {week} digest is already posted")
-    digest = digests.build(runtime.db, workspace, week, config.timezone)
+    # Built now, it holds what was given until now: the days after are left to the next one.
+    window = digests.window(runtime.db, workspace, week, config).until(now)
+    days = covers(window.start, window.end, config.timezone)
+    digest = digests.build(runtime.db, workspace, window, config.timezone)
     if digest is None:
-        return DigestOutcome("empty", week, channel, f"no appreciation in {week}; nothing to post")
+        return DigestOutcome(
+            "empty",
+            week,
+            channel,
+            f"no appreciation for the {week} digest, which covers {days}; nothing to post",
+        )
     client = runtime.clients.client_for(workspace.team_id, workspace.enterprise_id)
     try:
         problem = reachable(client, channel)
@@ -70,6 +81,7 @@ def post_digest(
     with runtime.db.transaction() as session:
         row = outbox.channel_post(workspace, key=key, channel_id=channel, message=message, now=now)
         insert_ignoring_conflicts(session, OutboxMessage, [_values(row)], ["team_id", "dedupe_key"])
+        digests.record(session, workspace, window, channel, now)
         # A digest that failed before (the channel was unreachable) may go now.
         session.execute(
             update(OutboxMessage)
@@ -85,7 +97,9 @@ def post_digest(
     assert found is not None
     [delivery] = runtime.sender.deliver([found.id])
     if delivery.status == "sent":
-        return DigestOutcome("posted", week, channel, f"posted the {week} digest in {channel}")
+        return DigestOutcome(
+            "posted", week, channel, f"posted the {week} digest in {channel}, covering {days}"
+        )
     if delivery.status == "pending":
         return DigestOutcome(
             "pending", week, channel, "queued; it will be posted when Slack answers"

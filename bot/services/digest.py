@@ -1,4 +1,8 @@
-"""The weekly digest: who the workspace's internal advocates were this week.
+"""The weekly digest: who the workspace's internal advocates were since the last one.
+
+A digest covers the time since the previous digest: from where the last one posted ended
+up to its own scheduled instant (see `window`), so every appreciation is in exactly one,
+whatever the schedule did in between.
 
 Advocates are ranked by a score that rewards breadth of support: each giver's thanks count
 with diminishing returns (the square root of how often they thanked), so ten thanks from
@@ -18,15 +22,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, literal, select
 from sqlalchemy.orm import Session
 
 from bot.domain import Workspace
 from bot.services import asks
-from bot.services.schedule import week_bounds
+from bot.services.schedule import digest_window, week_bounds
+from bot.services.settings import WorkspaceSettings
 from bot.store import queries
-from bot.store.db import Database
-from bot.store.models import Appreciation, Person
+from bot.store.db import Database, insert_ignoring_conflicts
+from bot.store.models import Appreciation, OutboxMessage, Person, PostedDigest
 
 TOP_ADVOCATES = 5
 GHOST_PREFIX = "X"  # ids that replaced a forgotten person (see services/lifecycle.py)
@@ -45,9 +50,25 @@ class Advocate:
 
 
 @dataclass(frozen=True)
+class Window:
+    """The days one digest covers, [start, end) as UTC instants; `week` is the ISO week it is
+    scheduled in, which names it."""
+
+    week: str
+    start: datetime
+    end: datetime
+
+    def until(self, instant: datetime) -> Window:
+        """The window as a digest built at `instant` holds it: nothing later is in it yet."""
+        return replace(self, end=max(self.start, min(self.end, instant)))
+
+
+@dataclass(frozen=True)
 class Digest:
     week: str
     timezone: str
+    starts_at: datetime
+    ends_at: datetime
     advocates: list[Advocate]
     first_timers: list[str]
     total: int
@@ -60,11 +81,87 @@ class Digest:
     extra: dict[str, int] = field(default_factory=dict)
 
 
-def build(db: Database, workspace: Workspace, week: str, timezone: str) -> Digest | None:
-    """The digest for `week` in the workspace's timezone, or None when nobody was thanked."""
-    start, end = week_bounds(week, ZoneInfo(timezone))
+def window(db: Database, workspace: Workspace, week: str, config: WorkspaceSettings) -> Window:
+    """The days the digest scheduled in `week` covers.
+
+    Once a digest of `week` is queued, the days it covered, in whichever channel. Otherwise
+    from where the latest earlier digest ended (the seven days before its instant when there
+    is none) up to its scheduled instant under the current schedule, never into the days of
+    a later one. A digest Slack refused for good covered nothing: the next one takes its days.
+    """
+    zone = ZoneInfo(config.timezone)
     with db.transaction() as session:
-        # Every appreciation of the week, private included: the totals count them all.
+        same = _posted(session, workspace, PostedDigest.week == week, refused_too=True)
+        if same is not None:
+            return Window(week, *_days(same, zone))
+        before = _posted(session, workspace, PostedDigest.week < week, latest=True)
+        after = _posted(session, workspace, PostedDigest.week > week)
+    start, end = digest_window(
+        week,
+        config.digest_day,
+        config.digest_time,
+        zone,
+        previous_end=_days(before, zone)[1] if before else None,
+        next_start=_days(after, zone)[0] if after else None,
+    )
+    return Window(week, start, end)
+
+
+def _posted(
+    session: Session,
+    workspace: Workspace,
+    which: ColumnElement[bool],
+    *,
+    latest: bool = False,
+    refused_too: bool = False,
+) -> PostedDigest | None:
+    """The workspace's earliest (or latest) queued digest among `which`."""
+    query = select(PostedDigest).where(PostedDigest.team_id == workspace.team_id, which)
+    if not refused_too:
+        key = literal("digest:") + PostedDigest.week + literal(":") + PostedDigest.channel_id
+        refused = exists().where(
+            OutboxMessage.team_id == PostedDigest.team_id,
+            OutboxMessage.dedupe_key == key,
+            OutboxMessage.status == "failed",
+        )
+        query = query.where(~refused)
+    order = PostedDigest.week.desc() if latest else PostedDigest.week
+    return session.scalar(query.order_by(order, PostedDigest.id).limit(1))
+
+
+def _days(posted: PostedDigest, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    if posted.starts_at is not None and posted.ends_at is not None:
+        return posted.starts_at, posted.ends_at
+    # Queued before the days were recorded: it covered its ISO week, as far as it went when
+    # it was built.
+    start, end = week_bounds(posted.week, zone)
+    return start, max(start, min(end, posted.created_at))
+
+
+def record(
+    session: Session, workspace: Workspace, window: Window, channel: str, now: datetime
+) -> None:
+    """Remember the days the digest queued for `channel` covers, in the transaction that
+    queues it; the first record of a week and channel stays."""
+    row = {
+        "team_id": workspace.team_id,
+        "enterprise_id": workspace.enterprise_id,
+        "week": window.week,
+        "channel_id": channel,
+        "starts_at": window.start,
+        "ends_at": window.end,
+        "created_at": now,
+    }
+    insert_ignoring_conflicts(session, PostedDigest, [row], ["team_id", "week", "channel_id"])
+
+
+def build(db: Database, workspace: Workspace, window: Window, timezone: str) -> Digest | None:
+    """The digest of the days of `window`, or None when nobody was thanked in them."""
+    start, end = window.start, window.end
+    if start >= end:
+        return None
+    with db.transaction() as session:
+        # Every appreciation of the window, private included: the totals count them all.
         totals = queries.totals(session, workspace, start, end)
         if not totals.appreciations:
             return None
@@ -86,8 +183,10 @@ def build(db: Database, workspace: Workspace, week: str, timezone: str) -> Diges
         shown = [_without(a, gone) for a in described(session, workspace, top, start, end)]
     kept, thanked = asks.kept_on_time(db, workspace, start, end)
     return Digest(
-        week=week,
+        week=window.week,
         timezone=timezone,
+        starts_at=start,
+        ends_at=end,
         advocates=shown,
         more_advocates=max(0, len(ranked) - TOP_ADVOCATES),
         first_timers=sorted(uid for uid in first_timers if uid not in gone),

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.clock import system_clock
 from bot.domain import Workspace
 from bot.store.db import Database, insert_ignoring_conflicts
 from bot.store.models import OutboxMessage
@@ -167,6 +168,10 @@ def _row(
     response_url: str | None = None,
     appreciation_id: int | None = None,
 ) -> dict[str, Any]:
+    # A message decided for a later instant (`advocate tick --now` ahead of the clock) is
+    # due at once and written now: when it is sent, and how far back Slack's history is
+    # searched for an earlier post of it, go by the real clock.
+    now = min(now, system_clock())
     # Every column but the id, so that rows inserted together all have the same keys.
     return {
         "team_id": workspace.team_id,

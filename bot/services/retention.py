@@ -9,7 +9,8 @@
 - An OAuth state lives until it expires (slack-sdk's ten minutes), then it is deleted.
 - Rows that exist only to count or to deduplicate keep only what still does: a giver's
   count for a day (the daily limit) for a week, the nudge a check-in carried (never the
-  same two weeks running) for five weeks.
+  same two weeks running) for five weeks, the days a digest covered (where the next one
+  starts) for a year and a bit.
 - A workspace's data goes `ADVOCATE_RETENTION_DAYS` after the app was uninstalled
   (`lifecycle.purge_expired`).
 
@@ -28,7 +29,14 @@ from sqlalchemy import delete, or_, select, update
 
 from bot.services.asks import CLOSED as CLOSED_ASKS
 from bot.store.db import Database
-from bot.store.models import Ask, CheckinNudge, DailyGiving, OutboxMessage, slack_oauth_states
+from bot.store.models import (
+    Ask,
+    CheckinNudge,
+    DailyGiving,
+    OutboxMessage,
+    PostedDigest,
+    slack_oauth_states,
+)
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +136,8 @@ def prune(db: Database, now: datetime, message_days: int) -> dict[str, int]:
             delete(CheckinNudge).where(CheckinNudge.created_at < now - NUDGES_FOR)
         )
         done["nudges deleted"] = int(getattr(nudges, "rowcount", 0) or 0)
+        # A digest's days tell the next one where to start; a year and a bit is plenty.
+        session.execute(delete(PostedDigest).where(PostedDigest.created_at < year_old))
     if any(done.values()):
         log.info("retention: %s", ", ".join(f"{n} {what}" for what, n in done.items() if n))
     return done

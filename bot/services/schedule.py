@@ -1,4 +1,5 @@
-"""Weeks and weekly instants in a timezone: when something weekly is due, and for which week.
+"""Weeks and weekly instants in a timezone: when something weekly is due, for which week, and
+which days a digest covers.
 
 Instants are computed from IANA zone names with zoneinfo each time, never from a stored
 offset, so a daylight-saving change moves them the way people's clocks move.
@@ -60,6 +61,33 @@ def scheduled_instant(week: str, day: str, hhmm: str, zone: ZoneInfo) -> datetim
     local_day = _monday(week) + timedelta(days=WEEKDAYS.index(day))
     # A wall time skipped by a DST jump resolves forward, as people's clocks do.
     return datetime.combine(local_day, time(hour, minute), zone).astimezone(UTC)
+
+
+def digest_window(
+    week: str,
+    day: str,
+    hhmm: str,
+    zone: ZoneInfo,
+    *,
+    previous_end: datetime | None = None,
+    next_start: datetime | None = None,
+) -> tuple[datetime, datetime]:
+    """[start, end) of the days the digest scheduled in `week` covers, as UTC instants.
+
+    It ends at its own scheduled instant and starts where the previous digest ended
+    (`previous_end`), so that every moment is in exactly one digest however the schedule
+    moves; without a previous digest, at the previous week's scheduled instant: seven days
+    in `zone`, 167 or 169 hours across a daylight-saving change. It never reaches into the
+    days a later digest covers (`next_start`). start == end: it has no days of its own.
+    """
+    end = scheduled_instant(week, day, hhmm, zone)
+    if previous_end is None:
+        start = scheduled_instant(shift_week(week, -1), day, hhmm, zone)
+    else:
+        start = previous_end
+    if next_start is not None:
+        end = min(end, next_start)
+    return start, max(start, end)
 
 
 def due_week(

@@ -403,6 +403,29 @@ class ReactionThanks(WorkspaceScoped, Base):
     withdrawn_at: Mapped[datetime | None]
 
 
+class PostedDigest(WorkspaceScoped, Base):
+    """A digest queued for a channel, and the days it covers: [starts_at, ends_at).
+
+    The next digest starts where the latest one ended, so every appreciation is in exactly
+    one, whatever the schedule did in between. Every channel a week's digest goes to shares
+    that week's days. A digest posted before the days were recorded (migration 0015) has
+    neither: it covered its ISO week, Monday to Monday in the workspace's timezone, up to
+    `created_at`, when it was built.
+    """
+
+    __tablename__ = "digests"
+    __table_args__ = (
+        UniqueConstraint("team_id", "week", "channel_id", name="uq_digests_team_week_channel"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    week: Mapped[str] = mapped_column(String(8))  # the ISO week it is scheduled in
+    channel_id: Mapped[str] = mapped_column(String(32))
+    starts_at: Mapped[datetime | None]
+    ends_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
 class OutboxMessage(WorkspaceScoped, Base):
     """A message the app owes Slack, written in the same transaction as what caused it.
 

@@ -1,7 +1,7 @@
 """messages keep their body for a while, revoked tokens are remembered
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0015
 Create Date: 2026-12-07 13:00:00.000000
 
 `outbox.claim_token` fences a sender's claim: its renewals and marks touch the row only while
@@ -20,7 +20,7 @@ import bot.store.db
 
 
 revision: str = '0016'
-down_revision: str | None = '0013'
+down_revision: str | None = '0015'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -69,12 +69,13 @@ def test_digest_and_checkins_stay_in_their_workspace(
     from bot.services import digest
     from bot.services.settings import for_workspace
 
-    assert digest.build(two.runtime.db, OURS, "2026-W48", "UTC") is None
-    theirs = digest.build(two.runtime.db, THEIRS, "2026-W48", "UTC")
-    assert theirs is not None and theirs.total == 3
+    config = for_workspace(two.runtime.db, OURS, two.runtime.settings)
+    for workspace, total in ((OURS, None), (THEIRS, 3)):
+        window = digest.window(two.runtime.db, workspace, "2026-W48", config)
+        built = digest.build(two.runtime.db, workspace, window, config.timezone)
+        assert (built and built.total) == total
 
     clock.now = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)  # Monday 10:00 UTC
-    config = for_workspace(two.runtime.db, OURS, two.runtime.settings)
     assert queue_checkins(two.runtime, OURS, config, clock()) == 0
     assert queue_checkins(two.runtime, THEIRS, config, clock()) == 2
 

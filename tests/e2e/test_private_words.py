@@ -26,7 +26,9 @@ from bot.blocks.appreciation import (
 )
 from bot.blocks.digest import digest_message
 from bot.domain import Workspace
+from bot.runtime import Runtime
 from bot.services import asks, digest
+from bot.services.settings import for_workspace
 from bot.store.db import Database
 from bot.store.models import Appreciation, Ask
 from tests.conftest import ANA, BEN, GIVER, AppServer, MovableClock
@@ -339,6 +341,14 @@ def test_words_said_in_a_private_channel_are_counted_but_stay_there(
 # The rules, in-process (the `server` fixture: the app on HTTP with the test clock, in week
 # 2026-W48).
 WEEK = "2026-W48"
+
+
+def week_digest(runtime: Runtime) -> digest.Digest | None:
+    """The digest scheduled in WEEK, as the workspace's schedule has it."""
+    config = for_workspace(runtime.db, WS, runtime.settings)
+    return digest.build(runtime.db, WS, digest.window(runtime.db, WS, WEEK, config), "UTC")
+
+
 WS = Workspace("T111")
 
 
@@ -378,7 +388,7 @@ def test_reactions_in_a_group_dm_a_dm_or_where_slack_cannot_say_are_counted_not_
         "said where Slack is down": True,
         "said in public": False,
     }
-    built = digest.build(server.runtime.db, WS, WEEK, "UTC")
+    built = week_digest(server.runtime)
     assert built is not None and built.total == 4
     by_person = {a.user_id: a for a in built.advocates}
     assert by_person[ANA].thanked_in_private and by_person[ANA].quote == ""
@@ -471,6 +481,6 @@ def test_thanks_for_an_ask_made_in_private_is_shared_there_or_nowhere(
     assert said_in_private(db) == {"cut well": True}
     assert not [m for m in slack.messages("C111") if "cut well" in str(m)]
     assert "cut well" in block_text(slack.messages(ANA)[-1])  # hers to read
-    built = digest.build(db, WS, WEEK, "UTC")
+    built = week_digest(server.runtime)
     assert built is not None and built.advocates[0].thanked_in_private
     assert "cut well" not in str(digest_message(built))

@@ -112,13 +112,18 @@ def test_digest_preview_prints_readable_text_and_json(
     text = run(env, tmp_path, "digest", "preview", "--week", "2026-W48")
     assert text.returncode == 0, text.stderr
     assert "@ana" in text.stdout and "Internal advocates, week 2026-W48" in text.stdout
+    assert "covers Fri 20 Nov 16:00 – Fri 27 Nov 16:00 (Europe/Paris)" in text.stdout
     assert "<@" not in text.stdout
 
     as_json = run(env, tmp_path, "digest", "preview", "--week", "2026-W48", "--json")
     assert json.loads(as_json.stdout)["blocks"]
 
     empty = run(env, tmp_path, "digest", "preview", "--week", "2026-W40")
-    assert empty.returncode == 0 and "No appreciation in 2026-W40" in empty.stdout
+    assert empty.returncode == 0
+    assert empty.stdout == (
+        "No appreciation for the 2026-W40 digest, which covers Fri 25 Sep 16:00 – "
+        "Fri 2 Oct 16:00 (Europe/Paris): nothing to post.\n"
+    )
 
 
 def test_digest_post_posts_once_however_often_it_is_run(

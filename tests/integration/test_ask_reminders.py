@@ -11,6 +11,7 @@ from bot.domain import PersonInfo, Workspace
 from bot.jobs.tick import tick
 from bot.runtime import Runtime
 from bot.services import asks, digest, workspaces
+from bot.services.settings import for_workspace
 from bot.slack import people
 from tests.conftest import MovableClock
 from tests.support.blockkit import assert_valid_message_blocks
@@ -156,7 +157,9 @@ def test_digest_counts_commitments_kept_on_time(setup: Runtime, clock: MovableCl
         daily_limit=10,
     )
 
-    built = digest.build(setup.db, WS, "2026-W48", "UTC")
+    config = for_workspace(setup.db, WS, setup.settings)
+    week = digest.window(setup.db, WS, "2026-W48", config)
+    built = digest.build(setup.db, WS, week, config.timezone)
     assert built is not None and built.commitments_kept == 1
     assert built.commitments_thanked == 0
     # Thanked through the ask (by someone else first, which does not count): counted.
@@ -171,7 +174,7 @@ def test_digest_counts_commitments_kept_on_time(setup: Runtime, clock: MovableCl
             datetime(2026, 11, 26, tzinfo=UTC),
             daily_limit=10,
         )
-        built = digest.build(setup.db, WS, "2026-W48", "UTC")
+        built = digest.build(setup.db, WS, week, config.timezone)
         assert built is not None
         assert built.commitments_thanked == (1 if giver == ASKER else 0)
     assert "1 commitment kept on time, 1 of them thanked" in str(digest_message(built))

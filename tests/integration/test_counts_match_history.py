@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from bot.domain import PersonInfo, Workspace
 from bot.services import appreciation, digest, lifecycle
-from bot.services.schedule import week_bounds
+from bot.services.schedule import digest_window
 from bot.store.db import Database
 from bot.store.models import (
     AllTimeGiver,
@@ -33,6 +33,8 @@ PEOPLE = [f"U{n:03d}" for n in range(12)]
 NOW = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
 ZONE = "Europe/Paris"
 WEEKS = ["2026-W44", "2026-W45", "2026-W46", "2026-W47", "2026-W48"]
+# The digests' days: Friday 16:00 to Friday 16:00 in Paris (the default schedule).
+DIGEST_DAY, DIGEST_TIME = "fri", "16:00"
 # Named in turn by the seeded appreciations (most name none), so that weeks have ties.
 VALUES = [[], ["teamwork"], [], ["ownership", "teamwork"], [], ["customer-first"], ["ownership"]]
 
@@ -77,6 +79,11 @@ def seed(db: Database, rng: random.Random, count: int, ws: Workspace = WS) -> No
         at = NOW - timedelta(days=42) + timedelta(minutes=n * 370 + rng.randrange(60))
         private = rng.random() < 0.1
         give(db, ws, giver, list(dict.fromkeys(to)), at, private, VALUES[n % len(VALUES)])
+
+
+def window(week: str) -> digest.Window:
+    """The days of the digest scheduled in `week`."""
+    return digest.Window(week, *digest_window(week, DIGEST_DAY, DIGEST_TIME, ZoneInfo(ZONE)))
 
 
 def history(db: Database, ws: Workspace = WS) -> list[Given]:
@@ -256,11 +263,11 @@ def test_home_advocates_are_ranked_and_quoted_as_from_history(busy: Database) ->
 def test_digest_is_what_history_counts(busy: Database, week: str) -> None:
     lifecycle.forget(busy, WS, "U001", NOW)
     given = history(busy)
-    start, end = week_bounds(week, ZoneInfo(ZONE))
+    start, end = window(week).start, window(week).end
     in_week = [a for a in given if start <= a.at < end]
     gone = {"U003"}
 
-    built = digest.build(busy, WS, week, ZONE)
+    built = digest.build(busy, WS, window(week), ZONE)
 
     assert built is not None
     ranked = [a for a in expected_advocates(given, start, end) if a[0] not in gone]
@@ -289,8 +296,8 @@ def test_digest_is_what_history_counts(busy: Database, week: str) -> None:
 def test_appreciation_recorded_as_earlier_moves_the_first_time_back(busy: Database) -> None:
     """`record` takes its time from the caller: an appreciation recorded after another, but
     dated before it, is the person's first time, in the kept totals and in the digests."""
-    late, _ = week_bounds(WEEKS[3], ZoneInfo(ZONE))
-    early, _ = week_bounds(WEEKS[1], ZoneInfo(ZONE))
+    late = window(WEEKS[3]).start
+    early = window(WEEKS[1]).start
     give(busy, WS, "U006", ["U099"], late + timedelta(hours=1))
     assert "U099" in first_timers(busy, WEEKS[3])
     give(busy, WS, "U007", ["U099"], early + timedelta(hours=1))
@@ -303,6 +310,6 @@ def test_appreciation_recorded_as_earlier_moves_the_first_time_back(busy: Databa
 
 
 def first_timers(db: Database, week: str) -> list[str]:
-    built = digest.build(db, WS, week, ZONE)
+    built = digest.build(db, WS, window(week), ZONE)
     assert built is not None
     return built.first_timers

@@ -88,7 +88,9 @@ def test_a_person_who_left_gets_no_checkin_and_is_not_named_but_still_counts(
 
     config = for_workspace(runtime.db, WS, runtime.settings)
     assert BEN not in {m.user_id for m in checkins.audience(runtime.db, WS, config, clock())}
-    built = digest.build(runtime.db, WS, "2026-W48", "UTC")
+    built = digest.build(
+        runtime.db, WS, digest.window(runtime.db, WS, "2026-W48", config), config.timezone
+    )
     assert built is not None
     assert [a.user_id for a in built.advocates] == [ANA]  # Ben is not named...
     assert built.advocates[0].givers == [] and built.advocates[0].quote_giver == ""

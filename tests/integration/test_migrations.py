@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,8 +12,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select
 
+from bot.config import Settings
 from bot.domain import PersonInfo, Workspace
-from bot.services import appreciation, asks, listening
+from bot.services import appreciation, asks, digest, listening, outbox
+from bot.services.settings import for_workspace
 from bot.store import migrate
 from bot.store.db import Database, UTCDateTime
 from bot.store.models import (
@@ -23,6 +26,7 @@ from bot.store.models import (
     Ask,
     Base,
     OutboxMessage,
+    PostedDigest,
 )
 
 
@@ -290,4 +294,54 @@ def test_upgrade_from_0013_takes_words_from_unknown_conversations_as_said_in_pri
         [unknown] = session.scalars(select(Ask.said_in_private))
     assert said == {reason: private for reason, (_, private) in drafts.items()}
     assert unknown is None  # asked of Slack when it matters
+    assert migrate.pending(db.engine) is False
+
+
+def test_upgrade_from_0013_keeps_the_digests_posted_and_the_next_starts_where_they_ended(
+    db: Database,
+) -> None:
+    config = migrate.alembic_config(db.engine)
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0013")
+    built = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # Friday 16:00 in Paris
+    queued = [  # key, status, built
+        ("digest:2026-W46:C111", "sent", built - timedelta(days=7)),
+        ("digest:2026-W47:C111", "sent", built),
+        ("digest:2026-W47:C222", "pending", built),
+        ("digest:2026-W48:C111", "failed", built + timedelta(days=7)),  # Slack refused it
+        ("digest-problem:2026-W48:C111:UADMIN", "sent", built + timedelta(days=7)),
+        ("checkin:2026-W48:UA", "sent", built),
+    ]
+    later = {"claim_token", "erased_at"}  # columns of later migrations
+    with db.transaction() as session:
+        for key, status, at in queued:
+            row = outbox.channel_post(
+                Workspace("T1", "E1"), key=key, channel_id="C111", message={"text": "x"}, now=at
+            )
+            row.status = status
+            values = {
+                c.name: getattr(row, c.name)
+                for c in OutboxMessage.__table__.c
+                if c.name not in later and c.name != "id"
+            }
+            session.execute(sa.insert(OutboxMessage.__table__).values(**values))
+
+    migrate.upgrade(db.engine)
+
+    with db.transaction() as session:
+        kept = {
+            (d.team_id, d.enterprise_id, d.week, d.channel_id, d.starts_at, d.ends_at, d.created_at)
+            for d in session.scalars(select(PostedDigest))
+        }
+    assert kept == {
+        ("T1", "E1", "2026-W46", "C111", None, None, built - timedelta(days=7)),
+        ("T1", "E1", "2026-W47", "C111", None, None, built),
+        ("T1", "E1", "2026-W47", "C222", None, None, built),
+    }
+    settings = replace(Settings(), digest_channel="C111", timezone="Europe/Paris")
+    paris = for_workspace(db, Workspace("T1"), settings)
+    # The 2026-W47 digest held what was given until it was built; the next starts there.
+    window = digest.window(db, Workspace("T1"), "2026-W48", paris)
+    assert (window.start, window.end) == (built, built + timedelta(days=7))
     assert migrate.pending(db.engine) is False

@@ -6,11 +6,12 @@ import json
 import math
 import re
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from bot.blocks.digest import MAX_NAMED, QUOTE_LIMIT, digest_message, digest_text
+from bot.blocks.digest import MAX_NAMED, QUOTE_LIMIT, covers, digest_message, digest_text
 from bot.services.digest import Advocate, Digest, rank
 from bot.store.queries import Thanks
 from tests.support.blockkit import MAX_MESSAGE_BLOCKS, assert_valid_message_blocks
@@ -39,6 +40,8 @@ def digest(**overrides: Any) -> Digest:
     fields: dict[str, Any] = {
         "week": "2026-W48",
         "timezone": "Europe/Paris",
+        "starts_at": datetime(2026, 11, 20, 15, tzinfo=UTC),  # Friday 16:00 in Paris
+        "ends_at": datetime(2026, 11, 27, 15, tzinfo=UTC),
         "advocates": [advocate("UANA")],
         "first_timers": [],
         "total": 1,
@@ -285,8 +288,9 @@ def test_digest_text_names_everyone_through_the_name_callable() -> None:
     text = digest_text(preview, name)
 
     assert set(called) == set(NAMES)
-    assert text.splitlines()[:5] == [
-        "Internal advocates, week 2026-W48 (Europe/Paris)",
+    assert text.splitlines()[:6] == [
+        "Internal advocates, week 2026-W48",
+        "covers Fri 20 Nov 16:00 – Fri 27 Nov 16:00 (Europe/Paris)",
         "",
         "1. Ana: thanked by Ben and Carla",
         '   "for the release" (Ben)',
@@ -316,3 +320,42 @@ def test_digest_text_shows_no_slack_mention_syntax_from_quotes() -> None:
 
     assert "<@" not in text
     assert "<!" not in text
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "timezone", "expected"),
+    [
+        pytest.param(
+            datetime(2026, 11, 27, 15, tzinfo=UTC),
+            datetime(2026, 12, 4, 15, tzinfo=UTC),
+            "Europe/Paris",
+            "Fri 27 Nov 16:00 – Fri 4 Dec 16:00 (Europe/Paris)",
+            id="paris",
+        ),
+        pytest.param(
+            datetime(2026, 3, 27, 15, tzinfo=UTC),
+            datetime(2026, 4, 3, 14, tzinfo=UTC),
+            "Europe/Paris",
+            "Fri 27 Mar 16:00 – Fri 3 Apr 16:00 (Europe/Paris)",
+            id="paris-spring-forward",
+        ),
+        pytest.param(
+            datetime(2026, 12, 28, 8, tzinfo=UTC),
+            datetime(2027, 1, 4, 8, tzinfo=UTC),
+            "UTC",
+            "Mon 28 Dec 2026 08:00 – Mon 4 Jan 2027 08:00 (UTC)",
+            id="new-year",
+        ),
+        pytest.param(
+            datetime(2026, 11, 27, 15, tzinfo=UTC),
+            datetime(2026, 11, 27, 15, tzinfo=UTC),
+            "UTC",
+            "no days of its own: the digests around it cover them (UTC)",
+            id="none",
+        ),
+    ],
+)
+def test_covers_says_the_days_in_the_workspace_timezone(
+    start: datetime, end: datetime, timezone: str, expected: str
+) -> None:
+    assert covers(start, end, timezone) == expected

@@ -186,6 +186,8 @@ def rendered(text: str, status: str) -> Iterator[tuple[str, Any]]:
             Digest(
                 week="2026-W48",
                 timezone="UTC",
+                starts_at=datetime(2026, 11, 20, 16, tzinfo=UTC),
+                ends_at=datetime(2026, 11, 27, 16, tzinfo=UTC),
                 advocates=[advocate(text), advocate(text + text)],
                 first_timers=["U2"],
                 total=2,

@@ -1,4 +1,5 @@
-"""Weeks and weekly instants: ISO weeks per zone, DST-aware instants, and when a run is due."""
+"""Weeks and weekly instants: ISO weeks per zone, DST-aware instants, when a run is due, and
+which days each digest covers."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from bot.config import WEEKDAYS
 from bot.services.schedule import (
     GRACE,
+    digest_window,
     due_week,
     parse_week,
     scheduled_instant,
@@ -303,3 +305,124 @@ def test_due_week_names_the_week_throughout_its_24_hours_and_not_outside(
     start = scheduled_instant(week, day, hhmm, zone)
     assert due_week(start + inside, day, hhmm, zone) == week
     assert due_week(start + outside, day, hhmm, zone) != week
+
+
+# --- digest_window ------------------------------------------------------------------------
+
+
+def test_a_first_digest_covers_the_seven_days_up_to_its_instant() -> None:
+    # The 2026-W49 digest, Friday 4 December 16:00 in Paris: from Friday 27 November 16:00.
+    assert digest_window("2026-W49", "fri", "16:00", PARIS) == (
+        utc(2026, 11, 27, 15, 0),
+        utc(2026, 12, 4, 15, 0),
+    )
+
+
+@pytest.mark.parametrize(
+    ("week", "hours"),
+    [
+        pytest.param("2026-W14", 167, id="paris-spring-forward-29-march"),
+        pytest.param("2026-W44", 169, id="paris-fall-back-25-october"),
+        pytest.param("2026-W15", 168, id="the-week-after"),
+    ],
+)
+def test_a_digest_in_a_dst_week_covers_seven_local_days(week: str, hours: int) -> None:
+    start, end = digest_window(week, "fri", "16:00", PARIS)
+    assert end - start == timedelta(hours=hours)
+    local_start, local_end = start.astimezone(PARIS), end.astimezone(PARIS)
+    assert local_end.date() - local_start.date() == timedelta(days=7)
+    assert local_start.strftime("%a %H:%M") == local_end.strftime("%a %H:%M") == "Fri 16:00"
+
+
+def test_the_digest_scheduled_monday_morning_covers_the_week_before_it() -> None:
+    # The finding: with the digest on Monday 09:00 the ISO week held Monday morning only.
+    start, end = digest_window("2026-W49", "mon", "09:00", PARIS)
+    assert (start, end) == (utc(2026, 11, 23, 8, 0), utc(2026, 11, 30, 8, 0))
+    assert week_bounds("2026-W49", PARIS)[0] == utc(2026, 11, 29, 23, 0)
+
+
+def test_a_digest_a_week_after_one_at_midnight_holds_what_was_given_in_between() -> None:
+    # The reproduction: digest Monday 00:00 UTC, appreciation on Monday at noon, and the
+    # tick a week later at 00:01. The ISO week of that tick starts after the appreciation.
+    given = utc(2026, 12, 7, 12, 0)
+    tick = utc(2026, 12, 14, 0, 1)
+    week = due_week(tick, "mon", "00:00", ZoneInfo("UTC"))
+    assert week == "2026-W51"
+    start, end = digest_window(week, "mon", "00:00", ZoneInfo("UTC"))
+    assert start <= given < end
+    assert not week_bounds(week, ZoneInfo("UTC"))[0] <= given
+
+
+def test_after_a_schedule_change_the_digest_starts_where_the_last_one_ended() -> None:
+    friday = utc(2026, 11, 27, 15, 0)  # the 2026-W48 digest, Friday 16:00 in Paris
+    # Moved to Monday 09:00: the next one covers Friday evening to Monday morning.
+    assert digest_window("2026-W49", "mon", "09:00", PARIS, previous_end=friday) == (
+        friday,
+        utc(2026, 11, 30, 8, 0),
+    )
+    # Moved to Tuesday 10:00 in Tokyo: the same rule, whatever the zone.
+    tokyo = ZoneInfo("Asia/Tokyo")
+    assert digest_window("2026-W49", "tue", "10:00", tokyo, previous_end=friday) == (
+        friday,
+        utc(2026, 12, 1, 1, 0),
+    )
+
+
+def test_a_digest_scheduled_before_the_last_one_ended_has_no_days_of_its_own() -> None:
+    # Sunday 23:30 in Honolulu, then moved to Monday 00:30 in Tokyo: the next week's instant
+    # comes 18 hours before the last digest in UTC, and nothing is covered twice.
+    previous_end = scheduled_instant("2026-W48", "sun", "23:30", ZoneInfo("Pacific/Honolulu"))
+    tokyo = ZoneInfo("Asia/Tokyo")
+    assert scheduled_instant("2026-W49", "mon", "00:30", tokyo) < previous_end
+    start, end = digest_window("2026-W49", "mon", "00:30", tokyo, previous_end=previous_end)
+    assert start == end == previous_end
+
+
+def test_a_digest_never_reaches_into_what_a_later_digest_covers() -> None:
+    later_start = utc(2026, 11, 25, 9, 0)  # a later week's digest began here
+    assert digest_window("2026-W48", "fri", "16:00", PARIS, next_start=later_start) == (
+        utc(2026, 11, 20, 15, 0),
+        later_start,
+    )
+    # The previous digest ended after that: nothing is left to this one.
+    start, end = digest_window(
+        "2026-W48",
+        "fri",
+        "16:00",
+        PARIS,
+        previous_end=utc(2026, 11, 26, 9, 0),
+        next_start=later_start,
+    )
+    assert start == end
+
+
+schedules = st.tuples(st.sampled_from(("UTC", "Europe/Paris", *ZONES)).map(ZoneInfo), days, times)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    first=st.dates(min_value=date(2000, 1, 3), max_value=date(2037, 1, 5)),
+    plan=st.lists(st.tuples(schedules, st.booleans()), min_size=2, max_size=30),
+)
+def test_digests_of_consecutive_weeks_tile_time_whatever_the_schedule_changes(
+    first: date, plan: list[tuple[tuple[ZoneInfo, str, str], bool]]
+) -> None:
+    """Each week's digest starts where the last posted one ended, under any schedule; weeks
+    without appreciation post nothing (and record nothing)."""
+    year, number, _ = first.isocalendar()
+    week = f"{year}-W{number:02d}"
+    posted: list[tuple[datetime, datetime]] = []
+    for (zone, day, hhmm), has_appreciation in plan:
+        previous_end = posted[-1][1] if posted else None
+        start, end = digest_window(week, day, hhmm, zone, previous_end=previous_end)
+        assert start <= end
+        assert end <= scheduled_instant(week, day, hhmm, zone) or start == end
+        if previous_end is not None:
+            assert start == previous_end
+        else:
+            assert end - start <= timedelta(days=7, hours=1)
+        if has_appreciation and start < end:
+            posted.append((start, end))
+        week = shift_week(week, 1)
+    for (_, end), (start, _) in pairwise(posted):
+        assert start == end  # no gap, no overlap

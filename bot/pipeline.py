@@ -35,6 +35,7 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
@@ -64,10 +65,13 @@ TOO_LATE = "Sorry, that took me too long to open. Please try again."
 # A worker that stops renewing its claim (it died) loses it after this long.
 LEASE = timedelta(seconds=60)
 RENEW_EVERY_SECONDS = 20.0
-# A request that fails this many times is parked with its error, and the person told once.
-MAX_ATTEMPTS = 5
-# The wait before a failed request's next attempt, doubled each time (1, 2, 4, 8 seconds).
+# A request claimed this many times without succeeding (it failed, or its worker died or
+# hung) is parked with its error, and the person told once.
+MAX_ATTEMPTS = 8
+# The wait before a failed request's next attempt, doubled each time up to a minute (1, 2,
+# 4 ... 32, 60 s): the attempts span two minutes of Slack not answering.
 BACKOFF = timedelta(seconds=1)
+MAX_BACKOFF = timedelta(seconds=60)
 # Slack's trigger_id lives 3 seconds; past this a modal would not open.
 TRIGGER_SECONDS = 2.5
 # How often idle workers look for requests stored by another process.
@@ -331,7 +335,9 @@ class Workers:
         self.clients = runtime.clients
         self.app = app
         self.backoff = backoff
-        self.me = f"{socket.gethostname()}:{os.getpid()}"
+        # Host, process and a random part: unique across containers that share a hostname
+        # or a pid, and across a pid's reuse.
+        self.me = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._threads = [
             threading.Thread(target=self._work, args=(False,), name=f"work-{n}", daemon=True)
             for n in range(threads)
@@ -478,7 +484,7 @@ class Workers:
                     )
                 )
             )
-            dead = [h for h in holders if h and not _alive(h.rsplit(":", 1)[1])]
+            dead = [h for h in holders if h and not _alive(_pid_of(h))]
             if dead:
                 session.execute(
                     update(SlackRequest)
@@ -513,6 +519,13 @@ class Workers:
     def _attempt(self, row: SlackRequest) -> str:
         """Run the request once and record how it went (see metrics.WORKED)."""
         request = _bolt_request(row)
+        if row.attempts > MAX_ATTEMPTS:
+            # Claimed again and again without ever returning: its worker died or hung each
+            # time. It is not run again; the person is told once.
+            log.error("%s was claimed %s times without an outcome; parked", row.key, row.attempts)
+            self._tell(row, request, APOLOGY)
+            self._finish(row, "parked", f"no outcome after {MAX_ATTEMPTS} attempts")
+            return "parked"
         if row.fast and (self.clock() - row.received_at).total_seconds() > TRIGGER_SECONDS:
             log.warning("%s waited too long to open its modal; telling the person", row.key)
             self._tell(row, request, TOO_LATE)
@@ -532,7 +545,7 @@ class Workers:
             self._tell(row, request, APOLOGY)
             self._finish(row, "parked", reason)
             return "parked"
-        delay = self.backoff * 2 ** (row.attempts - 1)
+        delay = min(self.backoff * 2 ** (row.attempts - 1), MAX_BACKOFF)
         log.warning(
             "%s failed (attempt %s), retrying in %s: %s", row.key, row.attempts, delay, reason
         )
@@ -589,6 +602,12 @@ def _bolt_request(row: SlackRequest) -> BoltRequest:
     if row.mode == "socket":
         return BoltRequest(body=json.loads(row.body), mode="socket_mode")
     return BoltRequest(body=row.body, headers=dict(row.headers))
+
+
+def _pid_of(worker: str) -> str:
+    """The process id in a worker's identity (host:pid:random)."""
+    parts = worker.split(":")
+    return parts[1] if len(parts) > 1 else ""
 
 
 def _alive(pid: str) -> bool:

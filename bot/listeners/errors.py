@@ -21,8 +21,11 @@ log = logging.getLogger(__name__)
 
 _SLACK_ID = re.compile(r"[A-Z0-9]{2,30}")
 
+# Said when a request is given up on. Part of it may have been saved before the failure
+# (an appreciation recorded while Slack stopped answering), so it never says nothing was.
 APOLOGY = (
-    "Sorry, something went wrong on my side and nothing was recorded. Please try again in a minute."
+    "Sorry, something went wrong on my side and I couldn't finish that. "
+    "Check your Home before trying again: it may already be saved."
 )
 
 

@@ -238,6 +238,8 @@ def test_a_request_that_keeps_failing_is_parked_and_the_person_told_once(
 
     appreciate(server, slack, f"<@{ANA}> for the handover")
 
+    # Eight attempts, the waits doubling between them (here from 50 ms): about 6 s.
+    slack.wait_for("response_url", 1, timeout=20)
     assert "Sorry, something went wrong" in wait_reply(slack)
     time.sleep(0.5)
     assert len(replies(slack)) == 1

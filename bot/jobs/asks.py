@@ -3,6 +3,7 @@ and the asker when the helper has not answered for two working days."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -12,8 +13,11 @@ from bot.blocks import asks as render
 from bot.domain import Workspace
 from bot.runtime import Runtime
 from bot.services import asks, outbox
+from bot.services.ask_posts import after_sent
 from bot.services.settings import WorkspaceSettings
-from bot.store.models import Ask, Person
+from bot.store.models import Ask, OutboxMessage, Person
+
+log = logging.getLogger(__name__)
 
 MORNING = time(9, 0)
 ANSWER_WITHIN_WORKING_DAYS = 2
@@ -36,6 +40,7 @@ def queue_reminders(
     open_asks = asks.open_in(runtime.db, workspace)
     if not open_asks:
         return 0
+    finish_half_posted(runtime, workspace, open_asks, now)
     zones = _zones(runtime, workspace, {a.helper_id for a in open_asks}, config.timezone)
     messages = []
     for ask in open_asks:
@@ -43,6 +48,31 @@ def queue_reminders(
     if not messages:
         return 0
     return len(outbox.enqueue(runtime.db, workspace, messages))
+
+
+def finish_half_posted(
+    runtime: Runtime, workspace: Workspace, open_asks: list[Ask], now: datetime
+) -> None:
+    """Asks whose post went out but whose thread was never recorded, nor its questions
+    queued (the process stopped, or the database failed, right after the post): finished
+    here, once, from the post the outbox recorded."""
+    unthreaded = {f"ask:{a.id}:post": a for a in open_asks if a.thread_ts is None}
+    if not unthreaded:
+        return
+    with runtime.db.transaction() as session:
+        posted = list(
+            session.scalars(
+                select(OutboxMessage).where(
+                    OutboxMessage.team_id == workspace.team_id,
+                    OutboxMessage.dedupe_key.in_(sorted(unthreaded)),
+                    OutboxMessage.status == "sent",
+                    OutboxMessage.sent_ts.is_not(None),
+                )
+            )
+        )
+    for post in posted:
+        log.warning("finishing %s: its thread and questions were left behind", post.dedupe_key)
+        runtime.sender.deliver(after_sent(runtime.db, post, post.sent_ts, now))
 
 
 def _due_for(workspace: Workspace, ask: Ask, helper_zone: ZoneInfo | None, now: datetime) -> list:

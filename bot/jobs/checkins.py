@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -56,7 +57,7 @@ def queue_checkins(
     workspace: Workspace,
     config: WorkspaceSettings,
     now: datetime,
-    channel_members: set[str] | None = None,
+    channel_members: Collection[str] | Callable[[], Collection[str]] | None = None,
 ) -> int:
     """Queue the check-ins due now; returns how many were newly queued.
 
@@ -71,7 +72,12 @@ def queue_checkins(
     # Thousands of people share a handful of schedules: work each one out once.
     weeks: dict[tuple[str, str, str | None], str | None] = {}
     years: dict[str | None, int | None] = {}
-    for member in checkins.audience(runtime.db, workspace, config, now, channel_members):
+    # A channel's members are asked of Slack only once somebody's check-in is due: until
+    # then everyone who could be in it is looked at (the same people, guests excepted).
+    members_of = channel_members if callable(channel_members) else None
+    given = None if callable(channel_members) else channel_members
+    pool = replace(config, checkin_audience="all") if members_of else config
+    for member in checkins.audience(runtime.db, workspace, pool, now, given):
         schedule = (
             member.checkin_day or config.checkin_day,
             member.checkin_time or config.checkin_time,
@@ -88,6 +94,9 @@ def queue_checkins(
                 years[member.tz] = recap.due_year(local_today, runtime.settings.recap_date)
             if year := years.get(member.tz):
                 recap_years[member.user_id] = year
+    if due and members_of is not None:
+        wanted = set(members_of())
+        due = {uid: week for uid, week in due.items() if uid in wanted}
     if not due:
         return 0
     keys = {uid: f"checkin:{week}:{uid}" for uid, week in due.items()}
@@ -113,8 +122,10 @@ def queue_checkins(
                 log.info("check-ins raced in %s; queueing the rest again", workspace.team_id)
     if queued:
         log.info("queued %s check-ins in %s", len(queued), workspace.team_id)
+    # Everyone due, not only those queued now: a recap left behind by an earlier run (it
+    # failed, or its process stopped after the check-ins) is queued by the next one.
     _queue_recaps(
-        runtime, workspace, config, {u: recap_years[u] for u in queued if u in recap_years}, now
+        runtime, workspace, config, {u: recap_years[u] for u in due if u in recap_years}, now
     )
     return len(queued)
 

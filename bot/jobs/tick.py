@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.clock import fixed_clock, system_clock
@@ -127,6 +128,26 @@ def tick(runtime: Runtime, now: datetime | None = None) -> TickReport:
     return report
 
 
+# A check-in channel's members, as Slack last said, for a few minutes: check-ins stay due
+# for a day, and the scheduler ticks every 15 seconds.
+MEMBERS_FOR = timedelta(minutes=10)
+_members: dict[tuple[str, str], tuple[datetime, set[str]]] = {}
+
+
+def channel_members(client: WebClient, workspace: Workspace, channel: str) -> set[str]:
+    """The members of `channel`, paged from Slack at most every MEMBERS_FOR."""
+    key = (workspace.team_id, channel)
+    now = system_clock()
+    known = _members.get(key)
+    if known is not None and now - known[0] < MEMBERS_FOR:
+        return known[1]
+    members: set[str] = set()
+    for page in client.conversations_members(channel=channel, limit=1000):
+        members.update(page.get("members", []))
+    _members[key] = (now, members)
+    return members
+
+
 def _refresh_sqlite_statistics(runtime: Runtime, now: datetime) -> None:
     """SQLite plans queries from statistics only ANALYZE gathers (PostgreSQL's autovacuum
     keeps its own): without them the digest query is ~75x slower at 100k appreciations."""
@@ -157,8 +178,7 @@ def _workspace_tick(
     refresh_people(runtime, client, workspace, now)
     members = None
     if config.checkin_audience == "channel" and config.checkin_channel:
-        members = set()
-        for page in client.conversations_members(channel=config.checkin_channel, limit=1000):
-            members.update(page.get("members", []))
+        channel = config.checkin_channel
+        members = lambda: channel_members(client, workspace, channel)  # noqa: E731
     report.checkins_queued += queue_checkins(runtime, workspace, config, now, members)
     report.reminders_queued += queue_reminders(runtime, workspace, config, now)

@@ -11,7 +11,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+
+# The PostgreSQL advisory lock migrations take (any constant the app alone uses).
+LOCK_KEY = 0x416476_6F63
 
 
 def _script_location() -> str:
@@ -33,9 +36,14 @@ def upgrade(engine: Engine) -> None:
     On SQLite every process migrates its database as it starts (`advocate run`, `worker`,
     `scheduler`), and SQLite runs DDL without the lock a transaction would take: processes
     started together take turns on a lock file beside the database, and each after the
-    first finds the schema done."""
+    first finds the schema done. On PostgreSQL `advocate migrate` run by several replicas at
+    once takes turns on an advisory lock."""
     config = alembic_config(engine)
     with _sqlite_lock(engine), engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            # Replicas started together on PostgreSQL take turns the same way: a lock held
+            # until this transaction ends, so the next one finds the schema done.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

@@ -347,3 +347,27 @@ def test_message_shortcut_refuses_asking_yourself_on_the_field(
         GIVER,
     )
     assert answer["response_action"] == "errors" and "helper" in answer["errors"]
+
+
+def test_an_ask_whose_questions_were_left_behind_gets_them_from_the_next_tick(
+    server: AppServer, slack: FakeSlack
+) -> None:
+    from bot.jobs.tick import register_token_workspace, tick
+
+    sender = server.runtime.sender
+    follow_ups, sender.on_sent = sender.on_sent, None  # the process stops right after the post
+    ask(server, slack, f"<@{ANA}> review the renewal quote")
+    server.drain()
+    left = the_ask(server)
+    [post] = slack.messages("C111")
+    assert left.thread_ts is None and "anything in the way" not in str(post)
+    sender.on_sent = follow_ups
+
+    register_token_workspace(server.runtime)  # as `advocate tick` does first
+    tick(server.runtime)
+    tick(server.runtime)
+
+    finished = the_ask(server)
+    assert finished.thread_ts == post["ts"]
+    questions = [m for m in thread(slack, finished) if "anything in the way" in m["text"]]
+    assert len(questions) == 1

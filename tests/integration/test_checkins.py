@@ -256,3 +256,25 @@ def test_concurrent_ticks_send_each_checkin_once(
     tick(team)
     for user_id in ZONES:
         assert len(checkins_sent(slack, user_id)) == 1, user_id
+
+
+def test_a_channel_audience_is_paged_only_when_a_check_in_is_due(
+    team: Runtime, slack: FakeSlack, clock: MovableClock
+) -> None:
+    from bot.services import settings as workspace_settings
+
+    before = for_workspace(team.db, WS, team.settings)
+    overrides = {"checkin_audience": "channel", "checkin_channel": "C777"}
+    workspace_settings.save(team.db, WS, "UADMIN", overrides, before, clock())
+    slack.set_response("conversations.members", {"ok": True, "members": list(ZONES)})
+
+    clock.now = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # Wednesday: nobody's is due
+    for _ in range(3):
+        tick(team)
+    assert slack.calls_to("conversations.members") == []
+
+    clock.now = datetime(2026, 11, 30, 17, 45, tzinfo=UTC)  # Monday 09:30 has come everywhere
+    tick(team)
+    tick(team)
+    assert len(slack.calls_to("conversations.members")) == 1
+    assert {uid for uid in ZONES if checkins_sent(slack, uid)} == set(ZONES)

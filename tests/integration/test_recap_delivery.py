@@ -146,3 +146,24 @@ def test_no_recap_date_means_no_recaps(year_of_thanks: Runtime) -> None:
     config = for_workspace(runtime.db, WS, runtime.settings)
     queue_checkins(runtime, WS, config, datetime(2026, 12, 14, 18, tzinfo=UTC))
     assert recaps(runtime) == {}
+
+
+def test_recaps_left_behind_by_a_run_that_stopped_are_queued_by_the_next(
+    year_of_thanks: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.jobs import checkins as fan_out
+
+    runtime = year_of_thanks
+    config = for_workspace(runtime.db, WS, runtime.settings)
+    at = datetime(2026, 12, 14, 18, tzinfo=UTC)  # past 09:30 Monday everywhere
+    # A run that queued the check-ins and stopped before the recaps (killed, or failed).
+    with monkeypatch.context() as patched:
+        patched.setattr(fan_out, "_queue_recaps", lambda *args, **kwargs: None)
+        assert queue_checkins(runtime, WS, config, at) >= len(ZONES)  # and the quiet one
+    assert recaps(runtime) == {}
+
+    assert queue_checkins(runtime, WS, config, at + timedelta(minutes=15)) == 0
+
+    assert set(recaps(runtime).values()) == {f"recap:2026:{u}" for u in ZONES}
+    queue_checkins(runtime, WS, config, at + timedelta(minutes=30))
+    assert len(recaps(runtime)) == len(ZONES)

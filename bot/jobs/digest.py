@@ -93,6 +93,18 @@ def post_digest(
             .values(status="pending", attempts=0, next_attempt_at=now, payload=message)
             .execution_options(synchronize_session=False)
         )
+        # Asked for now: a digest queued while Slack was down is tried at once, not when its
+        # retry comes (the sender's clock, which its retry times are written on).
+        session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.team_id == workspace.team_id,
+                OutboxMessage.dedupe_key == key,
+                OutboxMessage.status == "pending",
+            )
+            .values(next_attempt_at=runtime.sender.clock())
+            .execution_options(synchronize_session=False)
+        )
     found = outbox.find(runtime.db, workspace, key)
     assert found is not None
     [delivery] = runtime.sender.deliver([found.id])

@@ -58,6 +58,25 @@ def test_digest_post_while_slack_is_down_queues_it_and_exits_75(
     assert len(slack.messages("C111")) == 1
 
 
+def test_digest_post_run_again_once_slack_answers_posts_it_now_and_exits_0(
+    week_of_thanks: Runtime, slack: FakeSlack, tmp_path: Path
+) -> None:
+    up = env_for(week_of_thanks, slack)
+    assert run(up, tmp_path, "digest", "preview", "--week", "2026-W48").returncode == 0
+    down = {**up, "SLACK_API_URL": f"http://127.0.0.1:{_free_port()}/api/"}
+    assert run(down, tmp_path, "digest", "post", "--week", "2026-W48").returncode == 75
+
+    # Slack is back; the person runs the command again at once, before the retry is due.
+    again = run(up, tmp_path, "digest", "post", "--week", "2026-W48")
+
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "posted the 2026-W48 digest" in again.stdout
+    assert digests(week_of_thanks) == [("digest:2026-W48:C111", "sent")]
+    assert len(slack.messages("C111")) == 1
+    assert run(up, tmp_path, "tick").returncode == 0
+    assert len(slack.messages("C111")) == 1
+
+
 def test_digest_post_when_slack_answers_503_queues_it_too(
     week_of_thanks: Runtime, slack: FakeSlack, tmp_path: Path
 ) -> None:

@@ -93,7 +93,14 @@ def register(app: App, runtime: Runtime) -> None:
             )
             runtime.sender.deliver(outbox.enqueue(runtime.db, workspace, [tell]))
             return
-        reactions.settle(runtime.db, workspace, reaction, "counted", now, recorded.appreciation_id)
+        if not reactions.settle(
+            runtime.db, workspace, reaction, "counted", now, recorded.appreciation_id
+        ):
+            # Removed while it was being counted: it never was.
+            reactions.take_back(
+                runtime.db, workspace, reaction, recorded.appreciation_id, giver, settings.timezone
+            )
+            return
         mark_used(runtime.db, workspace, [reaction.giver_id, reaction.author_id], now)
         thanks = appreciation.get(runtime.db, workspace, recorded.appreciation_id)
         if thanks is not None:
@@ -161,6 +168,8 @@ def register(app: App, runtime: Runtime) -> None:
             )
             body = render.thread_reply(reaction.author_id, givers, reaction.reaction)
             row = outbox.find(runtime.db, workspace, key)
+            if row is None and not givers:
+                return  # nothing was said in the thread, and there is nothing to say
             if row is None:
                 post = outbox.channel_post(
                     workspace,

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
+from sqlalchemy.orm import Session
 
 from bot.domain import PersonInfo, Workspace
 from bot.store import queries
@@ -91,10 +92,11 @@ def settle(
     status: str,
     now: datetime,
     appreciation_id: int | None = None,
-) -> None:
-    """The claimed row's outcome: counted (with its appreciation) or refused."""
+) -> bool:
+    """The claimed row's outcome: counted (with its appreciation) or refused. False when
+    the reaction was removed meanwhile (the row is withdrawn): the outcome is not kept."""
     with db.transaction() as session:
-        session.execute(
+        result = session.execute(
             update(ReactionThanks)
             .where(*_row(workspace, reaction), ReactionThanks.status == "pending")
             .values(
@@ -104,6 +106,7 @@ def settle(
             )
             .execution_options(synchronize_session=False)
         )
+        return int(getattr(result, "rowcount", 0) or 0) == 1
 
 
 def withdraw(
@@ -115,58 +118,91 @@ def withdraw(
     fallback_tz: str,
 ) -> bool:
     """The reaction was removed: within `WITHDRAW_WINDOW` of counting, the appreciation is
-    deleted and every count it made taken back; later it stays. True when withdrawn."""
+    deleted and every count it made taken back; later it stays. One still being counted is
+    withdrawn too: its count, when it comes, is taken back (`settle` says so). True when
+    withdrawn."""
     with db.transaction() as session:
         row = session.scalar(
             select(ReactionThanks)
             .where(
                 *_row(workspace, reaction),
-                ReactionThanks.status == "counted",
                 ReactionThanks.reaction == reaction.reaction,
-                ReactionThanks.counted_at > now - WITHDRAW_WINDOW,
+                or_(
+                    ReactionThanks.status == "pending",
+                    (ReactionThanks.status == "counted")
+                    & (ReactionThanks.counted_at > now - WITHDRAW_WINDOW),
+                ),
             )
             .with_for_update()
         )
         if row is None:
             return False
-        appreciation = session.scalar(
-            select(Appreciation).where(
-                Appreciation.team_id == workspace.team_id, Appreciation.id == row.appreciation_id
-            )
-        )
+        appreciation_id = row.appreciation_id
         row.status = "withdrawn"
         row.withdrawn_at = now
         row.appreciation_id = None
-        if appreciation is None:
-            return True
-        recipients = appreciation.recipient_ids
-        zone = (giver or PersonInfo(reaction.giver_id)).zone(fallback_tz)
-        day = appreciation.created_at.astimezone(zone).date()
-        session.execute(
-            update(DailyGiving)
-            .where(
-                DailyGiving.team_id == workspace.team_id,
-                DailyGiving.giver_id == reaction.giver_id,
-                DailyGiving.day == day,
-                DailyGiving.given > 0,
-            )
-            .values(given=DailyGiving.given - 1)
-            .execution_options(synchronize_session=False)
-        )
-        session.execute(
-            delete(AppreciationRecipient).where(
-                AppreciationRecipient.team_id == workspace.team_id,
-                AppreciationRecipient.appreciation_id == appreciation.id,
-            )
-        )
-        session.execute(
-            delete(Appreciation).where(
-                Appreciation.team_id == workspace.team_id, Appreciation.id == appreciation.id
-            )
-        )
-        session.flush()
-        queries.recount_all_time(session, workspace, recipients)
+        _take_back(session, workspace, reaction, appreciation_id, giver, fallback_tz)
         return True
+
+
+def take_back(
+    db: Database,
+    workspace: Workspace,
+    reaction: Reaction,
+    appreciation_id: int,
+    giver: PersonInfo | None,
+    fallback_tz: str,
+) -> None:
+    """Delete an appreciation by reaction recorded after its reaction was removed."""
+    with db.transaction() as session:
+        _take_back(session, workspace, reaction, appreciation_id, giver, fallback_tz)
+
+
+def _take_back(
+    session: Session,
+    workspace: Workspace,
+    reaction: Reaction,
+    appreciation_id: int | None,
+    giver: PersonInfo | None,
+    fallback_tz: str,
+) -> None:
+    """Delete the appreciation and every count it made."""
+    if appreciation_id is None:
+        return
+    appreciation = session.scalar(
+        select(Appreciation).where(
+            Appreciation.team_id == workspace.team_id, Appreciation.id == appreciation_id
+        )
+    )
+    if appreciation is None:
+        return
+    recipients = appreciation.recipient_ids
+    zone = (giver or PersonInfo(reaction.giver_id)).zone(fallback_tz)
+    day = appreciation.created_at.astimezone(zone).date()
+    session.execute(
+        update(DailyGiving)
+        .where(
+            DailyGiving.team_id == workspace.team_id,
+            DailyGiving.giver_id == reaction.giver_id,
+            DailyGiving.day == day,
+            DailyGiving.given > 0,
+        )
+        .values(given=DailyGiving.given - 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        delete(AppreciationRecipient).where(
+            AppreciationRecipient.team_id == workspace.team_id,
+            AppreciationRecipient.appreciation_id == appreciation.id,
+        )
+    )
+    session.execute(
+        delete(Appreciation).where(
+            Appreciation.team_id == workspace.team_id, Appreciation.id == appreciation.id
+        )
+    )
+    session.flush()
+    queries.recount_all_time(session, workspace, recipients)
 
 
 def get(db: Database, workspace: Workspace, reaction: Reaction) -> ReactionThanks | None:

@@ -227,3 +227,33 @@ def test_no_reactions_configured_means_reactions_appreciate_nobody(
     assert react.thanks(shipped) == [] and react.replies("C111", shipped) == []
     assert slack.messages(ANA) == []
     assert "Traceback" not in log
+
+
+def test_a_reaction_removed_while_its_add_is_still_being_counted_is_withdrawn(
+    slack: FakeSlack, db: Database, tmp_path: Path
+) -> None:
+    said = slack.add_message("C111", user=ANA, text="Rolled back the deploy")
+    # Counting the add waits on Slack for a while: the removal comes in the meantime.
+    slack.set_delay("conversations.history", 1.5)
+    slack.set_delay("conversations.replies", 1.5)
+    with running(bot_env(slack, db), tmp_path, "run", "--http", "--no-scheduler") as bot:
+        assert bot.client is not None
+        react = Reactions(bot.client, slack, db)
+        react.add(GIVER, ANA, said, settle=False)
+        assert wait_until(lambda: stored(db) == 1 and counting(db), 10)
+        react.remove(GIVER, ANA, said, settle=False)
+        react.settle()
+        slack.set_delay("conversations.history", 0)
+        slack.set_delay("conversations.replies", 0)
+    assert react.thanks(said) == []
+    with db.transaction() as session:
+        [row] = session.scalars(select(ReactionThanks))
+        given = session.scalars(select(DailyGiving.given)).all()
+    assert row.status == "withdrawn" and row.appreciation_id is None
+    assert given in ([], [0])
+    assert react.dms(ANA, "appreciated") == [] and react.replies("C111", said) == []
+
+
+def counting(db: Database) -> bool:
+    with db.transaction() as session:
+        return session.scalar(select(ReactionThanks.status)) == "pending"

@@ -91,8 +91,22 @@ def register_token_workspace(runtime: Runtime) -> None:
             error.response.get("error"),
         )
         return
-    if owner.team_id and not owner.org_wide:
+    if owner.org_wide:
+        # An org-wide token of Enterprise Grid serves every workspace its organisation
+        # approved the app for: each is registered, so its scheduled work runs.
+        for team in org_workspaces(runtime.clients.client_for_org()):
+            workspace = Workspace(str(team["id"]), owner.enterprise_id)
+            workspaces.ensure(runtime.db, workspace, str(team.get("name") or ""), runtime.clock())
+    elif owner.team_id:
         workspaces.ensure(runtime.db, owner.workspace, owner.name, runtime.clock())
+
+
+def org_workspaces(client: WebClient) -> list[dict[str, object]]:
+    """The workspaces an org-wide token may act in (auth.teams.list, paged)."""
+    teams: list[dict[str, object]] = []
+    for page in client.auth_teams_list(limit=1000):
+        teams += [t for t in page.get("teams") or [] if isinstance(t, dict) and t.get("id")]
+    return teams
 
 
 def served(runtime: Runtime) -> list[Workspace]:

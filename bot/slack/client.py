@@ -211,6 +211,10 @@ class SingleWorkspaceClients:
     def token_owner(self) -> TokenOwner:
         return self.owner()
 
+    def client_for_org(self) -> WebClient:
+        """The client of the token itself, for what concerns no one workspace."""
+        return self._client
+
     def serves(self, workspace: Workspace) -> bool:
         return self.owner().serves(workspace)
 

@@ -99,7 +99,8 @@ def _insert(session: Session, table: Any) -> Any:
 def refresh_all(client: WebClient, db: Database, workspace: Workspace, now: datetime) -> int:
     """Read every member from `users.list` (paged) and remember them; returns how many."""
     members: list[PersonInfo] = []
-    for page in client.users_list(limit=200):
+    # team_id: an org-wide token of Enterprise Grid must say which workspace it means.
+    for page in client.users_list(limit=200, team_id=workspace.team_id):
         members += [person_from_slack(user) for user in page.get("members", [])]
     for start in range(0, len(members), 500):
         remember(db, workspace, members[start : start + 500], now)

@@ -410,3 +410,32 @@ def test_oauth_sender_refuses_a_token_of_another_workspace(
     assert result.error == "foreign_workspace"
     assert not slack.calls_to("chat.postMessage")
     assert any("TG2" in r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
+
+
+def test_an_org_wide_token_runs_the_scheduled_work_of_its_organisations_workspaces(
+    db: Database, slack: FakeSlack, tmp_path: Path
+) -> None:
+    slack.add_org_token("xoxb-org", "E1", {"TG1": "Grid one"})
+    for uid in (GIVER, ANA):
+        slack.add_user(uid, tz="Europe/Paris")
+    ours = Workspace("TG1", "E1")
+    now = datetime(2026, 11, 24, 9, tzinfo=UTC)
+    people.remember(db, ours, [PersonInfo(u, u.lower(), "Europe/Paris") for u in (GIVER, ANA)], now)
+    mark_used(db, ours, [GIVER, ANA], now)
+    thank(db, ours, GIVER, ANA, "grid roadmap")
+    env = clean_env(
+        SLACK_BOT_TOKEN="xoxb-org",
+        SLACK_API_URL=slack.url,
+        DATABASE_URL=db.url,
+        ADVOCATE_DIGEST_CHANNEL="C111",
+    )
+
+    for instant in WEEK_OF_TICKS:
+        ticked = run(env, tmp_path, "tick", "--now", instant)
+        assert ticked.returncode == 0, ticked.stderr
+
+    [digest] = [m for m in slack.messages("C111") if "advocates" in m["text"]]
+    assert "grid roadmap" in json.dumps(digest)
+    assert any("buy-in" in json.dumps(m) for m in slack.messages(GIVER)), "no check-in"
+    again = run(env, tmp_path, "digest", "post", "--week", "2026-W48", "--team", "TG1")
+    assert again.returncode == 0 and "already posted" in again.stdout, again.stderr

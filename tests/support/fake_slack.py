@@ -280,10 +280,12 @@ class FakeSlack:
         self._view_counter = 0
         # Bot tokens of other workspaces: auth.test answers for the token's own workspace.
         self._token_teams: dict[str, JsonDict] = {}
+        self._org_teams: dict[str, list[JsonDict]] = {}
         # Tokens of an uninstalled app: every method answers token_revoked, as Slack does.
         self._revoked: set[str] = set()
         self._handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
+            "auth.teams.list": self._auth_teams_list,
             "users.info": self._users_info,
             "users.list": self._users_list,
             "chat.postMessage": self._chat_post_message,
@@ -431,6 +433,19 @@ class FakeSlack:
             self._token_teams[token] = {"team_id": team_id, "team": name}
             if enterprise_id:
                 self._token_teams[token]["enterprise_id"] = enterprise_id
+
+    def add_org_token(self, token: str, enterprise_id: str, teams: dict[str, str]) -> None:
+        """An org-wide bot token of Enterprise Grid: auth.test answers for the organisation
+        (`is_enterprise_install`), auth.teams.list with the workspaces (id: name) it may
+        act in."""
+        with self._lock:
+            self._token_teams[token] = {
+                "team_id": enterprise_id,
+                "team": "Org",
+                "enterprise_id": enterprise_id,
+                "is_enterprise_install": True,
+            }
+            self._org_teams[token] = [{"id": t, "name": n} for t, n in teams.items()]
 
     def revoke(self, token: str) -> None:
         """Uninstall as Slack does: from now on every call with `token` is refused."""
@@ -768,6 +783,13 @@ class FakeSlack:
         }
         answer.update(self._token_teams.get(token, {}))
         return answer
+
+    def _auth_teams_list(self, params: JsonDict, token: str) -> JsonDict:
+        teams = self._org_teams.get(token)
+        if teams is None:
+            # A workspace token: Slack answers with its own workspace.
+            return {"ok": True, "teams": [{"id": self.team_id, "name": "Example"}]}
+        return {"ok": True, "teams": teams, "response_metadata": {"next_cursor": ""}}
 
     def _users_info(self, params: JsonDict, token: str) -> JsonDict:
         user = self._users.get(str(params.get("user", "")))

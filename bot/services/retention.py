@@ -85,7 +85,8 @@ def prune(db: Database, now: datetime, message_days: int) -> dict[str, int]:
         ).all()
         open_asks = _open_asks(session, rows)
         keep = [r.id for r in rows if _still_deduplicates(r.team_id, r.dedupe_key, open_asks)]
-        drop = [r.id for r in rows if r.id not in set(keep)]
+        kept = set(keep)
+        drop = [r.id for r in rows if r.id not in kept]
         if keep:
             session.execute(
                 update(OutboxMessage)
@@ -97,18 +98,23 @@ def prune(db: Database, now: datetime, message_days: int) -> dict[str, int]:
             session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(drop)))
         done["messages erased"] = len(keep)
         done["messages deleted"] = len(drop)
-        # Erased keys: a year's go after a year; an ask's once the ask is closed.
+        # Erased keys: an ask's once the ask is closed (walked in id order, a batch a call,
+        # so that however many asks stay open every key is looked at); a year's after a year.
+        after = _ask_keys_from.get(db.url, 0)
         erased = session.execute(
             select(OutboxMessage.id, OutboxMessage.team_id, OutboxMessage.dedupe_key)
-            .where(OutboxMessage.erased_at.is_not(None), OutboxMessage.erased_at < cutoff)
+            .where(
+                OutboxMessage.erased_at.is_not(None),
+                OutboxMessage.dedupe_key.startswith("ask:"),
+                OutboxMessage.id > after,
+            )
+            .order_by(OutboxMessage.id)
             .limit(BATCH)
         ).all()
+        _ask_keys_from[db.url] = erased[-1].id if len(erased) == BATCH else 0
         open_asks = _open_asks(session, erased)
         stale = [
-            r.id
-            for r in erased
-            if not r.dedupe_key.startswith(KEPT_FOR_A_YEAR)
-            and not _still_deduplicates(r.team_id, r.dedupe_key, open_asks)
+            r.id for r in erased if not _still_deduplicates(r.team_id, r.dedupe_key, open_asks)
         ]
         year_old = now - A_YEAR_AND_A_BIT
         session.execute(
@@ -128,12 +134,17 @@ def prune(db: Database, now: datetime, message_days: int) -> dict[str, int]:
             )
         )
         done["oauth states deleted"] = int(getattr(expired, "rowcount", 0) or 0)
+        # In batches too: the first pass after an upgrade finds a year of them.
+        old_days = select(DailyGiving.id).where(DailyGiving.day < (now - DAILY_COUNTS_FOR).date())
         days = session.execute(
-            delete(DailyGiving).where(DailyGiving.day < (now - DAILY_COUNTS_FOR).date())
+            delete(DailyGiving).where(DailyGiving.id.in_(old_days.limit(BATCH).scalar_subquery()))
         )
         done["daily counts deleted"] = int(getattr(days, "rowcount", 0) or 0)
+        old_nudges = select(CheckinNudge.id).where(CheckinNudge.created_at < now - NUDGES_FOR)
         nudges = session.execute(
-            delete(CheckinNudge).where(CheckinNudge.created_at < now - NUDGES_FOR)
+            delete(CheckinNudge).where(
+                CheckinNudge.id.in_(old_nudges.limit(BATCH).scalar_subquery())
+            )
         )
         done["nudges deleted"] = int(getattr(nudges, "rowcount", 0) or 0)
         # A digest's days tell the next one where to start; a year and a bit is plenty.
@@ -170,6 +181,8 @@ def _open_asks(session: Any, rows: Any) -> set[tuple[str, int]]:
 
 
 _last_pruned: dict[str, float] = {}
+# Where the next walk of erased ask keys starts, per database.
+_ask_keys_from: dict[str, int] = {}
 PRUNE_EVERY = 300.0  # seconds
 
 

@@ -438,8 +438,8 @@ class OutboxMessage(WorkspaceScoped, Base):
     __table_args__ = (
         UniqueConstraint("team_id", "dedupe_key", name="uq_outbox_team_dedupe"),
         Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
-        # What the retention walks: sent and failed messages, oldest first.
-        Index("ix_outbox_status_created", "status", "created_at"),
+        # What the retention walks: sent and failed messages not erased yet, oldest first.
+        Index("ix_outbox_status_erased_created", "status", "erased_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -7,7 +7,7 @@ Create Date: 2026-12-07 13:00:00.000000
 `outbox.claim_token` fences a sender's claim: its renewals and marks touch the row only while
 the token is theirs. `outbox.erased_at` is when a sent message's body was erased (after
 ADVOCATE_MESSAGE_RETENTION_DAYS): only its key is left, while it still deduplicates. The
-index on (status, created_at) is what the retention walks. `bot_tokens.revoked_at` is when
+index on (status, erased_at, created_at) is what the retention walks. `bot_tokens.revoked_at` is when
 the app was uninstalled from the token's workspace: that token never registers it again.
 """
 
@@ -30,7 +30,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column('claim_token', sa.String(length=32), nullable=True))
         batch.add_column(sa.Column('erased_at', bot.store.db.UTCDateTime(), nullable=True))
         batch.create_index('ix_outbox_erased_at', ['erased_at'])
-        batch.create_index('ix_outbox_status_created', ['status', 'created_at'])
+        batch.create_index(
+            'ix_outbox_status_erased_created', ['status', 'erased_at', 'created_at']
+        )
     with op.batch_alter_table('bot_tokens') as batch:
         batch.add_column(sa.Column('revoked_at', bot.store.db.UTCDateTime(), nullable=True))
 
@@ -39,7 +41,7 @@ def downgrade() -> None:
     with op.batch_alter_table('bot_tokens') as batch:
         batch.drop_column('revoked_at')
     with op.batch_alter_table('outbox') as batch:
-        batch.drop_index('ix_outbox_status_created')
+        batch.drop_index('ix_outbox_status_erased_created')
         batch.drop_index('ix_outbox_erased_at')
         batch.drop_column('erased_at')
         batch.drop_column('claim_token')

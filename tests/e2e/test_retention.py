@@ -126,6 +126,12 @@ def test_message_bodies_go_after_the_retention_and_keys_once_they_no_longer_dedu
         nudged = list(session.scalars(select(CheckinNudge.created_at)))
     assert days == [now().date()] and len(nudged) == 1 and now() - nudged[0] < timedelta(days=1)
 
+    # Once its ask is closed, an ask's key no longer stops anything: it goes too.
+    with db.transaction() as session:
+        session.execute(update(Ask).where(Ask.id == open_ask).values(status="done"))
+    assert advocate("tick", env=env, cwd=tmp_path).returncode == 0
+    assert f"ask:{open_ask}:unanswered" not in messages(db)
+
 
 def uninstall_later(db: Database, team: str, days: int) -> None:
     """As if the app had been uninstalled `days` ago (the purge runs on the real clock)."""

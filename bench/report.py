@@ -597,7 +597,7 @@ def retention_sizes(backend: str, data: dict[str, Any]) -> list[str]:
             f"{now['rows']:,}",
             f"{floor[name]:,}" if name in floor else "–",
             f"{now['rows'] - floor[name]:,}" if name in floor else "–",
-            ratio(was["rows"] / now["rows"]) + "×" if now["rows"] else "–",
+            times(was["rows"] / now["rows"]) if now["rows"] else "–",
             megabytes(was["bytes"]),
             megabytes(now["bytes"]),
         ]
@@ -646,6 +646,10 @@ def retention_sizes(backend: str, data: dict[str, Any]) -> list[str]:
         "",
         month,
     ]
+
+
+def times(value: float) -> str:
+    return f"{value:,.0f}×" if value >= 100 else f"{ratio(value)}×"
 
 
 def megabytes(size: float) -> str:

@@ -116,7 +116,7 @@ class AppreciationSeeder:
         span = (end - start).total_seconds()
         for offset in range(0, count, BATCH):
             size = min(BATCH, count - offset)
-            appreciations, recipients = self._batch(size, givers, receivers, start, span, always_to)
+            appreciations, recipients = self.batch(size, givers, receivers, start, span, always_to)
             with self.engine.begin() as connection:
                 bulk_insert(connection, Appreciation, appreciations)
                 bulk_insert(connection, AppreciationRecipient, recipients)
@@ -125,15 +125,18 @@ class AppreciationSeeder:
         with Session(self.engine) as session, session.begin():
             queries.recount_all_time(session, Workspace(TEAM), None)
 
-    def _batch(
+    def batch(
         self,
         size: int,
         givers: Crowd,
         receivers: Crowd,
         start: datetime,
         span: float,
-        always_to: str | None,
+        always_to: str | None = None,
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The rows of `size` appreciations at random instants in `span` seconds from
+        `start`, and of their recipients, not inserted: for a caller that inserts them with
+        rows of its own."""
         rng = self.rng
         from_ = givers.pick(rng, size)
         to = receivers.pick(rng, size * 3)

@@ -52,6 +52,7 @@ def render(results: dict[str, Any]) -> str:
         "home": home,
         "memory": memory,
         "recap": recap,
+        "retention": retention,
     }
     for name, render_section in renderers.items():
         if name in sections:
@@ -517,3 +518,156 @@ def recap(section: dict[str, Any]) -> list[str]:
             rows,
         ),
     ]
+
+
+def retention(section: dict[str, Any]) -> list[str]:
+    days = section["message_days"]
+    lines = [
+        f"### 7. Retention after a year: {section['people']:,} people, "
+        f"{section['appreciations_a_day']:,} appreciations a day",
+        "",
+        f"A year of messages up to {section['end']}, all sent and none erased yet, then "
+        f"`retention.prune(db, now, {days})` every {section['tick_seconds'] / 60:g} minutes "
+        f"of simulated time, {section['ticks']:,} calls, the day's new rows written at its "
+        f"first tick. Each call handles at most {section['batch']:,} messages; the backlog "
+        "is gone at the first call that finds fewer. ms per call.",
+        "",
+    ]
+    rows = []
+    for backend, data in section["backends"].items():
+        calls = data["calls"]
+        backlog, steady, every = calls["backlog"], calls["steady"], calls["all"]
+        hours = calls["backlog_calls"] * section["tick_seconds"] / 3600
+        rows.append(
+            [
+                backend,
+                ms(calls["first"]["ms"]),
+                f"{calls['backlog_calls']:,} ({hours:.1f} h)",
+                ms(backlog["p50_ms"]),
+                ms(backlog["p99_ms"]),
+                ms(backlog["max_ms"]),
+                ms(steady.get("p50_ms", NAN)),
+                ms(steady.get("p99_ms", NAN)),
+                ms(steady.get("max_ms", NAN)),
+                ms(every["p50_ms"]),
+                ms(every["p99_ms"]),
+                ms(every["max_ms"]),
+            ]
+        )
+    lines += table(
+        [
+            "database",
+            "first call",
+            "backlog calls",
+            "backlog p50",
+            "backlog p99",
+            "backlog max",
+            "then p50",
+            "then p99",
+            "then max",
+            "all p50",
+            "all p99",
+            "all max",
+        ],
+        rows,
+    )
+    for backend, data in section["backends"].items():
+        first = data["calls"]["first"]
+        lines += [
+            "",
+            f"{backend}: the first call also deleted {first['daily counts deleted']:,} daily "
+            f"counts, {first['nudges deleted']:,} nudges and {first['oauth states deleted']:,} "
+            "OAuth states, each kind in one statement.",
+        ]
+    for backend, data in section["backends"].items():
+        lines += ["", *retention_sizes(backend, data)]
+    lines += ["", *retention_plans(section)]
+    return lines
+
+
+def retention_sizes(backend: str, data: dict[str, Any]) -> list[str]:
+    before, after, floor = data["before"], data["after"], data["floor"]
+    compacted = data.get("compacted") or {}
+    rows = []
+    for name, was in before["tables"].items():
+        now = after["tables"][name]
+        row = [
+            f"`{name}`",
+            f"{was['rows']:,}",
+            f"{now['rows']:,}",
+            f"{floor[name]:,}" if name in floor else "–",
+            f"{now['rows'] - floor[name]:,}" if name in floor else "–",
+            times(was["rows"] / now["rows"]) if now["rows"] else "–",
+            megabytes(was["bytes"]),
+            megabytes(now["bytes"]),
+        ]
+        if compacted:
+            row.append(megabytes(compacted[name]) if name in compacted else "–")
+        rows.append(row)
+    header = [
+        "table",
+        "rows before",
+        "rows after",
+        "floor",
+        "above floor",
+        "before / after",
+        "MB before",
+        "MB after",
+    ]
+    if compacted:
+        header.append("MB after VACUUM FULL")
+    title = {"sqlite": "SQLite", "postgres": "PostgreSQL"}.get(backend, backend)
+    total = (
+        f"database {megabytes(before['database_bytes'])} MB before, "
+        f"{megabytes(after['database_bytes'])} MB after"
+    )
+    if "free_bytes" in after:
+        total += f", of which {megabytes(after['free_bytes'])} MB free pages"
+    upkeep = data["week"]["upkeep"]
+    passes = ", ".join(f"{what} {n}" for what, n in upkeep["passes"].items()) or "none"
+    added = data["week"]["added"]
+    later = data["a_month_later"]
+    then = later["calls"]["steady"]
+    month = (
+        f"A month later ({later['at']}, every ask closed by then), "
+        f"{later['calls']['backlog_calls']:,} calls worked off the month's messages, then "
+        f"p50 {ms(then.get('p50_ms', NAN))} ms, p99 {ms(then.get('p99_ms', NAN))} ms, max "
+        f"{ms(then.get('max_ms', NAN))} ms per call; erased keys kept "
+        f"{later['erased_keys_left']:,}, keys of closed asks left "
+        f"{later['ask_keys_left']:,} (the rule: 0)."
+    )
+    return [
+        f"**{title}**: {total}. MB: the pages each table and its indexes use "
+        + ("(`pg_total_relation_size`)" if compacted else "(`dbstat`)")
+        + f". The days ticked added {added.get('outbox', 0):,} messages; upkeep between ticks "
+        f"(untimed): {passes}.",
+        "",
+        *table(header, rows),
+        "",
+        month,
+    ]
+
+
+def times(value: float) -> str:
+    return f"{value:,.0f}×" if value >= 100 else f"{ratio(value)}×"
+
+
+def megabytes(size: float) -> str:
+    value = size / 1024 / 1024
+    return f"{value:,.1f}" if value < 10 else f"{value:,.0f}"
+
+
+def retention_plans(section: dict[str, Any]) -> list[str]:
+    lines = []
+    for backend, data in section["backends"].items():
+        if not data.get("plans"):
+            continue
+        lines += [
+            "<details>",
+            f"<summary>Query plans of the last call: {backend}</summary>",
+            "",
+        ]
+        for statement in data["plans"]:
+            lines += ["```sql", statement["sql"], "```", "```text", statement["plan"], "```"]
+        lines += ["", "</details>"]
+    return lines

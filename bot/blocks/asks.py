@@ -290,7 +290,10 @@ def commit_modal(ask: Ask, today: date) -> dict[str, Any]:
         ),
         _date_input("date", "I'll deliver it by", ask.due_on or today, optional=False),
     ]
-    return _modal(COMMIT_MODAL, "Commit", "Commit", blocks, {"ask_id": ask.id})
+    # The helper's today when the form opened: the earliest day it accepts, whenever it is
+    # sent and worked (see listeners/asks.py).
+    metadata = {"ask_id": ask.id, "today": today.isoformat()}
+    return _modal(COMMIT_MODAL, "Commit", "Commit", blocks, metadata)
 
 
 def decline_modal(ask: Ask) -> dict[str, Any]:

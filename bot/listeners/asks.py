@@ -416,9 +416,16 @@ def register(app: App, runtime: Runtime) -> None:
     ) -> None:
         picked = (view["state"]["values"].get("date", {}).get("value") or {}).get("selected_date")
         workspace = workspace_of(context)
-        ask = asks.get(runtime.db, workspace, int(metadata_of(view)["ask_id"]))
-        today = runtime.clock().astimezone(ZoneInfo(ask.timezone if ask else "UTC")).date()
-        if not picked or (ask and date.fromisoformat(picked) < today):
+        metadata = metadata_of(view)
+        ask = asks.get(runtime.db, workspace, int(metadata["ask_id"]))
+        # The earliest day is the helper's today when the form opened, as the form offered
+        # it: the same on the request's thread and on the worker, even after midnight.
+        earliest = _day(metadata.get("today"))
+        if earliest is None:
+            me = helpers_for(client, context)[1](body["user"]["id"])
+            zone = me.zone(ask.timezone if ask else "UTC") if me else ZoneInfo("UTC")
+            earliest = runtime.clock().astimezone(zone).date()
+        if not picked or (ask and date.fromisoformat(picked) < earliest):
             ack(response_action="errors", errors={"date": "Pick today or a later day."})
             return
         ack()
@@ -454,3 +461,10 @@ def register(app: App, runtime: Runtime) -> None:
             "decline",
             reason=reason or None,
         )
+
+
+def _day(text: Any) -> date | None:
+    try:
+        return date.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import date
 from typing import Any
 
 import pytest
@@ -371,3 +372,26 @@ def test_an_ask_whose_questions_were_left_behind_gets_them_from_the_next_tick(
     assert finished.thread_ts == post["ts"]
     questions = [m for m in thread(slack, finished) if "anything in the way" in m["text"]]
     assert len(questions) == 1
+
+
+def test_a_helper_behind_the_asker_can_commit_to_the_day_the_form_offers(
+    server: AppServer, slack: FakeSlack
+) -> None:
+    # 15:00 UTC: Thursday 00:00 in Tokyo for the asker, Wednesday 10:00 in New York for Ana.
+    slack.add_user(GIVER, tz="Asia/Tokyo")
+    slack.add_user(ANA, tz="America/New_York")
+    ask(server, slack, f"<@{ANA}> review the renewal quote")
+    row = the_ask(server)
+    assert row.timezone == "Asia/Tokyo"
+
+    click(server, slack, "ask_commit", row.id, ANA)
+    view = slack.wait_for("views.open")[-1].params["view"]
+    offered = next(b for b in view["blocks"] if b.get("block_id") == "date")["element"]
+    assert offered["initial_date"] == "2026-11-25"  # her today
+    picked = {"date": {"value": {"type": "datepicker", "selected_date": "2026-11-25"}}}
+
+    answer = submit(server, view, picked, ANA)
+
+    assert answer == {}, answer
+    server.drain()
+    assert the_ask(server).committed_on == date(2026, 11, 25)

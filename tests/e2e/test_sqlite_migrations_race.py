@@ -17,14 +17,14 @@ from tests.conftest import POSTGRES_ENV
 from tests.e2e.test_cli import clean_env
 
 
-def test_processes_migrating_a_new_sqlite_database_at_once_all_succeed(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'advocate.db'}"
+def migrated_by_six_at_once(url: str, cwd: Path) -> None:
+    """Six `advocate migrate` started together on `url`: all succeed, the schema at head."""
     env = clean_env(DATABASE_URL=url)
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "bot", "migrate"],
             env=env,
-            cwd=tmp_path,
+            cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -38,6 +38,10 @@ def test_processes_migrating_a_new_sqlite_database_at_once_all_succeed(tmp_path:
         assert migrate.pending(engine) is False
     finally:
         engine.dispose()
+
+
+def test_processes_migrating_a_new_sqlite_database_at_once_all_succeed(tmp_path: Path) -> None:
+    migrated_by_six_at_once(f"sqlite:///{tmp_path / 'advocate.db'}", tmp_path)
 
 
 @pytest.mark.parametrize("backend", ["postgres"])
@@ -54,25 +58,7 @@ def test_six_replicas_migrating_a_new_postgresql_database_at_once_migrate_it_onc
         connection.execute(text(f"CREATE DATABASE {name}"))
     url = make_url(base).set(database=name).render_as_string(hide_password=False)
     try:
-        env = clean_env(DATABASE_URL=url)
-        processes = [
-            subprocess.Popen(
-                [sys.executable, "-m", "bot", "migrate"],
-                env=env,
-                cwd=tmp_path,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for _ in range(6)
-        ]
-        outputs = [p.communicate(timeout=120) for p in processes]
-        assert [p.returncode for p in processes] == [0] * 6, outputs
-        engine = create_engine(url)
-        try:
-            assert migrate.pending(engine) is False
-        finally:
-            engine.dispose()
+        migrated_by_six_at_once(url, tmp_path)
     finally:
         with admin.connect() as connection:
             connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))

@@ -98,20 +98,16 @@ def prune(db: Database, now: datetime, message_days: int) -> dict[str, int]:
             session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(drop)))
         done["messages erased"] = len(keep)
         done["messages deleted"] = len(drop)
-        # Erased keys: an ask's once the ask is closed (walked in id order, a batch a call,
-        # so that however many asks stay open every key is looked at); a year's after a year.
-        after = _ask_keys_from.get(db.url, 0)
+        # Erased keys: an ask's once the ask is closed (only asks' keys are looked at: the
+        # year's, many more, are left to the delete below); a year's after a year.
         erased = session.execute(
             select(OutboxMessage.id, OutboxMessage.team_id, OutboxMessage.dedupe_key)
             .where(
                 OutboxMessage.erased_at.is_not(None),
                 OutboxMessage.dedupe_key.startswith("ask:"),
-                OutboxMessage.id > after,
             )
-            .order_by(OutboxMessage.id)
             .limit(BATCH)
         ).all()
-        _ask_keys_from[db.url] = erased[-1].id if len(erased) == BATCH else 0
         open_asks = _open_asks(session, erased)
         stale = [
             r.id for r in erased if not _still_deduplicates(r.team_id, r.dedupe_key, open_asks)
@@ -181,8 +177,6 @@ def _open_asks(session: Any, rows: Any) -> set[tuple[str, int]]:
 
 
 _last_pruned: dict[str, float] = {}
-# Where the next walk of erased ask keys starts, per database.
-_ask_keys_from: dict[str, int] = {}
 PRUNE_EVERY = 300.0  # seconds
 
 

@@ -64,7 +64,11 @@ def erased_body(now: datetime) -> dict[str, Any]:
 
 def prune(db: Database, now: datetime, message_days: int) -> dict[str, int]:
     """Erase message bodies past their retention and delete what no longer deduplicates,
-    expired OAuth states included. Returns how many rows of each kind."""
+    expired OAuth states included. Returns how many rows of each kind.
+
+    Every walk of the outbox goes through its (status, erased_at, created_at) index: only
+    sent and failed messages are ever erased. (With an index on erased_at alone, SQLite's
+    planner walked every unerased message on each call: 40 ms at 100,000 messages.)"""
     cutoff = now - timedelta(days=message_days)
     done = {
         "messages erased": 0,
@@ -103,6 +107,7 @@ def prune(db: Database, now: datetime, message_days: int) -> dict[str, int]:
         erased = session.execute(
             select(OutboxMessage.id, OutboxMessage.team_id, OutboxMessage.dedupe_key)
             .where(
+                OutboxMessage.status.in_(("sent", "failed")),
                 OutboxMessage.erased_at.is_not(None),
                 OutboxMessage.dedupe_key.startswith("ask:"),
             )
@@ -115,8 +120,9 @@ def prune(db: Database, now: datetime, message_days: int) -> dict[str, int]:
         year_old = now - A_YEAR_AND_A_BIT
         session.execute(
             delete(OutboxMessage).where(
-                OutboxMessage.created_at < year_old,
+                OutboxMessage.status.in_(("sent", "failed")),
                 OutboxMessage.erased_at.is_not(None),
+                OutboxMessage.created_at < year_old,
                 or_(*(OutboxMessage.dedupe_key.startswith(p) for p in KEPT_FOR_A_YEAR)),
             )
         )

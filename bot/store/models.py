@@ -464,7 +464,7 @@ class OutboxMessage(WorkspaceScoped, Base):
     last_error: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime]
     # When its body was erased (services/retention.py): only the key is left.
-    erased_at: Mapped[datetime | None] = mapped_column(index=True)
+    erased_at: Mapped[datetime | None]
 
 
 class BotToken(Base):

@@ -29,7 +29,6 @@ def upgrade() -> None:
     with op.batch_alter_table('outbox') as batch:
         batch.add_column(sa.Column('claim_token', sa.String(length=32), nullable=True))
         batch.add_column(sa.Column('erased_at', bot.store.db.UTCDateTime(), nullable=True))
-        batch.create_index('ix_outbox_erased_at', ['erased_at'])
         batch.create_index(
             'ix_outbox_status_erased_created', ['status', 'erased_at', 'created_at']
         )
@@ -42,6 +41,5 @@ def downgrade() -> None:
         batch.drop_column('revoked_at')
     with op.batch_alter_table('outbox') as batch:
         batch.drop_index('ix_outbox_status_erased_created')
-        batch.drop_index('ix_outbox_erased_at')
         batch.drop_column('erased_at')
         batch.drop_column('claim_token')

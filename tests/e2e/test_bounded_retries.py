@@ -80,6 +80,11 @@ def test_slack_down_for_a_while_during_appreciate_records_and_posts_once_and_say
     env = bot_env(slack, db, SLACK_API_URL=f"{through}/api/")
     with running(env, tmp_path, "run", "--http", "--no-scheduler") as bot:
         assert bot.client is not None
+        # The app is up and has worked a request (its worker process ready) when Slack goes.
+        bot.client.command(
+            command="/appreciate", text="help", user_id=GIVER, response_url=slack.response_url()
+        )
+        assert wait_until(lambda: slack.response_url_posts(), 30)
         proxy.cut()
         status, _ = bot.client.command(
             command="/appreciate",

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from bot.jobs.tick import register_token_workspace, tick
+from bot.pipeline import MAX_ATTEMPTS
 from tests.conftest import ANA, BEN, GIVER, SIGNING_SECRET, AppServer
 from tests.support.fake_slack import FakeSlack
 from tests.support.slack_requests import (
@@ -180,7 +181,8 @@ def test_text_people_type_is_never_used_as_a_log_format_string(
     caplog.set_level(logging.DEBUG)
     server.reconfigure()  # Bolt's loggers take the root logger's level when the app is built
     # users.info failing sends each request down the error path, which logs the failure.
-    slack.fail_next("users.info", status=500, times=20)
+    # Three requests, each through all its attempts.
+    slack.fail_next("users.info", status=500, times=3 * MAX_ATTEMPTS)
     bait = f"for the fix {FORMAT_BAIT}"
 
     by_command = command(server, slack, "/appreciate", f"<@{ANA}> {bait}", "appreciate")
@@ -196,7 +198,8 @@ def test_text_people_type_is_never_used_as_a_log_format_string(
         },
         GIVER,
     )
-    slack.wait_for("chat.postMessage")  # the apology, by DM: a modal has no response_url
+    # The apology, by DM (a modal has no response_url), after its eight attempts.
+    slack.wait_for("chat.postMessage", timeout=20)
 
     assert "something went wrong" in by_command
     assert "something went wrong" in asked

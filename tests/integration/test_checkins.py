@@ -259,9 +259,12 @@ def test_concurrent_ticks_send_each_checkin_once(
 
 
 def test_a_channel_audience_is_paged_only_when_a_check_in_is_due(
-    team: Runtime, slack: FakeSlack, clock: MovableClock
+    team: Runtime, slack: FakeSlack, clock: MovableClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from bot.jobs import tick as ticks
     from bot.services import settings as workspace_settings
+
+    monkeypatch.setattr(ticks, "_members", {})  # what an earlier test's ticks remembered
 
     before = for_workspace(team.db, WS, team.settings)
     overrides = {"checkin_audience": "channel", "checkin_channel": "C777"}

@@ -40,7 +40,7 @@ from waitress import serve
 from bench.common import BOT_TOKEN
 
 THREADS = 8  # as in bot.web.serve
-WORK_THREADS = 16  # as bot.listeners.work.WORKERS
+WORK_THREADS = 16  # as bot.pipeline.WORKERS
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 

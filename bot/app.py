@@ -1,4 +1,5 @@
-"""build_app: the Bolt app with every listener registered; nothing else happens here."""
+"""The two Bolt apps of the request pipeline (bot/pipeline.py), with their listeners;
+nothing else happens here."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 from slack_bolt import App, BoltContext, BoltResponse
 
 from bot import listeners
-from bot.listeners.work import Role
 from bot.logs import install_redaction
 from bot.pipeline import Pipeline, Workers
 from bot.runtime import Runtime
@@ -24,24 +24,31 @@ def build_pipeline(
     runtime: Runtime, *, socket_mode: bool = False, verify_token: bool = False
 ) -> Pipeline:
     """The request's side of the pipeline (bot/pipeline.py): persist and acknowledge."""
-    answers = build_app(runtime, role="answer", socket_mode=socket_mode, verify_token=verify_token)
+    answers = build_app(
+        runtime,
+        listeners.register_answers,
+        socket_mode=socket_mode,
+        verify_token=verify_token,
+    )
     return Pipeline(runtime.db, answers)
 
 
 def build_workers(runtime: Runtime, **options: Any) -> Workers:
     """The workers' side: claim stored requests and run their listeners."""
-    return Workers(runtime, build_app(runtime, role="work", verify_requests=False), **options)
+    app = build_app(runtime, listeners.register, verify_requests=False)
+    return Workers(runtime, app, **options)
 
 
 def build_app(
     runtime: Runtime,
+    register: Callable[[App, Runtime], None],
     *,
-    role: Role = "work",
     socket_mode: bool = False,
     verify_token: bool = False,
     verify_requests: bool = True,
 ) -> App:
-    """The Bolt app in one of its two roles (see bot/listeners/work.py).
+    """A Bolt app with the listeners `register` gives it: those that answer on the
+    request's thread (form checks), or those that work stored requests.
 
     Every HTTP request's signature is verified; only Socket Mode, whose connection is itself
     authenticated, skips it, and the workers, which run requests verified when they came.
@@ -69,7 +76,7 @@ def build_app(
         remember_workspaces(app, runtime)
     else:
         serve_own_workspace(app, runtime)
-    listeners.register(app, runtime, role)
+    register(app, runtime)
     return app
 
 

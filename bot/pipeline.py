@@ -17,12 +17,12 @@ ends (at once, when the worker was on this machine). Running a request twice doe
 its effects are keyed (an appreciation by its trigger, every message by its outbox key).
 
 What is answered at once and never stored: URL verification, SSL checks, options for
-menus. A view submission first runs its listener until the listener acknowledges it, on the
-request's thread, so that field errors go back with the answer (and nothing is stored);
-a clean submission is stored, and its listener runs again on a worker, where the ack is a
-no-op. A request that opens a modal (`fast`) is claimed before any other and by workers of
-its own; when it waited so long that its trigger has expired, the person is told to try
-again instead.
+menus. A view submission is checked by its form on the request's thread, so that field
+errors go back with the answer (and nothing is stored); a clean submission is stored with
+the values its check accepted, which a worker applies (bot/listeners/forms.py). A
+request that opens a modal (`fast`) is claimed before any other and by workers of its
+own; when it waited so long that its trigger has expired, the person is told to try again
+instead.
 
 Each step is counted (bot/metrics.py: at the ack, each attempt, database errors survived),
 and every line logged while a request is answered or worked carries its workspace, kind
@@ -52,7 +52,7 @@ from bot import metrics
 from bot.clock import system_clock
 from bot.listeners import MODAL_ACTIONS
 from bot.listeners.errors import APOLOGY, failure_of, reply_to_person
-from bot.listeners.work import WORKERS
+from bot.listeners.forms import ACCEPTED
 from bot.logs import about_request
 from bot.runtime import Runtime
 from bot.store.db import Database, insert_ignoring_conflicts
@@ -80,6 +80,9 @@ POLL_SECONDS = 0.05
 IDLE_SECONDS = 5.0
 # Done requests are kept this long: the window in which Slack retries a delivery.
 KEEP_DONE = timedelta(days=1)
+# Requests one worker process runs at once, and a couple more that take only those that
+# open a modal.
+WORKERS = 16
 FAST_WORKERS = 2
 
 
@@ -188,8 +191,8 @@ class Pipeline:
     ) -> None:
         self.db = db
         self.clock = system_clock
-        # The Bolt app that answers what is answered at once, and view submissions up to
-        # their ack (its listeners stop there: see bot/listeners/work.py).
+        # The Bolt app that answers what is answered at once, and checks view submissions
+        # (bot/listeners/forms.py).
         self.answers = answers
         # Called after a new request is stored, with whether it opens a modal: wakes
         # workers in this process.
@@ -222,7 +225,7 @@ class Pipeline:
         answer = BoltResponse(status=200, body="")
         if delivery.kind == "view":
             answer = self.answers.dispatch(request)
-            if answer.status != 200 or "errors" in str(answer.body):
+            if answer.status != 200 or request.context.get(ACCEPTED) is None:
                 return "answered", answer
         try:
             new = self._persist(request, delivery)
@@ -248,6 +251,7 @@ class Pipeline:
             "mode": "socket" if socket_mode else "http",
             "body": json.dumps(request.body) if socket_mode else request.raw_body,
             "headers": {} if socket_mode else {k: list(v) for k, v in request.headers.items()},
+            "accepted": request.context.get(ACCEPTED),
             "fast": delivery.fast,
             "status": "pending",
             "attempts": 0,
@@ -572,6 +576,7 @@ class Workers:
                     last_error=error,
                     body="" if status == "done" else SlackRequest.body,
                     headers={} if status == "done" else SlackRequest.headers,
+                    accepted=None if status == "done" else SlackRequest.accepted,
                 )
                 .execution_options(synchronize_session=False)
             )
@@ -599,9 +604,10 @@ def purge_done(db: Database, now: datetime) -> int:
 
 
 def _bolt_request(row: SlackRequest) -> BoltRequest:
+    context = {ACCEPTED: row.accepted} if row.accepted is not None else None
     if row.mode == "socket":
-        return BoltRequest(body=json.loads(row.body), mode="socket_mode")
-    return BoltRequest(body=row.body, headers=dict(row.headers))
+        return BoltRequest(body=json.loads(row.body), mode="socket_mode", context=context)
+    return BoltRequest(body=row.body, headers=dict(row.headers), context=context)
 
 
 def _pid_of(worker: str) -> str:

@@ -43,7 +43,7 @@ def run_workers(
     from bot import metrics
     from bot.app import build_workers
     from bot.jobs.tick import register_token_workspace
-    from bot.listeners.work import WORKERS
+    from bot.pipeline import WORKERS
     from bot.runtime import Runtime
     from bot.store.db import Database
 

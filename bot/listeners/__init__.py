@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import cast
+from collections.abc import Callable
+from typing import Any, cast
 
 from slack_bolt import App
 
@@ -23,7 +24,8 @@ from bot.listeners import (
     shortcuts,
     views,
 )
-from bot.listeners.work import ListenerApp, Role
+from bot.listeners.errors import guarded
+from bot.listeners.forms import Form, apply_on, check_on
 from bot.runtime import Runtime
 
 # Buttons whose listener opens a modal: their trigger_id lives 3 seconds, so the pipeline
@@ -46,16 +48,52 @@ MODAL_ACTIONS = frozenset(
 )
 
 
-def register(app: App, runtime: Runtime, role: Role) -> None:
-    """Every listener, each run as `role` wants (see bot/listeners/work.py)."""
+class _Guarded:
+    """The Bolt app as listeners see it: every listener registered through it is guarded
+    (bot/listeners/errors.py)."""
+
+    def __init__(self, app: App) -> None:
+        self._app = app
+
+    def __getattr__(self, name: str) -> Any:
+        register = getattr(self._app, name)
+        if name not in ("command", "action", "shortcut", "event"):
+            return register
+
+        def listener_for(*args: Any, **kwargs: Any) -> Callable[..., Any]:
+            decorate = register(*args, **kwargs)
+            return lambda listener: decorate(guarded(listener))
+
+        return listener_for
+
+
+def forms(runtime: Runtime) -> list[Form]:
+    """Every form (modal submission) of the app."""
+    return [
+        *views.forms(runtime),
+        *asks.forms(runtime),
+        *listening.forms(runtime),
+        *settings.forms(runtime),
+    ]
+
+
+def register_answers(app: App, runtime: Runtime) -> None:
+    """The app that answers on the request's thread: nothing reaches its listeners but
+    view submissions (bot/pipeline.py), each checked by its form before the modal closes."""
     errors.register(app, runtime)
-    guarded = cast(App, ListenerApp(app, role))
-    events.register(guarded, runtime)
-    commands.register(guarded, runtime)
-    shortcuts.register(guarded, runtime)
-    actions.register(guarded, runtime)
-    views.register(guarded, runtime)
-    asks.register(guarded, runtime)
-    listening.register(guarded, runtime)
-    reactions.register(guarded, runtime)
-    settings.register(guarded, runtime)
+    check_on(app, forms(runtime))
+
+
+def register(app: App, runtime: Runtime) -> None:
+    """The app that works stored requests: every listener, and every form's apply."""
+    errors.register(app, runtime)
+    guarded_app = cast(App, _Guarded(app))
+    events.register(guarded_app, runtime)
+    commands.register(guarded_app, runtime)
+    shortcuts.register(guarded_app, runtime)
+    actions.register(guarded_app, runtime)
+    asks.register(guarded_app, runtime)
+    listening.register(guarded_app, runtime)
+    reactions.register(guarded_app, runtime)
+    settings.register(guarded_app, runtime)
+    apply_on(app, forms(runtime))

@@ -22,10 +22,10 @@ from bot.errors import UserError
 from bot.listeners.common import (
     ask_said_in_private,
     lookup_with,
-    metadata_of,
     tell,
     workspace_of,
 )
+from bot.listeners.forms import Form, Refused, Submission
 from bot.listeners.modals import open_appreciation_modal
 from bot.runtime import Runtime
 from bot.services import ask_posts, asks
@@ -56,66 +56,96 @@ def parse_ask_text(text: str) -> tuple[str, str, str | None]:
     return person.group(1), request, when
 
 
+def helpers_for(runtime: Runtime, client: WebClient, context: BoltContext) -> tuple[Workspace, Any]:
+    workspace = workspace_of(context)
+    return workspace, lookup_with(runtime, client, workspace)
+
+
+def begin(
+    runtime: Runtime,
+    client: WebClient,
+    workspace: Workspace,
+    lookup: Any,
+    *,
+    asker_id: str,
+    helper_id: str,
+    request: str,
+    channel_id: str,
+    due_on: date | None,
+    asker: PersonInfo | None,
+    source_key: str,
+    thread_ts: str | None,
+) -> str:
+    asks.check_new(asker_id, helper_id, request)
+    helper = lookup(helper_id)
+    if helper is None:
+        raise UserError(f"I couldn't find <@{helper_id}> in this workspace.")
+    if helper.is_bot:
+        raise UserError(f"<@{helper_id}> is a bot. Ask the person behind the work.")
+    if helper.deleted:
+        raise UserError(f"<@{helper_id}> is no longer active here.")
+    info = runtime.conversations.info(client, workspace.team_id, channel_id)
+    problem = ask_status.channel_problem(client, channel_id, info)
+    if problem:
+        raise UserError(problem)
+    now = runtime.clock()
+    zone = asker.zone(runtime.settings.timezone).key if asker else runtime.settings.timezone
+    ask, new = asks.start(
+        runtime.db,
+        workspace,
+        asker_id=asker_id,
+        helper_id=helper_id,
+        request=request,
+        channel_id=channel_id,
+        due_on=due_on,
+        timezone=zone,
+        source_key=source_key,
+        now=now,
+        thread_ts=thread_ts,
+        said_in_private=info is None or conversations.is_private(info),
+    )
+    if not new:
+        return "That ask is already posted; nothing was sent twice."
+    mark_used(runtime.db, workspace, [asker_id, helper_id], now)
+    deliveries = runtime.sender.deliver(ask_posts.first_posts(runtime.db, workspace, ask, now))
+    if any(d.status == "failed" for d in deliveries):
+        return "I recorded your ask but couldn't post it in this channel."
+    if any(d.status == "pending" for d in deliveries):
+        return "Your ask is recorded; Slack is slow, so it will appear in a moment."
+    return (
+        f"Asked <@{helper_id}>. I'll ask them about obstacles and a commitment in the "
+        "thread, and remind you both as the date comes."
+    )
+
+
+def ask_from(runtime: Runtime, action: dict[str, Any], workspace: Workspace) -> Any:
+    try:
+        return asks.require(runtime.db, workspace, int(action.get("value") or ""))
+    except ValueError:
+        raise UserError("That button no longer works.") from None
+
+
+def after_change(
+    runtime: Runtime, client: WebClient, workspace: Workspace, ask: Any, event: str
+) -> None:
+    runtime.sender.deliver(ask_posts.event_post(runtime.db, workspace, ask, event, runtime.clock()))
+    ask_status.refresh(client, ask)
+
+
+def transition(
+    runtime: Runtime,
+    client: WebClient,
+    workspace: Workspace,
+    ask_id: int,
+    user_id: str,
+    event: str,
+    **changes: Any,
+) -> None:
+    ask = asks.apply(runtime.db, workspace, ask_id, user_id, event, runtime.clock(), **changes)
+    after_change(runtime, client, workspace, ask, event)
+
+
 def register(app: App, runtime: Runtime) -> None:
-    def helpers_for(client: WebClient, context: BoltContext) -> tuple[Workspace, Any]:
-        workspace = workspace_of(context)
-        return workspace, lookup_with(runtime, client, workspace)
-
-    def begin(
-        client: WebClient,
-        workspace: Workspace,
-        lookup: Any,
-        *,
-        asker_id: str,
-        helper_id: str,
-        request: str,
-        channel_id: str,
-        due_on: date | None,
-        asker: PersonInfo | None,
-        source_key: str,
-        thread_ts: str | None,
-    ) -> str:
-        asks.check_new(asker_id, helper_id, request)
-        helper = lookup(helper_id)
-        if helper is None:
-            raise UserError(f"I couldn't find <@{helper_id}> in this workspace.")
-        if helper.is_bot:
-            raise UserError(f"<@{helper_id}> is a bot. Ask the person behind the work.")
-        if helper.deleted:
-            raise UserError(f"<@{helper_id}> is no longer active here.")
-        info = runtime.conversations.info(client, workspace.team_id, channel_id)
-        problem = ask_status.channel_problem(client, channel_id, info)
-        if problem:
-            raise UserError(problem)
-        now = runtime.clock()
-        zone = asker.zone(runtime.settings.timezone).key if asker else runtime.settings.timezone
-        ask, new = asks.start(
-            runtime.db,
-            workspace,
-            asker_id=asker_id,
-            helper_id=helper_id,
-            request=request,
-            channel_id=channel_id,
-            due_on=due_on,
-            timezone=zone,
-            source_key=source_key,
-            now=now,
-            thread_ts=thread_ts,
-            said_in_private=info is None or conversations.is_private(info),
-        )
-        if not new:
-            return "That ask is already posted; nothing was sent twice."
-        mark_used(runtime.db, workspace, [asker_id, helper_id], now)
-        deliveries = runtime.sender.deliver(ask_posts.first_posts(runtime.db, workspace, ask, now))
-        if any(d.status == "failed" for d in deliveries):
-            return "I recorded your ask but couldn't post it in this channel."
-        if any(d.status == "pending" for d in deliveries):
-            return "Your ask is recorded; Slack is slow, so it will appear in a moment."
-        return (
-            f"Asked <@{helper_id}>. I'll ask them about obstacles and a commitment in the "
-            "thread, and remind you both as the date comes."
-        )
-
     @app.command("/ask")
     def ask_command(
         ack: Ack,
@@ -135,7 +165,7 @@ def register(app: App, runtime: Runtime) -> None:
                 "`by EOD`."
             )
             return
-        workspace, lookup = helpers_for(client, context)
+        workspace, lookup = helpers_for(runtime, client, context)
         helper_id, request, when = parse_ask_text(text)
         asker = lookup(command["user_id"])
         due = None
@@ -144,6 +174,7 @@ def register(app: App, runtime: Runtime) -> None:
             due = parse_due(when, runtime.clock(), zone or ZoneInfo(runtime.settings.timezone))
         respond(
             begin(
+                runtime,
                 client,
                 workspace,
                 lookup,
@@ -183,77 +214,6 @@ def register(app: App, runtime: Runtime) -> None:
             view=render.ask_modal(helper=None, request="", metadata={}),
         )
 
-    @app.view(render.ASK_MODAL)
-    def ask_submitted(
-        ack: Ack,
-        body: dict[str, Any],
-        view: dict[str, Any],
-        client: WebClient,
-        context: BoltContext,
-    ) -> None:
-        state = view["state"]["values"]
-        asker_id = body["user"]["id"]
-        helper_id = (state.get("helper", {}).get("value") or {}).get("selected_user") or ""
-        request = ((state.get("request", {}).get("value") or {}).get("value") or "").strip()
-        due_text = (state.get("due", {}).get("value") or {}).get("selected_date")
-        try:
-            asks.check_new(asker_id, helper_id, request)
-        except UserError as error:
-            field = "helper" if helper_id == asker_id else "request"
-            ack(response_action="errors", errors={field: error.message})
-            return
-        ack()
-        metadata = metadata_of(view)
-        channel_id = metadata.get("channel_id") or (
-            (state.get("channel", {}).get("value") or {}).get("selected_conversation") or ""
-        )
-        workspace, lookup = helpers_for(client, context)
-        asker = lookup(asker_id)
-        try:
-            due = date.fromisoformat(due_text) if due_text else None
-            if due is not None:
-                zone = asker.zone(runtime.settings.timezone) if asker else ZoneInfo("UTC")
-                due = parse_due(due.isoformat(), runtime.clock(), zone)
-            summary = begin(
-                client,
-                workspace,
-                lookup,
-                asker_id=asker_id,
-                helper_id=helper_id,
-                request=request,
-                channel_id=channel_id,
-                due_on=due,
-                asker=asker,
-                source_key=f"view:{view['id']}",
-                thread_ts=metadata.get("message_ts"),
-            )
-        except UserError as error:
-            summary = f"Not asked: {error.message}"
-        tell(client, summary, user_id=asker_id, channel_id=channel_id)
-
-    def ask_from(action: dict[str, Any], workspace: Workspace) -> Any:
-        try:
-            return asks.require(runtime.db, workspace, int(action.get("value") or ""))
-        except ValueError:
-            raise UserError("That button no longer works.") from None
-
-    def after_change(client: WebClient, workspace: Workspace, ask: Any, event: str) -> None:
-        runtime.sender.deliver(
-            ask_posts.event_post(runtime.db, workspace, ask, event, runtime.clock())
-        )
-        ask_status.refresh(client, ask)
-
-    def transition(
-        client: WebClient,
-        workspace: Workspace,
-        ask_id: int,
-        user_id: str,
-        event: str,
-        **changes: Any,
-    ) -> None:
-        ask = asks.apply(runtime.db, workspace, ask_id, user_id, event, runtime.clock(), **changes)
-        after_change(client, workspace, ask, event)
-
     @app.action(render.NO_OBSTACLES)
     def no_obstacles(
         ack: Ack,
@@ -264,7 +224,7 @@ def register(app: App, runtime: Runtime) -> None:
     ) -> None:
         ack()
         workspace = workspace_of(context)
-        ask = ask_from(action, workspace)
+        ask = ask_from(runtime, action, workspace)
         asks.check_role(ask, body["user"]["id"], "helper")
         runtime.sender.deliver(
             ask_posts.event_post(runtime.db, workspace, ask, "no_obstacles", runtime.clock())
@@ -279,7 +239,7 @@ def register(app: App, runtime: Runtime) -> None:
         context: BoltContext,
     ) -> None:
         ack()
-        ask = ask_from(action, workspace_of(context))
+        ask = ask_from(runtime, action, workspace_of(context))
         asks.check_role(ask, body["user"]["id"], "helper")
         client.views_open(trigger_id=body["trigger_id"], view=render.obstacle_modal(ask))
 
@@ -292,8 +252,8 @@ def register(app: App, runtime: Runtime) -> None:
         context: BoltContext,
     ) -> None:
         ack()
-        workspace, lookup = helpers_for(client, context)
-        ask = ask_from(action, workspace)
+        workspace, lookup = helpers_for(runtime, client, context)
+        ask = ask_from(runtime, action, workspace)
         asks.check_can(ask, body["user"]["id"], "commit")
         me = lookup(body["user"]["id"])
         zone = me.zone(ask.timezone) if me else ZoneInfo(ask.timezone)
@@ -309,7 +269,7 @@ def register(app: App, runtime: Runtime) -> None:
         context: BoltContext,
     ) -> None:
         ack()
-        ask = ask_from(action, workspace_of(context))
+        ask = ask_from(runtime, action, workspace_of(context))
         asks.check_can(ask, body["user"]["id"], "decline")
         client.views_open(trigger_id=body["trigger_id"], view=render.decline_modal(ask))
 
@@ -324,8 +284,8 @@ def register(app: App, runtime: Runtime) -> None:
         ack()
         workspace = workspace_of(context)
         event = action["action_id"].removeprefix("ask_")
-        ask = ask_from(action, workspace)
-        transition(client, workspace, ask.id, body["user"]["id"], event)
+        ask = ask_from(runtime, action, workspace)
+        transition(runtime, client, workspace, ask.id, body["user"]["id"], event)
 
     @app.action(re.compile(f"^({render.OBSTACLE_HANDLING}|{render.OBSTACLE_RESOLVED})$"))
     def obstacle_answer(
@@ -361,7 +321,7 @@ def register(app: App, runtime: Runtime) -> None:
         context: BoltContext,
     ) -> None:
         ack()
-        ask = ask_from(action, workspace_of(context))
+        ask = ask_from(runtime, action, workspace_of(context))
         asks.check_role(ask, body["user"]["id"], "asker")
         open_appreciation_modal(
             client,
@@ -375,28 +335,73 @@ def register(app: App, runtime: Runtime) -> None:
             said_in=ask.channel_id if ask_said_in_private(runtime, client, ask) else None,
         )
 
-    @app.view(render.OBSTACLE_MODAL)
-    def obstacle_submitted(
-        ack: Ack,
-        body: dict[str, Any],
-        view: dict[str, Any],
-        client: WebClient,
-        context: BoltContext,
-    ) -> None:
-        text = (
-            (view["state"]["values"].get("description", {}).get("value") or {}).get("value") or ""
-        ).strip()
+
+def forms(runtime: Runtime) -> list[Form]:
+    """The ask's forms: each checked before its modal closes, applied once after."""
+
+    def check_ask(form: Submission) -> dict[str, Any]:
+        helper_id = str(form.value("helper", "selected_user") or "")
+        request = form.text("request")
+        try:
+            asks.check_new(form.user_id, helper_id, request)
+        except UserError as error:
+            field = "helper" if helper_id == form.user_id else "request"
+            raise Refused({field: error.message}) from None
+        due = form.value("due", "selected_date")
+        if due:
+            # The asker's day: a date they pick is read in their timezone.
+            asker = lookup_with(runtime, form.client, form.workspace)(form.user_id)
+            zone = asker.zone(runtime.settings.timezone) if asker else ZoneInfo("UTC")
+            try:
+                due = parse_due(due, runtime.clock(), zone).isoformat()
+            except UserError as error:
+                raise Refused({"due": error.message}) from None
+        return {
+            "helper_id": helper_id,
+            "request": request,
+            "due_on": due or None,
+            "channel_id": form.metadata.get("channel_id")
+            or form.value("channel", "selected_conversation")
+            or "",
+            "thread_ts": form.metadata.get("message_ts"),
+        }
+
+    def apply_ask(form: Submission, accepted: dict[str, Any]) -> None:
+        workspace, lookup = helpers_for(runtime, form.client, form.context)
+        due = accepted["due_on"]
+        try:
+            summary = begin(
+                runtime,
+                form.client,
+                workspace,
+                lookup,
+                asker_id=form.user_id,
+                helper_id=accepted["helper_id"],
+                request=accepted["request"],
+                channel_id=accepted["channel_id"],
+                due_on=date.fromisoformat(due) if due else None,
+                asker=lookup(form.user_id),
+                source_key=f"view:{form.view['id']}",
+                thread_ts=accepted["thread_ts"],
+            )
+        except UserError as error:
+            summary = f"Not asked: {error.message}"
+        tell(form.client, summary, user_id=form.user_id, channel_id=accepted["channel_id"])
+
+    def check_obstacle(form: Submission) -> dict[str, Any]:
+        text = form.text("description")
         if not text:
-            ack(response_action="errors", errors={"description": "Describe the obstacle."})
-            return
-        ack()
-        workspace = workspace_of(context)
+            raise Refused({"description": "Describe the obstacle."})
+        return {"ask_id": int(form.metadata["ask_id"]), "text": text}
+
+    def apply_obstacle(form: Submission, accepted: dict[str, Any]) -> None:
+        workspace = form.workspace
         ask, obstacle = asks.raise_obstacle(
             runtime.db,
             workspace,
-            int(metadata_of(view)["ask_id"]),
-            body["user"]["id"],
-            text,
+            accepted["ask_id"],
+            form.user_id,
+            accepted["text"],
             runtime.clock(),
         )
         runtime.sender.deliver(
@@ -404,63 +409,55 @@ def register(app: App, runtime: Runtime) -> None:
                 runtime.db, workspace, ask, obstacle.id, "open", runtime.clock()
             )
         )
-        ask_status.refresh(client, ask)
+        ask_status.refresh(form.client, ask)
 
-    @app.view(render.COMMIT_MODAL)
-    def commit_submitted(
-        ack: Ack,
-        body: dict[str, Any],
-        view: dict[str, Any],
-        client: WebClient,
-        context: BoltContext,
-    ) -> None:
-        picked = (view["state"]["values"].get("date", {}).get("value") or {}).get("selected_date")
-        workspace = workspace_of(context)
-        metadata = metadata_of(view)
-        ask = asks.get(runtime.db, workspace, int(metadata["ask_id"]))
+    def check_commit(form: Submission) -> dict[str, Any]:
+        picked = _day(form.value("date", "selected_date"))
+        ask = asks.get(runtime.db, form.workspace, int(form.metadata["ask_id"]))
         # The earliest day is the helper's today when the form opened, as the form offered
-        # it: the same on the request's thread and on the worker, even after midnight.
-        earliest = _day(metadata.get("today"))
+        # it; else their today now, in their timezone.
+        earliest = _day(form.metadata.get("today"))
         if earliest is None:
-            me = helpers_for(client, context)[1](body["user"]["id"])
+            me = lookup_with(runtime, form.client, form.workspace)(form.user_id)
             zone = me.zone(ask.timezone if ask else "UTC") if me else ZoneInfo("UTC")
             earliest = runtime.clock().astimezone(zone).date()
-        if not picked or (ask and date.fromisoformat(picked) < earliest):
-            ack(response_action="errors", errors={"date": "Pick today or a later day."})
-            return
-        ack()
-        if ask is None:
+        if picked is None or (ask is not None and picked < earliest):
+            raise Refused({"date": "Pick today or a later day."})
+        return {"ask_id": ask.id if ask else None, "committed_on": picked.isoformat()}
+
+    def apply_commit(form: Submission, accepted: dict[str, Any]) -> None:
+        if accepted["ask_id"] is None:
             return
         transition(
-            client,
-            workspace,
-            ask.id,
-            body["user"]["id"],
+            runtime,
+            form.client,
+            form.workspace,
+            accepted["ask_id"],
+            form.user_id,
             "commit",
-            committed_on=date.fromisoformat(picked),
+            committed_on=date.fromisoformat(accepted["committed_on"]),
         )
 
-    @app.view(render.DECLINE_MODAL)
-    def decline_submitted(
-        ack: Ack,
-        body: dict[str, Any],
-        view: dict[str, Any],
-        client: WebClient,
-        context: BoltContext,
-    ) -> None:
-        reason = (
-            (view["state"]["values"].get("reason", {}).get("value") or {}).get("value") or ""
-        ).strip()
-        ack()
-        workspace = workspace_of(context)
+    def check_decline(form: Submission) -> dict[str, Any]:
+        return {"ask_id": int(form.metadata["ask_id"]), "reason": form.text("reason") or None}
+
+    def apply_decline(form: Submission, accepted: dict[str, Any]) -> None:
         transition(
-            client,
-            workspace,
-            int(metadata_of(view)["ask_id"]),
-            body["user"]["id"],
+            runtime,
+            form.client,
+            form.workspace,
+            accepted["ask_id"],
+            form.user_id,
             "decline",
-            reason=reason or None,
+            reason=accepted["reason"],
         )
+
+    return [
+        Form(render.ASK_MODAL, check_ask, apply_ask),
+        Form(render.OBSTACLE_MODAL, check_obstacle, apply_obstacle),
+        Form(render.COMMIT_MODAL, check_commit, apply_commit),
+        Form(render.DECLINE_MODAL, check_decline, apply_decline),
+    ]
 
 
 def _day(text: Any) -> date | None:

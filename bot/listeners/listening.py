@@ -18,7 +18,8 @@ from slack_sdk.webhook import WebhookClient
 from bot.blocks import listening as render
 from bot.domain import Workspace
 from bot.errors import UserError
-from bot.listeners.common import looked_up, metadata_of, workspace_of
+from bot.listeners.common import looked_up, workspace_of
+from bot.listeners.forms import Form, Refused, Submission
 from bot.runtime import Runtime
 from bot.services import listening, outbox
 from bot.services.people import mark_used
@@ -27,55 +28,60 @@ from bot.store.models import Listen
 log = logging.getLogger(__name__)
 
 
-def register(app: App, runtime: Runtime) -> None:
-    def queue(workspace: Workspace, user_id: str, key: str, message: dict[str, Any]) -> list[Any]:
-        """DM `user_id` once: a retry or a double click finds `key` taken."""
-        row = outbox.direct_message(
-            workspace, key=key, user_id=user_id, message=message, now=runtime.clock()
-        )
-        return runtime.sender.deliver(outbox.enqueue(runtime.db, workspace, [row]))
+def queue(
+    runtime: Runtime, workspace: Workspace, user_id: str, key: str, message: dict[str, Any]
+) -> list[Any]:
+    """DM `user_id` once: a retry or a double click finds `key` taken."""
+    row = outbox.direct_message(
+        workspace, key=key, user_id=user_id, message=message, now=runtime.clock()
+    )
+    return runtime.sender.deliver(outbox.enqueue(runtime.db, workspace, [row]))
 
-    def begin(
-        client: WebClient,
-        workspace: Workspace,
-        asker_id: str,
-        request: listening.Request,
-        source_key: str,
-    ) -> str:
-        lookup = looked_up(runtime, client, workspace, [asker_id, *request.colleague_ids])
-        listening.check_people(asker_id, request.colleague_ids, lookup)
-        asker = lookup(asker_id)
-        zone = asker.zone(runtime.settings.timezone) if asker else None
-        now = runtime.clock()
-        rows = listening.start(
-            runtime.db,
+
+def begin(
+    runtime: Runtime,
+    client: WebClient,
+    workspace: Workspace,
+    asker_id: str,
+    request: listening.Request,
+    source_key: str,
+) -> str:
+    lookup = looked_up(runtime, client, workspace, [asker_id, *request.colleague_ids])
+    listening.check_people(asker_id, request.colleague_ids, lookup)
+    asker = lookup(asker_id)
+    zone = asker.zone(runtime.settings.timezone) if asker else None
+    now = runtime.clock()
+    rows = listening.start(
+        runtime.db,
+        workspace,
+        asker_id=asker_id,
+        request=request,
+        source_key=source_key,
+        now=now,
+        zone=zone or ZoneInfo(runtime.settings.timezone),
+    )
+    # Queued on every run, not only the first: a retry after a crash sends what the
+    # first run recorded but could not send, and nothing twice.
+    questions = [
+        outbox.direct_message(
             workspace,
-            asker_id=asker_id,
-            request=request,
-            source_key=source_key,
+            key=f"listen:{row.id}:ask",
+            user_id=row.colleague_id,
+            message=render.question(row),
             now=now,
-            zone=zone or ZoneInfo(runtime.settings.timezone),
         )
-        # Queued on every run, not only the first: a retry after a crash sends what the
-        # first run recorded but could not send, and nothing twice.
-        questions = [
-            outbox.direct_message(
-                workspace,
-                key=f"listen:{row.id}:ask",
-                user_id=row.colleague_id,
-                message=render.question(row),
-                now=now,
-            )
-            for row in rows
-        ]
-        deliveries = runtime.sender.deliver(outbox.enqueue(runtime.db, workspace, questions))
-        mark_used(runtime.db, workspace, [asker_id], now)
-        if any(d.status == "failed" for d in deliveries):
-            return "I recorded your question but couldn't reach them in Slack."
-        if any(d.status == "pending" for d in deliveries):
-            return "Your question is recorded; Slack is slow, so it will reach them in a moment."
-        return render.sent([row.colleague_id for row in rows])
+        for row in rows
+    ]
+    deliveries = runtime.sender.deliver(outbox.enqueue(runtime.db, workspace, questions))
+    mark_used(runtime.db, workspace, [asker_id], now)
+    if any(d.status == "failed" for d in deliveries):
+        return "I recorded your question but couldn't reach them in Slack."
+    if any(d.status == "pending" for d in deliveries):
+        return "Your question is recorded; Slack is slow, so it will reach them in a moment."
+    return render.sent([row.colleague_id for row in rows])
 
+
+def register(app: App, runtime: Runtime) -> None:
     @app.command("/listen")
     def listen_command(
         ack: Ack,
@@ -94,7 +100,9 @@ def register(app: App, runtime: Runtime) -> None:
             return
         request = listening.parse(text)
         source_key = f"command:{command['trigger_id']}"
-        respond(begin(client, workspace_of(context), command["user_id"], request, source_key))
+        respond(
+            begin(runtime, client, workspace_of(context), command["user_id"], request, source_key)
+        )
 
     @app.action(render.LISTEN_OPEN)
     def listen_open(
@@ -106,39 +114,6 @@ def register(app: App, runtime: Runtime) -> None:
             trigger_id=body["trigger_id"],
             view=render.listen_modal([colleague] if colleague else []),
         )
-
-    @app.view(render.LISTEN_MODAL)
-    def listen_submitted(
-        ack: Ack,
-        body: dict[str, Any],
-        view: dict[str, Any],
-        client: WebClient,
-        context: BoltContext,
-    ) -> None:
-        state = view["state"]["values"]
-        asker_id = body["user"]["id"]
-        chosen = list((state.get("people", {}).get("value") or {}).get("selected_users") or [])
-        topic = ((state.get("topic", {}).get("value") or {}).get("value") or "").strip()
-        if not chosen:
-            ack(response_action="errors", errors={"people": "Choose at least one colleague."})
-            return
-        if asker_id in chosen:
-            ack(response_action="errors", errors={"people": "Choose colleagues, not yourself."})
-            return
-        if len(chosen) > listening.MAX_PEOPLE:
-            ack(
-                response_action="errors",
-                errors={"people": f"Ask at most {listening.MAX_PEOPLE} people at once."},
-            )
-            return
-        ack()
-        workspace = workspace_of(context)
-        request = listening.Request(chosen, topic[: listening.MAX_TOPIC] or None)
-        try:
-            told = begin(client, workspace, asker_id, request, f"view:{view['id']}")
-        except UserError as error:
-            told = f"Not asked: {error.message}"
-        queue(workspace, asker_id, f"listen-told:{view['id']}", _plain(told))
 
     def listen_from(action: dict[str, Any], workspace: Workspace) -> Listen:
         try:
@@ -162,46 +137,6 @@ def register(app: App, runtime: Runtime) -> None:
             view=render.answer_modal(listen, body.get("response_url")),
         )
 
-    @app.view(render.ANSWER_MODAL)
-    def answer_submitted(
-        ack: Ack,
-        body: dict[str, Any],
-        view: dict[str, Any],
-        context: BoltContext,
-    ) -> None:
-        state = view["state"]["values"]
-
-        def field(block_id: str) -> str:
-            return ((state.get(block_id, {}).get("value") or {}).get("value") or "").strip()
-
-        need = field("need")
-        if not need:
-            ack(response_action="errors", errors={"need": "Say what you need from them."})
-            return
-        ack()
-        workspace = workspace_of(context)
-        metadata = metadata_of(view)
-        user_id = body["user"]["id"]
-        try:
-            listen = listening.answer(
-                runtime.db,
-                workspace,
-                int(metadata.get("listen_id") or 0),
-                user_id,
-                need=need,
-                obstacle=field("obstacle"),
-                preference=field("preference"),
-                answer_key=f"view:{view['id']}",
-                now=runtime.clock(),
-            )
-        except UserError as error:
-            queue(workspace, user_id, f"listen-told:{view['id']}", _plain(error.message))
-            return
-        queue(workspace, listen.asker_id, f"listen:{listen.id}:answer", render.answered(listen))
-        thanks = render.thanks_for_answering(listen)
-        if not _replace(metadata.get("response_url"), thanks):
-            queue(workspace, user_id, f"listen:{listen.id}:thanks", _plain(thanks))
-
     @app.action(render.NOT_NOW)
     def not_now(
         ack: Ack,
@@ -216,7 +151,13 @@ def register(app: App, runtime: Runtime) -> None:
         listen = listening.decline(
             runtime.db, workspace, listen.id, body["user"]["id"], runtime.clock()
         )
-        queue(workspace, listen.asker_id, f"listen:{listen.id}:declined", render.declined(listen))
+        queue(
+            runtime,
+            workspace,
+            listen.asker_id,
+            f"listen:{listen.id}:declined",
+            render.declined(listen),
+        )
         respond(render.not_now(listen), replace_original=True)
 
     @app.action(render.WILL_ACT)
@@ -234,6 +175,7 @@ def register(app: App, runtime: Runtime) -> None:
             runtime.db, workspace, listen.id, body["user"]["id"], runtime.clock()
         )
         queue(
+            runtime,
             workspace,
             listen.colleague_id,
             f"listen:{listen.id}:will-act",
@@ -267,6 +209,7 @@ def register(app: App, runtime: Runtime) -> None:
         )
         if listen.followup == "acted":
             queue(
+                runtime,
                 workspace,
                 listen.colleague_id,
                 f"listen:{listen.id}:acted",
@@ -281,6 +224,71 @@ def register(app: App, runtime: Runtime) -> None:
             render.FOLLOWUP_REPLIES[reply].format(who=f"<@{listen.colleague_id}>"),
             replace_original=False,
         )
+
+
+def forms(runtime: Runtime) -> list[Form]:
+    """/listen's forms: each checked before its modal closes, applied once after."""
+
+    def check_listen(form: Submission) -> dict[str, Any]:
+        chosen = list(form.value("people", "selected_users") or [])
+        if not chosen:
+            raise Refused({"people": "Choose at least one colleague."})
+        if form.user_id in chosen:
+            raise Refused({"people": "Choose colleagues, not yourself."})
+        if len(chosen) > listening.MAX_PEOPLE:
+            raise Refused({"people": f"Ask at most {listening.MAX_PEOPLE} people at once."})
+        return {"people": chosen, "topic": form.text("topic")[: listening.MAX_TOPIC] or None}
+
+    def apply_listen(form: Submission, accepted: dict[str, Any]) -> None:
+        workspace = form.workspace
+        request = listening.Request(accepted["people"], accepted["topic"])
+        key = f"view:{form.view['id']}"
+        try:
+            told = begin(runtime, form.client, workspace, form.user_id, request, key)
+        except UserError as error:
+            told = f"Not asked: {error.message}"
+        queue(runtime, workspace, form.user_id, f"listen-told:{form.view['id']}", _plain(told))
+
+    def check_answer(form: Submission) -> dict[str, Any]:
+        need = form.text("need")
+        if not need:
+            raise Refused({"need": "Say what you need from them."})
+        return {
+            "listen_id": int(form.metadata.get("listen_id") or 0),
+            "need": need,
+            "obstacle": form.text("obstacle"),
+            "preference": form.text("preference"),
+        }
+
+    def apply_answer(form: Submission, accepted: dict[str, Any]) -> None:
+        workspace = form.workspace
+        try:
+            listen = listening.answer(
+                runtime.db,
+                workspace,
+                accepted["listen_id"],
+                form.user_id,
+                need=accepted["need"],
+                obstacle=accepted["obstacle"],
+                preference=accepted["preference"],
+                answer_key=f"view:{form.view['id']}",
+                now=runtime.clock(),
+            )
+        except UserError as error:
+            key = f"listen-told:{form.view['id']}"
+            queue(runtime, workspace, form.user_id, key, _plain(error.message))
+            return
+        key = f"listen:{listen.id}:answer"
+        queue(runtime, workspace, listen.asker_id, key, render.answered(listen))
+        thanks = render.thanks_for_answering(listen)
+        if not _replace(form.metadata.get("response_url"), thanks):
+            key = f"listen:{listen.id}:thanks"
+            queue(runtime, workspace, form.user_id, key, _plain(thanks))
+
+    return [
+        Form(render.LISTEN_MODAL, check_listen, apply_listen),
+        Form(render.ANSWER_MODAL, check_answer, apply_answer),
+    ]
 
 
 def _plain(text: str) -> dict[str, Any]:

@@ -17,11 +17,11 @@ from bot.blocks.home import SCHEDULE_ACTION, SETTINGS_ACTION
 from bot.blocks.settings import SCHEDULE_MODAL, SETTINGS_MODAL, schedule_modal, settings_modal
 from bot.jobs.digest import reachable
 from bot.listeners.common import lookup_with, tell, workspace_of
+from bot.listeners.forms import Form, Refused, Submission
 from bot.listeners.home import publish_home
 from bot.runtime import Runtime
 from bot.services import checkins
 from bot.services import settings as workspace_settings
-from bot.services.settings import Form
 
 log = logging.getLogger(__name__)
 
@@ -50,38 +50,6 @@ def register(app: App, runtime: Runtime) -> None:
             return
         client.views_open(trigger_id=body["trigger_id"], view=settings_modal(config))
 
-    @app.view(SETTINGS_MODAL)
-    def settings_submitted(
-        ack: Ack,
-        body: dict[str, Any],
-        view: dict[str, Any],
-        client: WebClient,
-        context: BoltContext,
-    ) -> None:
-        workspace = workspace_of(context)
-        user_id = body["user"]["id"]
-        config = workspace_settings.for_workspace(runtime.db, workspace, runtime.settings)
-        if not workspace_settings.is_admin(runtime.db, workspace, config, user_id):
-            log.warning(
-                "settings submission from non-admin %s in %s refused", user_id, workspace.team_id
-            )
-            ack(response_action="errors", errors={"digest_channel": NOT_ADMIN})
-            return
-        form = form_from(view)
-        overrides, errors = workspace_settings.validate(form, config)
-        errors.update(channel_errors(client, form, errors))
-        if errors:
-            ack(response_action="errors", errors=errors)
-            return
-        # The modal closes once the submission is stored (bot/pipeline.py); it is saved
-        # after that, on a worker.
-        ack()
-        changes = workspace_settings.save(
-            runtime.db, workspace, user_id, overrides, config, runtime.clock()
-        )
-        log.info("%s changed settings of %s: %s", user_id, workspace.team_id, sorted(changes))
-        publish_home(runtime, client, workspace, user_id)
-
     @app.action(SCHEDULE_ACTION)
     def open_schedule(
         ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext
@@ -94,34 +62,60 @@ def register(app: App, runtime: Runtime) -> None:
         time = me.checkin_time if me and me.checkin_time else config.checkin_time
         client.views_open(trigger_id=body["trigger_id"], view=schedule_modal(day, time))
 
-    @app.view(SCHEDULE_MODAL)
-    def schedule_submitted(
-        ack: Ack,
-        body: dict[str, Any],
-        view: dict[str, Any],
-        client: WebClient,
-        context: BoltContext,
-    ) -> None:
-        state = view["state"]["values"]
-        day = ((state.get("day", {}).get("value") or {}).get("selected_option") or {}).get(
-            "value", ""
+
+def forms(runtime: Runtime) -> list[Form]:
+    """The settings forms: each checked before its modal closes, applied once after."""
+
+    def check_settings(form: Submission) -> dict[str, Any]:
+        workspace = form.workspace
+        config = workspace_settings.for_workspace(runtime.db, workspace, runtime.settings)
+        if not workspace_settings.is_admin(runtime.db, workspace, config, form.user_id):
+            log.warning(
+                "settings submission from non-admin %s in %s refused",
+                form.user_id,
+                workspace.team_id,
+            )
+            raise Refused({"digest_channel": NOT_ADMIN})
+        fields = form_from(form.view)
+        overrides, errors = workspace_settings.validate(fields, config)
+        errors.update(channel_errors(form.client, fields, errors))
+        if errors:
+            raise Refused(errors)
+        return overrides
+
+    def apply_settings(form: Submission, overrides: dict[str, Any]) -> None:
+        workspace = form.workspace
+        config = workspace_settings.for_workspace(runtime.db, workspace, runtime.settings)
+        changes = workspace_settings.save(
+            runtime.db, workspace, form.user_id, overrides, config, runtime.clock()
         )
-        time = (state.get("time", {}).get("value") or {}).get("selected_time") or ""
+        log.info("%s changed settings of %s: %s", form.user_id, workspace.team_id, sorted(changes))
+        publish_home(runtime, form.client, workspace, form.user_id)
+
+    def check_schedule(form: Submission) -> dict[str, Any]:
+        day = str((form.value("day", "selected_option") or {}).get("value") or "")
+        time = str(form.value("time", "selected_time") or "")
         try:
             checkins.check_schedule(day, time)
         except ValueError as error:
-            field = "day" if "day" in str(error) else "time"
-            ack(response_action="errors", errors={field: str(error)})
-            return
-        ack()
-        workspace = workspace_of(context)
-        user_id = body["user"]["id"]
-        lookup_with(runtime, client, workspace)(user_id)
-        checkins.set_schedule(runtime.db, workspace, user_id, day, time)
-        publish_home(runtime, client, workspace, user_id)
+            raise Refused({"day" if "day" in str(error) else "time": str(error)}) from None
+        return {"day": day, "time": time}
+
+    def apply_schedule(form: Submission, accepted: dict[str, Any]) -> None:
+        workspace = form.workspace
+        lookup_with(runtime, form.client, workspace)(form.user_id)
+        checkins.set_schedule(
+            runtime.db, workspace, form.user_id, accepted["day"], accepted["time"]
+        )
+        publish_home(runtime, form.client, workspace, form.user_id)
+
+    return [
+        Form(SETTINGS_MODAL, check_settings, apply_settings),
+        Form(SCHEDULE_MODAL, check_schedule, apply_schedule),
+    ]
 
 
-def form_from(view: dict[str, Any]) -> Form:
+def form_from(view: dict[str, Any]) -> workspace_settings.Form:
     state = view["state"]["values"]
 
     def element(block: str) -> dict[str, Any]:
@@ -130,7 +124,7 @@ def form_from(view: dict[str, Any]) -> Form:
     def option(block: str) -> str:
         return str((element(block).get("selected_option") or {}).get("value") or "")
 
-    return Form(
+    return workspace_settings.Form(
         digest_channel=element("digest_channel").get("selected_conversation"),
         digest_day=option("digest_day"),
         digest_time=element("digest_time").get("selected_time") or "",
@@ -145,7 +139,9 @@ def form_from(view: dict[str, Any]) -> Form:
     )
 
 
-def channel_errors(client: WebClient, form: Form, errors: dict[str, str]) -> dict[str, str]:
+def channel_errors(
+    client: WebClient, form: workspace_settings.Form, errors: dict[str, str]
+) -> dict[str, str]:
     """The channels the app must post in (or read), checked against Slack."""
     found: dict[str, str] = {}
     quick = WebClient(token=client.token, base_url=client.base_url, timeout=CHANNEL_CHECK_TIMEOUT)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -18,8 +18,8 @@ from bot.listeners.common import (
     looked_up,
     metadata_of,
     tell,
-    workspace_of,
 )
+from bot.listeners.forms import Form, Refused, Submission
 from bot.runtime import Runtime
 from bot.services import appreciation, asks
 from bot.slack import ask_status
@@ -28,33 +28,29 @@ from bot.store.models import Ask
 log = logging.getLogger(__name__)
 
 
-def register(app: App, runtime: Runtime) -> None:
-    @app.view(blocks.MODAL_CALLBACK)
-    def appreciation_submitted(
-        ack: Ack,
-        body: dict[str, Any],
-        view: dict[str, Any],
-        client: WebClient,
-        context: BoltContext,
-    ) -> None:
-        draft = draft_from_view(view, giver_id=body["user"]["id"])
+def forms(runtime: Runtime) -> list[Form]:
+    """The appreciation form: checked before its modal closes, applied once after."""
+
+    def check(form: Submission) -> dict[str, Any]:
+        draft = draft_from_view(form.view, giver_id=form.user_id)
         # Only values the workspace offers: the modal's options are ours, a forged one is not.
-        offered = config_of(runtime, workspace_of(context)).values
+        offered = config_of(runtime, form.workspace).values
         draft.values = [v for v in draft.values if v in offered]
         try:
             appreciation.check_draft(draft)
         except UserError as error:
-            ack(response_action="errors", errors={error.field or "reason": error.message})
-            return
-        said_in = metadata_of(view).get("said_in")
+            raise Refused({error.field or "reason": error.message}) from None
+        said_in = form.metadata.get("said_in")
         if said_in and draft.channel_id and draft.channel_id != said_in:
-            ack(response_action="errors", errors={"channel": blocks.PRIVATE_ELSEWHERE})
-            return
-        ack()
-        workspace = workspace_of(context)
+            raise Refused({"channel": blocks.PRIVATE_ELSEWHERE})
+        return {"draft": asdict(draft), "said_in": said_in}
+
+    def apply(form: Submission, accepted: dict[str, Any]) -> None:
+        draft = appreciation.Draft(**accepted["draft"])
+        workspace, client = form.workspace, form.client
         settings = config_of(runtime, workspace)
         ask = asks.get(runtime.db, workspace, draft.ask_id) if draft.ask_id else None
-        where_said(runtime, client, workspace, draft, said_in, ask)
+        where_said(runtime, client, workspace, draft, accepted["said_in"], ask)
         if ask is not None and ask.channel_id == draft.channel_id:
             in_the_thread(runtime, client, ask, draft)
         try:
@@ -78,6 +74,8 @@ def register(app: App, runtime: Runtime) -> None:
                 if thanked is not None:
                     ask_status.refresh(client, thanked)
         tell(client, summary, user_id=draft.giver_id, channel_id=draft.channel_id)
+
+    return [Form(blocks.MODAL_CALLBACK, check, apply)]
 
 
 def where_said(

@@ -504,6 +504,8 @@ class SlackRequest(Base):
     mode: Mapped[str] = mapped_column(String(8))
     body: Mapped[str] = mapped_column(Text)
     headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # A view submission's values as its form's check accepted them (JSON; bot/listeners/forms.py).
+    accepted: Mapped[str | None] = mapped_column(Text)
     # Opens a modal: Slack's trigger_id lives 3 seconds, so it is worked first.
     fast: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|done|parked

@@ -48,7 +48,7 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from sqlalchemy import BindParameter, Select, bindparam, delete, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import metrics
+from bot import metrics, replies
 from bot.clock import system_clock
 from bot.listeners import MODAL_ACTIONS
 from bot.listeners.errors import APOLOGY, failure_of, reply_to_person
@@ -255,6 +255,7 @@ class Pipeline:
             "fast": delivery.fast,
             "status": "pending",
             "attempts": 0,
+            "replies": 0,
             "next_attempt_at": now,
             "claimed_until": None,
             "claimed_by": None,
@@ -535,7 +536,7 @@ class Workers:
             self._tell(row, request, TOO_LATE)
             self._finish(row, "done", "trigger expired")
             return "expired"
-        with failure_of() as failed:
+        with failure_of() as failed, replies.counted(self.db, row.id, row.replies):
             try:
                 self.app.dispatch(request)
             except Exception as bolt_error:  # Bolt's own failure, not a listener's

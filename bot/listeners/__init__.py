@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
-from slack_bolt import App
+from slack_bolt import App, BoltContext, BoltResponse
 
 from bot.blocks import appreciation as appreciation_blocks
 from bot.blocks import asks as ask_blocks
@@ -26,6 +26,7 @@ from bot.listeners import (
 )
 from bot.listeners.errors import guarded
 from bot.listeners.forms import Form, apply_on, check_on
+from bot.replies import OnceRespond
 from bot.runtime import Runtime
 
 # Buttons whose listener opens a modal: their trigger_id lives 3 seconds, so the pipeline
@@ -87,6 +88,15 @@ def register_answers(app: App, runtime: Runtime) -> None:
 def register(app: App, runtime: Runtime) -> None:
     """The app that works stored requests: every listener, and every form's apply."""
     errors.register(app, runtime)
+
+    @app.middleware
+    def respond_once(context: BoltContext, next: Callable[[], BoltResponse]) -> Any:
+        """`respond()` replies once, however often the request runs (bot/replies.py)."""
+        respond = context.respond if context.response_url else None
+        if respond is not None:
+            context["respond"] = OnceRespond(respond)
+        return next()
+
     guarded_app = cast(App, _Guarded(app))
     events.register(guarded_app, runtime)
     commands.register(guarded_app, runtime)

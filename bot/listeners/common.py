@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
 from bot.domain import PersonInfo, Workspace
+from bot.replies import once
 from bot.runtime import Runtime
 from bot.services.settings import WorkspaceSettings, for_workspace
 from bot.slack import people
@@ -56,7 +57,18 @@ def tell(
     channel_id: str | None = None,
     response_url: str | None = None,
 ) -> None:
-    """Say something only `user_id` sees: ephemeral where possible, else in a DM."""
+    """Say something only `user_id` sees: ephemeral where possible, else in a DM; once,
+    however often the request runs (bot/replies.py)."""
+    once(lambda: _tell(client, text, user_id, channel_id, response_url))
+
+
+def _tell(
+    client: WebClient,
+    text: str,
+    user_id: str,
+    channel_id: str | None,
+    response_url: str | None,
+) -> None:
     if response_url:
         response = WebhookClient(response_url, timeout=10).send(
             text=text, response_type="ephemeral", replace_original=False

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -506,6 +507,8 @@ class SlackRequest(Base):
     headers: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # A view submission's values as its form's check accepted them (JSON; bot/listeners/forms.py).
     accepted: Mapped[str | None] = mapped_column(Text)
+    # Replies to the person made so far, across runs (bot/replies.py).
+    replies: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     # Opens a modal: Slack's trigger_id lives 3 seconds, so it is worked first.
     fast: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|done|parked

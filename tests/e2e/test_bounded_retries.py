@@ -103,3 +103,36 @@ def test_slack_down_for_a_while_during_appreciate_records_and_posts_once_and_say
     assert len(slack.messages("C111")) == 1 and len(slack.messages(ANA)) == 1
     with db.transaction() as session:
         assert len(list(session.scalars(select(Appreciation)))) == 1
+
+
+def test_a_request_run_again_after_its_worker_died_does_not_reply_twice(
+    slack: FakeSlack, db: Database, tmp_path: Path
+) -> None:
+    # The reply reaches Slack, and the worker dies before it hears back.
+    slack.set_delay("response_url", 30)
+    with running(bot_env(slack, db), tmp_path, "run", "--http", "--no-scheduler") as bot:
+        assert bot.client is not None
+        status, _ = bot.client.command(
+            command="/appreciate",
+            text=f"<@{ANA}> for the fix",
+            user_id=GIVER,
+            response_url=slack.response_url("once"),
+        )
+        assert status == 200
+        assert wait_until(lambda: len(slack.response_url_posts("once")) == 1, 30)
+        row = the_request(db)
+        assert row is not None and row.claimed_by is not None
+        slack.set_delay("response_url", 0)
+        os.kill(int(row.claimed_by.split(":")[1]), signal.SIGKILL)
+
+        def done() -> bool:
+            row = the_request(db)
+            return row is not None and row.status == "done"
+
+        assert wait_until(done, 30), "the request was never run again"
+        time.sleep(0.5)
+        assert len([m for m in slack.messages("C111") if "for the fix" in str(m)]) == 1
+    with db.transaction() as session:
+        assert len(session.scalars(select(Appreciation)).all()) == 1
+        assert session.scalars(select(SlackRequest.attempts)).one() == 2
+    assert len(slack.response_url_posts("once")) == 1, slack.response_url_posts("once")

@@ -506,7 +506,8 @@ class FakeSlack:
                 self._overrides[method] = copy.deepcopy(body)
 
     def set_delay(self, method: str, seconds: float) -> None:
-        """Hold answers to ``method`` back, to check the app acks Slack before slow API work."""
+        """Hold answers to ``method`` (also ``"response_url"``) back, after the call took
+        effect: to check the app acks Slack before slow API work, or to kill it mid-call."""
         with self._lock:
             if seconds > 0:
                 self._delays[method] = seconds
@@ -659,6 +660,9 @@ class FakeSlack:
         with self._lock:
             failure = self._take_failure("response_url")
             self.calls.append(Call(method="response_url", params=recorded, token=None, path=path))
+            delay = self._delays.get("response_url", 0.0)
+        if delay:
+            time.sleep(delay)
         if failure is not None:
             # response_url answers plain text, not the Web API's JSON envelope.
             text = failure.error or HTTPStatus(failure.status).phrase

@@ -34,9 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -48,7 +46,7 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from sqlalchemy import BindParameter, Select, bindparam, delete, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import metrics, replies
+from bot import holders, metrics, replies
 from bot.clock import system_clock
 from bot.listeners import MODAL_ACTIONS
 from bot.listeners.errors import APOLOGY, failure_of, reply_to_person
@@ -338,11 +336,12 @@ class Workers:
         # Leases, retries and a trigger's age are real time, whatever the app's clock says.
         self.clock = system_clock
         self.clients = runtime.clients
+        self.sender = runtime.sender
         self.app = app
         self.backoff = backoff
-        # Host, process and a random part: unique across containers that share a hostname
-        # or a pid, and across a pid's reuse.
-        self.me = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        # This process's name (bot/holders.py), and a part of this pool's own: the claims
+        # it renews and hands back are its own, whichever other pools the process runs.
+        self.me = f"{holders.me()}.{secrets.token_hex(2)}"
         self._threads = [
             threading.Thread(target=self._work, args=(False,), name=f"work-{n}", daemon=True)
             for n in range(threads)
@@ -364,6 +363,7 @@ class Workers:
 
     def start(self) -> Workers:
         self._take_back_from_the_dead()
+        self.sender.take_back_from_the_dead()
         for thread in [*self._threads, self._lookout]:
             thread.start()
         self._started = True
@@ -479,17 +479,15 @@ class Workers:
 
     def _take_back_from_the_dead(self) -> None:
         """Claims held by workers of this machine that are gone are free at once."""
-        host = socket.gethostname()
         with self.db.transaction() as session:
-            holders = set(
+            dead = holders.dead_here(
                 session.scalars(
                     select(SlackRequest.claimed_by).where(
                         SlackRequest.status == "pending",
-                        SlackRequest.claimed_by.like(f"{host}:%"),
+                        SlackRequest.claimed_by.like(f"{holders.here()}%"),
                     )
                 )
             )
-            dead = [h for h in holders if h and not _alive(_pid_of(h))]
             if dead:
                 session.execute(
                     update(SlackRequest)
@@ -497,7 +495,7 @@ class Workers:
                     .values(claimed_until=None, claimed_by=None)
                     .execution_options(synchronize_session=False)
                 )
-                log.info("took back requests claimed by workers that died: %s", sorted(dead))
+                log.info("took back requests claimed by workers that died: %s", dead)
 
     def _release_mine(self) -> None:
         try:
@@ -609,19 +607,3 @@ def _bolt_request(row: SlackRequest) -> BoltRequest:
     if row.mode == "socket":
         return BoltRequest(body=json.loads(row.body), mode="socket_mode", context=context)
     return BoltRequest(body=row.body, headers=dict(row.headers), context=context)
-
-
-def _pid_of(worker: str) -> str:
-    """The process id in a worker's identity (host:pid:random)."""
-    parts = worker.split(":")
-    return parts[1] if len(parts) > 1 else ""
-
-
-def _alive(pid: str) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except (ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True
-    return True

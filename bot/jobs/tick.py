@@ -133,6 +133,7 @@ def tick(runtime: Runtime, now: datetime | None = None) -> TickReport:
         except Exception:
             # One workspace's trouble must not hold up the others.
             log.exception("scheduled work failed for %s", workspace.team_id)
+    runtime.sender.take_back_from_the_dead()
     results = runtime.sender.deliver_due()
     report.delivered = sum(r.status == "sent" for r in results)
     report.failed = sum(r.status == "failed" for r in results)

@@ -104,10 +104,13 @@ def begin(
         thread_ts=thread_ts,
         said_in_private=info is None or conversations.is_private(info),
     )
-    if not new:
-        return "That ask is already posted; nothing was sent twice."
-    mark_used(runtime.db, workspace, [asker_id, helper_id], now)
+    if new:
+        mark_used(runtime.db, workspace, [asker_id, helper_id], now)
+    # Delivered on a run after a crash too: what the first run recorded but did not send
+    # goes out now, and nothing twice (the posts are keyed).
     deliveries = runtime.sender.deliver(ask_posts.first_posts(runtime.db, workspace, ask, now))
+    if not new and not deliveries:
+        return "That ask is already posted; nothing was sent twice."
     if any(d.status == "failed" for d in deliveries):
         return "I recorded your ask but couldn't post it in this channel."
     if any(d.status == "pending" for d in deliveries):

@@ -11,7 +11,8 @@ the longest that call can take (renewing it if not), and a call never sleeps lon
 that (a long Retry-After is answered by trying again later, see `ShortRateLimitWaits`).
 Every renewal and every mark only touches rows that still carry the claim's token: a
 sender that lost its claim (another took the row over) stops without posting or marking.
-What it did not try is handed back.
+What it did not try is handed back. A claim whose sender died on this machine is taken
+back at once (bot/holders.py) by the next tick or worker, not when its lease ends.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from slack_sdk.webhook import WebhookClient
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import metrics
-from bot.clock import Clock
+from bot import holders, metrics
+from bot.clock import Clock, system_clock
 from bot.domain import TokenOwner
 from bot.services.outbox import Delivery
 from bot.slack.client import MAX_RATE_LIMIT_WAIT, ClientProvider, ForeignWorkspace, retry_after
@@ -162,6 +163,7 @@ class OutboxSender:
                 .values(
                     claimed_until=claim.until,
                     claim_token=claim.token,
+                    claimed_by=holders.me(),
                     attempts=OutboxMessage.attempts + 1,
                 )
                 .returning(OutboxMessage)
@@ -189,6 +191,36 @@ class OutboxSender:
                 )
                 claim.dm_channels = {(team, user): str(dm) for team, user, dm in rows}
         return claim
+
+    def take_back_from_the_dead(self) -> int:
+        """Free the claims of senders of this machine that died; returns how many."""
+        now = system_clock()
+        with self.db.transaction() as session:
+            dead = holders.dead_here(
+                session.scalars(
+                    select(OutboxMessage.claimed_by)
+                    .where(
+                        OutboxMessage.status == "pending",
+                        OutboxMessage.claimed_until > now,
+                        OutboxMessage.claimed_by.like(f"{holders.here()}%"),
+                    )
+                    .distinct()
+                )
+            )
+            if not dead:
+                return 0
+            result = session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.status == "pending",
+                    OutboxMessage.claimed_by.in_(dead),
+                )
+                .values(claimed_until=None, claim_token=None)
+                .execution_options(synchronize_session=False)
+            )
+        freed = _rowcount(result)
+        log.info("took back %s messages claimed by senders that died: %s", freed, dead)
+        return freed
 
     def _keep(self, claim: _Claim, need: timedelta = LEASE / 2) -> None:
         """Renew the lease unless it still outlasts `need`; drop what another sender took

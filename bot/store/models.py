@@ -459,6 +459,8 @@ class OutboxMessage(WorkspaceScoped, Base):
     claimed_until: Mapped[datetime | None]
     # The claim's own token: renewals and marks touch the row only while it is theirs.
     claim_token: Mapped[str | None] = mapped_column(String(32))
+    # The process that holds the claim (bot/holders.py).
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
     sent_at: Mapped[datetime | None]
     sent_channel_id: Mapped[str | None] = mapped_column(String(32))
     sent_ts: Mapped[str | None] = mapped_column(String(32))

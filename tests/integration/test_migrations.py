@@ -313,7 +313,7 @@ def test_upgrade_from_0013_keeps_the_digests_posted_and_the_next_starts_where_th
         ("digest-problem:2026-W48:C111:UADMIN", "sent", built + timedelta(days=7)),
         ("checkin:2026-W48:UA", "sent", built),
     ]
-    later = {"claim_token", "erased_at"}  # columns of later migrations
+    later = {"claim_token", "erased_at", "claimed_by"}  # columns of later migrations
     with db.transaction() as session:
         for key, status, at in queued:
             row = outbox.channel_post(

@@ -12,7 +12,6 @@ from typing import Any
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import delete, update
 
 from bot.blocks import reactions as render
 from bot.domain import Workspace
@@ -139,14 +138,9 @@ def register(app: App, runtime: Runtime) -> None:
         if row is not None and row.status == "sent" and row.sent_ts:
             _update(client, row, message)
         elif row is not None and row.status == "pending" and sent_only:
-            with runtime.db.transaction() as session:
-                session.execute(
-                    delete(OutboxMessage).where(
-                        OutboxMessage.id == row.id, OutboxMessage.status == "pending"
-                    )
-                )
+            outbox.drop_unsent(runtime.db, row.id)
         elif row is not None and row.status == "pending":
-            _set_payload(runtime, row, message)
+            outbox.rewrite(runtime.db, row.id, message)
         elif row is None and not sent_only:
             dm = outbox.direct_message(
                 workspace,
@@ -182,9 +176,9 @@ def register(app: App, runtime: Runtime) -> None:
             elif row.status == "sent" and row.sent_ts:
                 if row.payload.get("text") != body["text"]:
                     _update(client, row, body)
-                    _set_payload(runtime, row, {**row.payload, **body})
+                    outbox.rewrite(runtime.db, row.id, {**row.payload, **body})
             elif row.status == "pending":
-                _set_payload(runtime, row, {**row.payload, **body})
+                outbox.rewrite(runtime.db, row.id, {**row.payload, **body})
             after = reactions.givers_of(
                 runtime.db, workspace, reaction.channel_id, reaction.message_ts
             )
@@ -221,16 +215,6 @@ def _permalink(client: WebClient, reaction: Reaction) -> str | None:
     except SlackApiError:
         return None
     return str(answer.get("permalink") or "") or None
-
-
-def _set_payload(runtime: Runtime, row: OutboxMessage, payload: dict[str, Any]) -> None:
-    with runtime.db.transaction() as session:
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == row.id)
-            .values(payload=payload)
-            .execution_options(synchronize_session=False)
-        )
 
 
 def _update(client: WebClient, row: OutboxMessage, body: dict[str, Any]) -> None:

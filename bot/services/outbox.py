@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from bot.clock import system_clock
 from bot.domain import Workspace
@@ -39,6 +39,28 @@ def find(db: Database, workspace: Workspace, key: str) -> OutboxMessage | None:
         return session.scalar(
             select(OutboxMessage).where(
                 OutboxMessage.team_id == workspace.team_id, OutboxMessage.dedupe_key == key
+            )
+        )
+
+
+def rewrite(db: Database, message_id: int, payload: dict[str, Any]) -> None:
+    """Change what a queued message says (a pending one sends the new words; a sent one's
+    record follows the edit made in Slack)."""
+    with db.transaction() as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id)
+            .values(payload=payload)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def drop_unsent(db: Database, message_id: int) -> None:
+    """Forget a message that is not sent yet; one already sent stays."""
+    with db.transaction() as session:
+        session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.id == message_id, OutboxMessage.status == "pending"
             )
         )
 

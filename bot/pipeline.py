@@ -42,6 +42,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
@@ -611,10 +612,20 @@ def _pid_of(worker: str) -> str:
 
 
 def _alive(pid: str) -> bool:
+    """Whether the process still runs. A zombie does not: a worker process killed with the
+    `advocate run` that forked it waits as one, holding its pid, until init reaps it, and
+    its claims are free at once all the same."""
     try:
         os.kill(int(pid), 0)
     except (ValueError, ProcessLookupError):
         return False
     except PermissionError:
+        pass
+    try:
+        stat = Path(f"/proc/{int(pid)}/stat").read_text()
+    except FileNotFoundError:
+        return not Path("/proc/self/stat").exists()  # reaped since, or no /proc here
+    except OSError:
         return True
-    return True
+    # "pid (command) state ...": the command may hold any character, even ")".
+    return stat[stat.rindex(")") + 2 :][:1] not in ("Z", "X")

@@ -7,6 +7,7 @@ import os
 import shutil
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -194,10 +195,40 @@ def server(runtime: Runtime) -> Iterator[AppServer]:
 
 _skipped_postgres: list[str] = []
 
+# tests/e2e/test_fuzz.py hands each test's counts to its report under this name.
+FUZZ_REPORT = "fuzz inputs"
+FUZZ_KNOWN_CRASHES = "known crashes replayed"  # reported apart: they are not fuzz inputs
+_fuzz_tried: Counter[str] = Counter()
+_fuzz_answered: dict[str, Counter[str]] = {}
+
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # Under pytest-xdist the workers' reports come here, to the process that ends the run.
     if report.skipped and "[postgres" in report.nodeid:
         _skipped_postgres.append(report.nodeid)
+    if report.when == "teardown":
+        for name, value in report.user_properties:
+            if name != FUZZ_REPORT:
+                continue
+            for surface, counts in value.items():
+                _fuzz_tried[surface] += counts["tried"]
+                _fuzz_answered.setdefault(surface, Counter()).update(counts["answered"])
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _fuzz_tried:
+        return
+    fuzzed = {k: v for k, v in _fuzz_tried.items() if k != FUZZ_KNOWN_CRASHES}
+    terminalreporter.write_sep("-", "fuzz")
+    terminalreporter.write_line(f"fuzz inputs tried: {sum(fuzzed.values())}")
+    for surface, count in sorted(_fuzz_tried.items()):
+        statuses = _fuzz_answered.get(surface, Counter())
+        by_status = ", ".join(f"{s}: {n}" for s, n in sorted(statuses.items(), key=_status))
+        terminalreporter.write_line(f"  {surface}: {count} ({by_status})")
+
+
+def _status(item: tuple[str, int]) -> int:
+    return int(item[0])
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import threading
 import time
@@ -14,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 
 from bot.app import build_pipeline, build_workers
 from bot.config import Settings
@@ -49,7 +50,41 @@ def _postgres_url() -> str | None:
     url = os.environ.get(POSTGRES_ENV)
     if not url and os.environ.get("CI") == "true":
         pytest.fail(f"CI must run the PostgreSQL tests: set {POSTGRES_ENV}")
-    return url
+    return _own_database(url) if url else None
+
+
+def _own_database(url: str) -> str:
+    """Under pytest-xdist, each worker's database of its own beside the one in `url` (test_ci
+    gives test_ci_gw0, test_ci_gw1, ...), created if missing: every worker drops and
+    recreates its schema and truncates its tables. Without workers, `url` itself."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            found = connection.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            )
+            if not found:
+                # From template0, which nobody connects to: workers creating theirs at the
+                # same moment never find their template in use.
+                connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE template0'))
+    finally:
+        admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def postgres_database(suffix: str) -> str:
+    """The name of a database that a test may drop and create for itself, derived from this
+    process's test database: runs and workers each have their own."""
+    url = _postgres_url()
+    assert url, f"PostgreSQL tests need {POSTGRES_ENV}"
+    name = f"{make_url(url).database}_{suffix}"
+    assert re.fullmatch(r"[a-z_][a-z0-9_]*", name), name
+    return name
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ import os
 import secrets
 import socket
 from collections.abc import Iterable
+from pathlib import Path
 
 _names: dict[int, str] = {}
 
@@ -38,19 +39,20 @@ def _pid_of(holder: str) -> str:
 
 
 def _alive(pid: str) -> bool:
+    """Whether the process still runs. A zombie does not: a worker process killed with the
+    `advocate run` that forked it waits as one, holding its pid, until it is reaped, and
+    its claims are free at once all the same."""
     try:
         os.kill(int(pid), 0)
     except (ValueError, ProcessLookupError):
         return False
     except PermissionError:
-        return True
-    return not _zombie(pid)
-
-
-def _zombie(pid: str) -> bool:
-    """Killed, but not yet reaped by its parent (Linux; elsewhere taken as alive)."""
+        pass
     try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
+        stat = Path(f"/proc/{int(pid)}/stat").read_text()
+    except FileNotFoundError:
+        return not Path("/proc/self/stat").exists()  # reaped since, or no /proc here
+    except OSError:
+        return True
+    # "pid (command) state ...": the command may hold any character, even ")".
+    return stat[stat.rindex(")") + 2 :][:1] not in ("Z", "X")

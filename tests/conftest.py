@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 
 from bot.app import build_pipeline, build_workers
 from bot.config import Settings
@@ -48,7 +50,41 @@ def _postgres_url() -> str | None:
     url = os.environ.get(POSTGRES_ENV)
     if not url and os.environ.get("CI") == "true":
         pytest.fail(f"CI must run the PostgreSQL tests: set {POSTGRES_ENV}")
-    return url
+    return _own_database(url) if url else None
+
+
+def _own_database(url: str) -> str:
+    """Under pytest-xdist, each worker's database of its own beside the one in `url` (test_ci
+    gives test_ci_gw0, test_ci_gw1, ...), created if missing: every worker drops and
+    recreates its schema and truncates its tables. Without workers, `url` itself."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            found = connection.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            )
+            if not found:
+                # From template0, which nobody connects to: workers creating theirs at the
+                # same moment never find their template in use.
+                connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE template0'))
+    finally:
+        admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def postgres_database(suffix: str) -> str:
+    """The name of a database that a test may drop and create for itself, derived from this
+    process's test database: runs and workers each have their own."""
+    url = _postgres_url()
+    assert url, f"PostgreSQL tests need {POSTGRES_ENV}"
+    name = f"{make_url(url).database}_{suffix}"
+    assert re.fullmatch(r"[a-z_][a-z0-9_]*", name), name
+    return name
 
 
 @pytest.fixture(scope="session")
@@ -194,10 +230,40 @@ def server(runtime: Runtime) -> Iterator[AppServer]:
 
 _skipped_postgres: list[str] = []
 
+# tests/e2e/test_fuzz.py hands each test's counts to its report under this name.
+FUZZ_REPORT = "fuzz inputs"
+FUZZ_KNOWN_CRASHES = "known crashes replayed"  # reported apart: they are not fuzz inputs
+_fuzz_tried: Counter[str] = Counter()
+_fuzz_answered: dict[str, Counter[str]] = {}
+
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # Under pytest-xdist the workers' reports come here, to the process that ends the run.
     if report.skipped and "[postgres" in report.nodeid:
         _skipped_postgres.append(report.nodeid)
+    if report.when == "teardown":
+        for name, value in report.user_properties:
+            if name != FUZZ_REPORT:
+                continue
+            for surface, counts in value.items():
+                _fuzz_tried[surface] += counts["tried"]
+                _fuzz_answered.setdefault(surface, Counter()).update(counts["answered"])
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _fuzz_tried:
+        return
+    fuzzed = {k: v for k, v in _fuzz_tried.items() if k != FUZZ_KNOWN_CRASHES}
+    terminalreporter.write_sep("-", "fuzz")
+    terminalreporter.write_line(f"fuzz inputs tried: {sum(fuzzed.values())}")
+    for surface, count in sorted(_fuzz_tried.items()):
+        statuses = _fuzz_answered.get(surface, Counter())
+        by_status = ", ".join(f"{s}: {n}" for s, n in sorted(statuses.items(), key=_status))
+        terminalreporter.write_line(f"  {surface}: {count} ({by_status})")
+
+
+def _status(item: tuple[str, int]) -> int:
+    return int(item[0])
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -18,8 +18,9 @@ from sqlalchemy import func, select
 from bot.store.db import Database
 from bot.store.models import Appreciation, SlackRequest
 from tests.conftest import SIGNING_SECRET
-from tests.e2e.test_cli import _free_port, clean_env
+from tests.e2e.test_cli import clean_env
 from tests.support.fake_slack import FakeSlack
+from tests.support.ports import free_port
 from tests.support.slack_requests import SlackClientForTests
 
 
@@ -52,7 +53,7 @@ def start(env: dict[str, str], cwd: Path, *args: str) -> Running:
     """`advocate <args>` in a process group of its own; HTTP ones are waited for."""
     port = None
     if args[0] == "run" and "--socket" not in args:
-        port = _free_port()
+        port = free_port()
         args = (*args, "--port", str(port))
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", *args],

@@ -7,8 +7,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, event
 
+from bot.runtime import Runtime
 from tests.conftest import ANA, BEN, GIVER, AppServer
 from tests.e2e.helpers import wait_reply
 from tests.support.fake_slack import FakeSlack
@@ -32,48 +34,81 @@ class Work:
         return [verb for transaction in self.own for verb in transaction]
 
 
-@contextmanager
-def counting(engine: Engine) -> Iterator[Work]:
-    """Every statement and transaction the engine runs inside the block."""
-    work = Work()
-    open_: dict[int, list[str]] = {}
-    pipeline: set[int] = set()
+class Counting:
+    """Every statement and transaction the engine runs inside `window()`. The listeners are
+    on the engine from before the app's workers start until after they stop: adding or
+    removing one while a worker thread runs a statement breaks SQLAlchemy's dispatch
+    ("deque mutated during iteration") and kills that thread."""
 
-    def on_begin(connection: Any) -> None:
-        open_[id(connection)] = []
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.work: Work | None = None
+        self._open: dict[int, list[str]] = {}
+        self._pipeline: set[int] = set()
+        self._handlers = (
+            ("begin", self._on_begin),
+            ("before_cursor_execute", self._on_statement),
+            ("commit", self._on_end),
+            ("rollback", self._on_end),
+        )
+        for name, handler in self._handlers:
+            event.listen(engine, name, handler)
 
-    def on_statement(connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def remove(self) -> None:
+        for name, handler in self._handlers:
+            event.remove(self.engine, name, handler)
+
+    @contextmanager
+    def window(self) -> Iterator[Work]:
+        self._open.clear()
+        self._pipeline.clear()
+        self.work = Work()
+        try:
+            yield self.work
+        finally:
+            self.work = None
+
+    def _on_begin(self, connection: Any) -> None:
+        if self.work is not None:
+            self._open[id(connection)] = []
+
+    def _on_statement(self, connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if self.work is None:
+            return
         if "slack_requests" in statement:
-            pipeline.add(id(connection))
-        open_.setdefault(id(connection), []).append(statement.split(None, 1)[0].upper())
+            self._pipeline.add(id(connection))
+        self._open.setdefault(id(connection), []).append(statement.split(None, 1)[0].upper())
 
-    def on_end(connection: Any) -> None:
-        statements = open_.pop(id(connection), [])
-        if id(connection) in pipeline:
-            pipeline.discard(id(connection))
+    def _on_end(self, connection: Any) -> None:
+        work = self.work
+        if work is None:
+            return
+        statements = self._open.pop(id(connection), [])
+        if id(connection) in self._pipeline:
+            self._pipeline.discard(id(connection))
             work.pipeline += 1
         elif statements:
             work.own.append(statements)
 
-    event.listen(engine, "begin", on_begin)
-    event.listen(engine, "before_cursor_execute", on_statement)
-    event.listen(engine, "commit", on_end)
-    event.listen(engine, "rollback", on_end)
-    try:
-        yield work
-    finally:
-        for name, handler in (
-            ("begin", on_begin),
-            ("before_cursor_execute", on_statement),
-            ("commit", on_end),
-            ("rollback", on_end),
-        ):
-            event.remove(engine, name, handler)
+
+@pytest.fixture
+def counting(runtime: Runtime) -> Iterator[Counting]:
+    counting = Counting(runtime.db.engine)
+    yield counting
+    counting.remove()
 
 
-def appreciate(server: AppServer, slack: FakeSlack, key: str) -> Work:
+@pytest.fixture
+def server(counting: Counting, runtime: Runtime) -> Iterator[AppServer]:
+    """conftest's, started once the listeners are on (and so stopped before they go)."""
+    app_server = AppServer(runtime)
+    yield app_server
+    app_server.close()
+
+
+def appreciate(server: AppServer, counting: Counting, slack: FakeSlack, key: str) -> Work:
     slack.reset_calls()
-    with counting(server.runtime.db.engine) as work:
+    with counting.window() as work:
         server.client.command(
             command="/appreciate",
             text=f"<@{ANA}> <@{BEN}> for the release notes",
@@ -85,7 +120,7 @@ def appreciate(server: AppServer, slack: FakeSlack, key: str) -> Work:
 
 
 def test_appreciation_costs_few_transactions_and_no_dm_opens(
-    server: AppServer, slack: FakeSlack
+    server: AppServer, counting: Counting, slack: FakeSlack
 ) -> None:
     # As `advocate run` does at start: which workspace the token serves is known first.
     server.runtime.clients.token_owner()
@@ -94,7 +129,7 @@ def test_appreciation_costs_few_transactions_and_no_dm_opens(
     # messages together (with their DM channels), then marking each one sent. The daily
     # limit is one conditional upsert of the giver's counter in the appreciation's own.
     # The pipeline's own come on top: storing the request, claiming it, marking it done.
-    first = appreciate(server, slack, "first")
+    first = appreciate(server, counting, slack, "first")
     assert first.transactions <= 8 and len(first.statements) <= 23, first
     assert 3 <= first.pipeline <= 12, first
     assert slack.calls_to("conversations.open") == []
@@ -103,7 +138,7 @@ def test_appreciation_costs_few_transactions_and_no_dm_opens(
     )
 
     # The DM channels Slack answered with were kept: the next DMs go straight to them.
-    again = appreciate(server, slack, "again")
+    again = appreciate(server, counting, slack, "again")
     assert again.transactions <= 8 and len(again.statements) <= 21, again
     assert slack.calls_to("conversations.open") == []
     assert sorted(c.params["channel"] for c in slack.calls_to("chat.postMessage")) == sorted(

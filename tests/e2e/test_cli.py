@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import pytest
 from bot.slack.scopes import BOT_SCOPES
 from bot.store.db import Database
 from tests.support.fake_slack import FakeSlack
+from tests.support.ports import free_port
 
 
 def advocate(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -169,17 +169,11 @@ def start_bot(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[st
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 def test_run_serves_http_on_sqlite_migrating_itself_and_stops_on_sigterm(
     tmp_path: Path, slack: FakeSlack, db: Database
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = clean_env(
         SLACK_BOT_TOKEN="xoxb-test",
         SLACK_SIGNING_SECRET="s",
@@ -212,7 +206,7 @@ def test_run_with_an_app_token_uses_socket_mode_through_slack_api_url(
         SLACK_BOT_TOKEN="xoxb-test",
         SLACK_APP_TOKEN="xapp-test",
         SLACK_API_URL=slack.url,
-        PORT=str(_free_port()),
+        PORT=str(free_port()),
     )
     process = start_bot(env, tmp_path, "run", "--no-scheduler")
     try:

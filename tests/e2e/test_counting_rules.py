@@ -15,9 +15,10 @@ import pytest
 
 from bot.store.db import Database
 from tests.conftest import ANA, GIVER, SIGNING_SECRET
-from tests.e2e.test_cli import _free_port, clean_env
+from tests.e2e.test_cli import clean_env
 from tests.e2e.test_worker_process import appreciations, wait_for_replies
 from tests.support.fake_slack import FakeSlack
+from tests.support.ports import free_port
 from tests.support.slack_requests import SlackClientForTests
 
 LIMIT = 3
@@ -25,7 +26,7 @@ LIMIT = 3
 
 @pytest.fixture
 def limited_bot(slack: FakeSlack, db: Database, tmp_path: Path) -> Iterator[SlackClientForTests]:
-    port = _free_port()
+    port = free_port()
     env = clean_env(
         SLACK_BOT_TOKEN="xoxb-test",
         SLACK_SIGNING_SECRET=SIGNING_SECRET,

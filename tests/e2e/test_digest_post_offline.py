@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from bot.runtime import Runtime
 from bot.store.models import OutboxMessage
-from tests.e2e.test_cli import _free_port
 from tests.e2e.test_scheduled_work_cli import DIGEST_AT, env_for, run, week_of_thanks
 from tests.support.fake_slack import FakeSlack
+from tests.support.ports import free_port
 
 __all__ = ["week_of_thanks"]  # the fixture, used by name
 
@@ -33,7 +33,7 @@ def test_digest_post_while_slack_is_down_queues_it_and_exits_75(
     up = env_for(week_of_thanks, slack)
     # The bot has run before: which workspace the token serves is known.
     assert run(up, tmp_path, "digest", "preview", "--week", "2026-W48").returncode == 0
-    down = {**up, "SLACK_API_URL": f"http://127.0.0.1:{_free_port()}/api/"}
+    down = {**up, "SLACK_API_URL": f"http://127.0.0.1:{free_port()}/api/"}
 
     posted = run(down, tmp_path, "digest", "post", "--week", "2026-W48")
 
@@ -63,7 +63,7 @@ def test_digest_post_run_again_once_slack_answers_posts_it_now_and_exits_0(
 ) -> None:
     up = env_for(week_of_thanks, slack)
     assert run(up, tmp_path, "digest", "preview", "--week", "2026-W48").returncode == 0
-    down = {**up, "SLACK_API_URL": f"http://127.0.0.1:{_free_port()}/api/"}
+    down = {**up, "SLACK_API_URL": f"http://127.0.0.1:{free_port()}/api/"}
     assert run(down, tmp_path, "digest", "post", "--week", "2026-W48").returncode == 75
 
     # Slack is back; the person runs the command again at once, before the retry is due.
@@ -94,7 +94,7 @@ def test_digest_post_when_slack_answers_503_queues_it_too(
 def test_digest_post_with_slack_down_and_an_unknown_token_does_nothing_and_exits_75(
     week_of_thanks: Runtime, slack: FakeSlack, tmp_path: Path
 ) -> None:
-    down = {**env_for(week_of_thanks, slack), "SLACK_API_URL": f"http://127.0.0.1:{_free_port()}/"}
+    down = {**env_for(week_of_thanks, slack), "SLACK_API_URL": f"http://127.0.0.1:{free_port()}/"}
 
     posted = run(down, tmp_path, "digest", "post", "--week", "2026-W48")
 

@@ -50,10 +50,19 @@ def test_the_first_start_on_a_new_database_answers_at_once_and_logs_only_json(
         assert wait_until(lambda: all(slack.response_url_posts(k) for k in keys), 10)
         answered = time.monotonic() - ready
         output = bot.stop()
-    assert answered < 1.0, f"the first answers took {answered:.1f} s"
     assert "Traceback" not in output
-    for line in output.splitlines():
-        assert isinstance(json.loads(line), dict), line
+    records = [json.loads(line) for line in output.splitlines()]
+    assert all(isinstance(record, dict) for record in records), output
+    # The first worker process works from the start: it neither crashed on the new database
+    # nor was replaced, as it was when the first answers came after 2.3 s.
+    messages = [record["message"] for record in records]
+    started = [m for m in messages if m.startswith("worker process ") and m.endswith(" started")]
+    assert len(started) == 1, messages
+    assert not [r for r in records if r["level"] in ("ERROR", "CRITICAL")], output
+    # And nothing else is waited for. On an idle machine the first answers take well under a
+    # second; the worker process runs niced, behind every other busy process, so the bound
+    # leaves room for a loaded machine (1.6 s seen with four test processes on two cores).
+    assert answered < 3.0, f"the first answers took {answered:.1f} s"
 
 
 def raw_post(url: str, head: bytes) -> bytes:

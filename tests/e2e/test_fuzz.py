@@ -37,7 +37,15 @@ from hypothesis import strategies as st
 
 from bot.domain import Workspace
 from bot.services import checkins
-from tests.conftest import ANA, BEN, GIVER, TEAM, AppServer
+from tests.conftest import (
+    ANA,
+    BEN,
+    FUZZ_KNOWN_CRASHES,
+    FUZZ_REPORT,
+    GIVER,
+    TEAM,
+    AppServer,
+)
 from tests.support.fake_slack import FakeSlack
 from tests.support.slack_requests import (
     FORM_CONTENT_TYPE,
@@ -79,7 +87,7 @@ POSTS = {"chat.postMessage", "chat.postEphemeral", "chat.update", "response_url"
 CROWD_PING = re.compile(r"<!(?:here|channel|everyone|subteam)")
 
 tried: Counter[str] = Counter()
-KNOWN_CRASHES = "known crashes replayed"  # reported apart: they are not fuzz inputs
+KNOWN_CRASHES = FUZZ_KNOWN_CRASHES  # reported apart: they are not fuzz inputs
 answered: dict[str, Counter[int]] = {}
 
 
@@ -275,27 +283,23 @@ def assert_still_serving(server: AppServer, slack: FakeSlack) -> None:
             assert CROWD_PING.search(said) is None, f"{call.method} pings a crowd: {said[:2000]}"
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(autouse=True)
 def report_inputs_tried(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Show how many inputs were tried in pytest's summary, whatever the capture mode."""
-
-    class Reporter:
-        @staticmethod
-        def pytest_terminal_summary(terminalreporter: Any) -> None:
-            if not tried:
-                return
-            fuzzed = {k: v for k, v in tried.items() if k != KNOWN_CRASHES}
-            terminalreporter.write_sep("-", "fuzz")
-            terminalreporter.write_line(f"fuzz inputs tried: {sum(fuzzed.values())}")
-            for surface, count in sorted(tried.items()):
-                statuses = answered.get(surface, Counter())
-                by_status = ", ".join(f"{s}: {n}" for s, n in sorted(statuses.items()))
-                terminalreporter.write_line(f"  {surface}: {count} ({by_status})")
-
-    plugins = request.config.pluginmanager
-    if not plugins.has_plugin("advocate-fuzz-report"):
-        plugins.register(Reporter(), "advocate-fuzz-report")
+    """Show how many inputs were tried in pytest's summary, whatever the capture mode: each
+    test hands its counts to its report, and tests/conftest.py sums them up in the summary
+    (under pytest-xdist only the reports reach the process that writes it)."""
+    tried.clear()
+    answered.clear()
     yield
+    counts = {
+        surface: {
+            "tried": count,
+            "answered": {str(s): n for s, n in answered.get(surface, Counter()).items()},
+        }
+        for surface, count in tried.items()
+    }
+    if counts:
+        request.node.user_properties.append((FUZZ_REPORT, counts))
 
 
 def seed_an_ask_with_an_obstacle_and_a_goal(server: AppServer, slack: FakeSlack) -> None:

@@ -19,8 +19,8 @@ from typing import Any
 from bot.store.db import Database
 from tests.conftest import ANA, BEN, GIVER, SIGNING_SECRET, TEAM
 from tests.e2e.processes import bot_env, stored, wait_until
-from tests.e2e.test_cli import _free_port
 from tests.support.fake_slack import FakeSlack
+from tests.support.ports import free_port
 from tests.support.slack_requests import SlackClientForTests, block_actions_payload
 
 LEAKED = "xoxb-4242-leaked"
@@ -33,7 +33,7 @@ def logging_to(
 ) -> Iterator[tuple[subprocess.Popen[bytes], SlackClientForTests]]:
     """`advocate run --http --no-scheduler` with its output in a file: at DEBUG it fills a
     pipe nobody reads before the end, and then every thread that logs waits."""
-    port = _free_port()
+    port = free_port()
     with path.open("wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "bot", "run", "--http", "--no-scheduler", "--port", str(port)],

@@ -22,9 +22,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.store.db import Database
 from tests.conftest import ANA, BEN, GIVER, SIGNING_SECRET, TEAM
 from tests.e2e.processes import bot_env, running, stored, wait_until
-from tests.e2e.test_cli import _free_port, advocate
+from tests.e2e.test_cli import advocate
 from tests.support.fake_slack import FakeSlack
 from tests.support.fake_socket_mode import FakeSocketMode
+from tests.support.ports import free_port
 from tests.support.slack_requests import event_body, slash_command_body
 
 DEPLOY = Path(__file__).parents[2] / "deploy"
@@ -129,7 +130,7 @@ def replied(slack: FakeSlack, key: str) -> bool:
 def test_run_over_http_serves_what_its_server_and_its_worker_process_count(
     slack: FakeSlack, db: Database, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     env = bot_env(slack, db, METRICS_PORT=str(port))
     with running(env, tmp_path, "run", "--http", "--no-scheduler") as bot:
         assert bot.client is not None
@@ -203,7 +204,7 @@ def test_run_over_http_serves_what_its_server_and_its_worker_process_count(
 def test_run_in_socket_mode_serves_its_metrics(
     slack: FakeSlack, db: Database, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     with FakeSocketMode() as socket_mode:
         slack.use_socket_mode(socket_mode)
         env = bot_env(slack, db, SLACK_APP_TOKEN="xapp-1-test", METRICS_PORT=str(port))
@@ -258,7 +259,7 @@ def test_a_worker_serves_what_it_worked(slack: FakeSlack, db: Database, tmp_path
         command(web.client, slack, f"<@{ANA}> for the fix", "stored")
         assert stored(db) == 1
         web.stop()
-    port = _free_port()
+    port = free_port()
     with running(bot_env(slack, db, METRICS_PORT=str(port)), tmp_path, "worker") as worker:
         found = scrape_until(
             port,
@@ -276,7 +277,7 @@ def test_a_worker_serves_what_it_worked(slack: FakeSlack, db: Database, tmp_path
 
 
 def test_the_scheduler_serves_its_series(slack: FakeSlack, db: Database, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = bot_env(slack, db, METRICS_PORT=str(port))
     with running(env, tmp_path, "scheduler") as scheduler:
         found = scrape(port)

@@ -72,7 +72,9 @@ def test_acknowledged_commands_survive_a_kill_and_are_done_once_after_a_restart(
     slack.set_delay("users.info", 0)
     args = ("run", "--http", "--no-scheduler") if shape == "run" else ("worker",)
     with running(env, tmp_path, *args):
-        assert wait_until(lambda: len(channel_posts(slack)) >= 4 and stored(db) == 0, 60)
+        # Taken back at once, not when the dead worker's lease ends (60 s): on this machine a
+        # worker killed with its server is a zombie until init reaps it, and dead all the same.
+        assert wait_until(lambda: len(channel_posts(slack)) >= 4 and stored(db) == 0, 30)
         time.sleep(1.0)
     assert appreciations(db) == 4
     assert len(channel_posts(slack)) == 4

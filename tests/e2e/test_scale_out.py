@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,16 +28,11 @@ from bot.slack import people
 from tests.conftest import ANA, BEN, GIVER, SIGNING_SECRET, MovableClock
 from tests.e2e.test_cli import clean_env
 from tests.support.fake_slack import FakeSlack
+from tests.support.ports import free_port
 from tests.support.slack_requests import SlackClientForTests
 
 WS = Workspace("T111")
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def compose_services() -> dict[str, Any]:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from bot.store import migrate
-from tests.conftest import POSTGRES_ENV
+from tests.conftest import POSTGRES_ENV, postgres_database
 from tests.e2e.test_cli import clean_env
 
 
@@ -51,7 +51,7 @@ def test_six_replicas_migrating_a_new_postgresql_database_at_once_migrate_it_onc
     base = os.environ.get(POSTGRES_ENV)
     if not base:
         pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV}")
-    name = "advocate_migrate_race"
+    name = postgres_database("migrate_race")  # of this run and worker alone
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))

@@ -27,8 +27,9 @@ from bot.slack import people
 from bot.store.db import Database
 from bot.store.models import InstalledWorkspace, OutboxMessage
 from tests.conftest import ANA, BEN, GIVER, SIGNING_SECRET, MovableClock
-from tests.e2e.test_cli import _free_port, clean_env
+from tests.e2e.test_cli import clean_env
 from tests.support.fake_slack import FakeSlack
+from tests.support.ports import free_port
 from tests.support.slack_requests import SlackClientForTests
 
 ACME = Workspace("T111")
@@ -191,7 +192,7 @@ def test_cli_and_a_week_of_ticks_serve_the_token_workspace_only(
 
 @pytest.fixture
 def acme_bot(story: dict[str, str], tmp_path: Path) -> Iterator[SlackClientForTests]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "run", "--http", "--no-scheduler", "--port", str(port)],
         env=story,

@@ -21,8 +21,9 @@ from bot.store.db import Database
 from bot.store.models import Appreciation
 from tests.conftest import ANA, BEN, GIVER, SIGNING_SECRET
 from tests.e2e.processes import running, stored, wait_until
-from tests.e2e.test_cli import _free_port, clean_env
+from tests.e2e.test_cli import clean_env
 from tests.support.fake_slack import FakeSlack
+from tests.support.ports import free_port
 from tests.support.slack_requests import SlackClientForTests
 
 
@@ -39,7 +40,7 @@ class Bot:
 
 @pytest.fixture
 def bot(slack: FakeSlack, db: Database, tmp_path: Path) -> Iterator[Bot]:
-    port = _free_port()
+    port = free_port()
     env = clean_env(
         SLACK_BOT_TOKEN="xoxb-test",
         SLACK_SIGNING_SECRET=SIGNING_SECRET,

@@ -6,6 +6,8 @@ import contextlib
 import socket
 import threading
 
+from tests.support.ports import free_port
+
 
 class TcpProxy:
     """Forwards 127.0.0.1:<port> to a target; `cut()` drops every connection and refuses new
@@ -19,6 +21,9 @@ class TcpProxy:
         self.port = 0
 
     def start(self) -> TcpProxy:
+        if not self.port:
+            # Outside the ephemeral range: no outgoing connection takes it while it is cut.
+            self.port = free_port()
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))

@@ -369,8 +369,10 @@ class FakeSlack:
         with self._lock:
             self.calls.clear()
 
-    def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
-        """Block until ``count`` calls to ``method`` arrived; for apps that call Slack lazily."""
+    def wait_for(self, method: str, count: int = 1, timeout: float = 30.0) -> list[Call]:
+        """Block until ``count`` calls to ``method`` arrived; for apps that call Slack lazily.
+        It returns as soon as they have: the timeout only bounds a failing test, and leaves
+        room for a machine running other tests at the same time."""
         deadline = time.monotonic() + timeout
         while True:
             found = self.calls_to(method)

@@ -249,8 +249,9 @@ class FakeSocketMode:
         with self._cond:
             return list(self._rejected)
 
-    def wait_connected(self, count: int = 1, timeout: float = 10.0) -> None:
-        """Block until ``count`` connections were opened in total (a reconnect makes two)."""
+    def wait_connected(self, count: int = 1, timeout: float = 30.0) -> None:
+        """Block until ``count`` connections were opened in total (a reconnect makes two).
+        The timeout only bounds a failing test (tests that time a reconnect pass their own)."""
         with self._cond:
             if self._cond.wait_for(lambda: len(self._connections) >= count, timeout):
                 return
@@ -260,8 +261,10 @@ class FakeSocketMode:
             + (f"; refused handshakes: {rejected}" if rejected else "")
         )
 
-    def wait_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:
-        """Block until the client acknowledged ``envelope_id``; returns the whole ack message."""
+    def wait_ack(self, envelope_id: str, timeout: float = 30.0) -> dict[str, Any]:
+        """Block until the client acknowledged ``envelope_id``; returns the whole ack message.
+        The timeout only bounds a failing test (tests that hold the client to Slack's 3 s
+        pass their own)."""
 
         def find() -> dict[str, Any] | None:
             return next((a for a in self._acks if a.get("envelope_id") == envelope_id), None)

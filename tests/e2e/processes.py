@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from tests.conftest import SIGNING_SECRET
 from tests.e2e.test_cli import clean_env
 from tests.support.fake_slack import FakeSlack
 from tests.support.ports import free_port
+from tests.support.serving import wait_serving
 from tests.support.slack_requests import SlackClientForTests
 
 
@@ -67,12 +67,13 @@ def start(env: dict[str, str], cwd: Path, *args: str) -> Running:
     running = Running(process)
     if port is not None:
         url = f"http://127.0.0.1:{port}"
-        for _ in range(600):
-            try:
-                with urllib.request.urlopen(url + "/healthz", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.05)
+        try:
+            wait_serving(url, process)
+        except AssertionError as failed:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            output, _ = process.communicate()
+            raise AssertionError(f"{failed}; its output:\n{output}") from None
         running.client = SlackClientForTests(url, SIGNING_SECRET)
     return running
 

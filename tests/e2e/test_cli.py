@@ -8,7 +8,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from bot.slack.scopes import BOT_SCOPES
 from bot.store.db import Database
 from tests.support.fake_slack import FakeSlack
 from tests.support.ports import free_port
+from tests.support.serving import wait_serving
 
 
 def advocate(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -182,15 +182,7 @@ def test_run_serves_http_on_sqlite_migrating_itself_and_stops_on_sigterm(
     )
     process = start_bot(env, tmp_path, "run")
     try:
-        status = None
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
-                    status = r.status
-                    break
-            except OSError:
-                time.sleep(0.1)
-        assert status == 200
+        assert wait_serving(f"http://127.0.0.1:{port}", process) == 200
         assert (tmp_path / "advocate.db").exists()
     finally:
         process.send_signal(signal.SIGTERM)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,6 +17,7 @@ from tests.e2e.test_cli import clean_env
 from tests.e2e.test_worker_process import appreciations, wait_for_replies
 from tests.support.fake_slack import FakeSlack
 from tests.support.ports import free_port
+from tests.support.serving import wait_serving
 from tests.support.slack_requests import SlackClientForTests
 
 LIMIT = 3
@@ -44,12 +43,7 @@ def limited_bot(slack: FakeSlack, db: Database, tmp_path: Path) -> Iterator[Slac
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(400):
-            try:
-                with urllib.request.urlopen(url + "/healthz", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.05)
+        wait_serving(url, process)
         yield SlackClientForTests(url, SIGNING_SECRET)
     finally:
         process.send_signal(signal.SIGTERM)

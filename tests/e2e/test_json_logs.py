@@ -8,8 +8,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -21,6 +19,7 @@ from tests.conftest import ANA, BEN, GIVER, SIGNING_SECRET, TEAM
 from tests.e2e.processes import bot_env, stored, wait_until
 from tests.support.fake_slack import FakeSlack
 from tests.support.ports import free_port
+from tests.support.serving import wait_serving
 from tests.support.slack_requests import SlackClientForTests, block_actions_payload
 
 LEAKED = "xoxb-4242-leaked"
@@ -44,12 +43,7 @@ def logging_to(
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                with urllib.request.urlopen(url + "/healthz", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.05)
+        wait_serving(url, process)
         yield process, SlackClientForTests(url, SIGNING_SECRET)
     finally:
         if process.poll() is None:

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -30,6 +29,7 @@ from tests.conftest import ANA, BEN, GIVER, SIGNING_SECRET, MovableClock
 from tests.e2e.test_cli import clean_env
 from tests.support.fake_slack import FakeSlack
 from tests.support.ports import free_port
+from tests.support.serving import wait_serving
 from tests.support.slack_requests import SlackClientForTests
 
 ACME = Workspace("T111")
@@ -203,12 +203,7 @@ def acme_bot(story: dict[str, str], tmp_path: Path) -> Iterator[SlackClientForTe
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(400):
-            try:
-                with urllib.request.urlopen(url + "/healthz", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.05)
+        wait_serving(url, process)
         yield SlackClientForTests(url, SIGNING_SECRET)
     finally:
         process.send_signal(signal.SIGTERM)

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from tests.e2e.processes import running, stored, wait_until
 from tests.e2e.test_cli import clean_env
 from tests.support.fake_slack import FakeSlack
 from tests.support.ports import free_port
+from tests.support.serving import wait_serving
 from tests.support.slack_requests import SlackClientForTests
 
 
@@ -57,12 +57,7 @@ def bot(slack: FakeSlack, db: Database, tmp_path: Path) -> Iterator[Bot]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                with urllib.request.urlopen(url + "/healthz", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.05)
+        wait_serving(url, process)
         yield Bot(process, SlackClientForTests(url, SIGNING_SECRET))
     finally:
         if process.poll() is None:

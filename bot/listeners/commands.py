@@ -71,7 +71,7 @@ def give_from_text(
         draft,
         runtime.clock(),
         lookup=looked_up(runtime, client, workspace, [draft.giver_id, *draft.recipient_ids]),
-        deliver=runtime.sender.deliver,
+        deliver=runtime.sender.deliver_claimed,
         daily_limit=settings.daily_limit,
         fallback_tz=settings.timezone,
     )

@@ -19,7 +19,6 @@ from bot.errors import UserError
 from bot.listeners.common import config_of, looked_up, workspace_of
 from bot.runtime import Runtime
 from bot.services import appreciation, outbox, reactions
-from bot.services.people import mark_used
 from bot.services.reactions import Reaction
 from bot.store.models import OutboxMessage
 
@@ -100,7 +99,6 @@ def register(app: App, runtime: Runtime) -> None:
                 runtime.db, workspace, reaction, recorded.appreciation_id, giver, settings.timezone
             )
             return
-        mark_used(runtime.db, workspace, [reaction.giver_id, reaction.author_id], now)
         thanks = appreciation.get(runtime.db, workspace, recorded.appreciation_id)
         if thanks is not None:
             tell_author(client, workspace, reaction, render.author_dm(thanks, reaction.reaction))

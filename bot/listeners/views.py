@@ -62,7 +62,7 @@ def forms(runtime: Runtime) -> list[Form]:
                 lookup=looked_up(
                     runtime, client, workspace, [draft.giver_id, *draft.recipient_ids]
                 ),
-                deliver=runtime.sender.deliver,
+                deliver=runtime.sender.deliver_claimed,
                 daily_limit=settings.daily_limit,
                 fallback_tz=settings.timezone,
             )

@@ -63,6 +63,8 @@ class Recorded:
     appreciation_id: int
     outbox_ids: list[int]
     duplicate: bool = False
+    # The messages it owes, claimed by this process to send at once (`record(send_now=True)`).
+    claim: outbox.Claim | None = None
 
 
 def parse_command_text(text: str, known_values: Sequence[str]) -> ParsedText:
@@ -165,8 +167,11 @@ def record(
     *,
     daily_limit: int,
     fallback_tz: str = "UTC",
+    send_now: bool = False,
 ) -> Recorded:
-    """Record the appreciation and the messages it owes, in one transaction.
+    """Record the appreciation, the messages it owes and that its people used the app, in
+    one transaction. With `send_now`, the messages are recorded claimed by this process,
+    which sends them right after (`OutboxSender.deliver_claimed`).
 
     A second call with the same `draft.source_key` records nothing and answers
     `duplicate=True`. Raises UserError when the giver is past the daily limit.
@@ -262,6 +267,10 @@ def record(
                     now=now,
                 )
             )
+        people.mark_used_in(session, workspace, [draft.giver_id, *draft.recipient_ids], now)
+        if send_now:
+            claim = outbox.add_claimed(session, messages, now)
+            return Recorded(appreciation.id, [m.id for m in messages], claim=claim)
         session.add_all(messages)
         session.flush()
         return Recorded(appreciation.id, [m.id for m in messages])
@@ -371,25 +380,32 @@ def give(
     now: datetime,
     *,
     lookup: Callable[[str], PersonInfo | None],
-    deliver: Callable[[list[int]], list[outbox.Delivery]],
+    deliver: Callable[[outbox.Claim], list[outbox.Delivery]],
     daily_limit: int,
     fallback_tz: str,
 ) -> str:
     """The whole use case: check, record, deliver, and say what happened to the giver.
 
-    `lookup` asks Slack about a person; `deliver` sends recorded outbox messages. Raises
+    `lookup` asks Slack about a person; `deliver` sends the outbox messages recorded
+    claimed by this process. Raises
     UserError for anything refused; nothing is recorded then.
     """
     check_draft(draft)
     giver = lookup(draft.giver_id) or PersonInfo(user_id=draft.giver_id)
     check_recipients([lookup(uid) for uid in draft.recipient_ids], draft.recipient_ids)
     recorded = record(
-        db, workspace, draft, giver, now, daily_limit=daily_limit, fallback_tz=fallback_tz
+        db,
+        workspace,
+        draft,
+        giver,
+        now,
+        daily_limit=daily_limit,
+        fallback_tz=fallback_tz,
+        send_now=True,
     )
-    if recorded.duplicate:
+    if recorded.duplicate or recorded.claim is None:
         return "That appreciation is already recorded; nothing was sent twice."
-    people.mark_used(db, workspace, [draft.giver_id, *draft.recipient_ids], now)
-    deliveries = deliver(recorded.outbox_ids)
+    deliveries = deliver(recorded.claim)
     by_kind = {d.id: d for d in deliveries}
     post = (
         by_kind.get(recorded.outbox_ids[0]) if draft.channel_id and not draft.is_private else None

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
+from bot import holders
 from bot.clock import system_clock
 from bot.domain import Workspace
 from bot.store.db import Database, insert_ignoring_conflicts
-from bot.store.models import OutboxMessage
+from bot.store.models import OutboxMessage, Person
+
+# How long a sender holds the messages it claimed; a sender that stops renewing (it died)
+# loses them when this ends, or at once when it ran on the same machine.
+LEASE = timedelta(seconds=60)
 
 _COLUMNS = [c for c in OutboxMessage.__table__.columns if c.key != "id"]
 
@@ -74,6 +81,76 @@ class Delivery:
     channel_id: str | None = None
     error: str | None = None
     via_response_url: bool = False
+
+
+@dataclass(frozen=True)
+class Posted:
+    """A message that reached Slack, not yet marked sent."""
+
+    message: OutboxMessage
+    channel_id: str
+    ts: str | None
+    dm_channel_id: str | None  # a DM channel just learned
+
+
+@dataclass
+class Claim:
+    """Messages one sender holds until `until` under its `token`, and the DM channels
+    already known for their people."""
+
+    token: str
+    until: datetime
+    held: dict[int, OutboxMessage]
+    others: dict[int, Delivery] = field(default_factory=dict)  # not claimable: where they stand
+    dm_channels: dict[tuple[str, str], str] = field(default_factory=dict)
+    # In Slack and still held, until they are marked sent together.
+    posted: list[Posted] = field(default_factory=list)
+
+    @classmethod
+    def new(cls, now: datetime) -> Claim:
+        return cls(token=secrets.token_hex(8), until=now + LEASE, held={})
+
+    def stamp(self) -> dict[str, Any]:
+        """The columns that make a row held by this claim."""
+        return {
+            "claimed_until": self.until,
+            "claim_token": self.token,
+            "claimed_by": holders.me(),
+        }
+
+
+def add_claimed(session: Session, messages: list[OutboxMessage], now: datetime) -> Claim:
+    """Add `messages` to the transaction that decided them, already claimed by this
+    process: whoever records them sends them right after, with no second trip to claim
+    them. Were it to die first, they are free again (bot/holders.py), or when the lease
+    ends."""
+    claim = Claim.new(now)
+    for message in messages:
+        for column, value in claim.stamp().items():
+            setattr(message, column, value)
+        message.attempts = 1
+    session.add_all(messages)
+    session.flush()
+    claim.held = {m.id: m for m in messages}
+    claim.dm_channels = known_dm_channels(session, list(claim.held.values()))
+    return claim
+
+
+def known_dm_channels(
+    session: Session, messages: list[OutboxMessage]
+) -> dict[tuple[str, str], str]:
+    """The DM channels already known for the people these messages are DMs to."""
+    people = {(m.team_id, m.user_id) for m in messages if m.kind == "dm" and m.user_id}
+    if not people:
+        return {}
+    rows = session.execute(
+        select(Person.team_id, Person.user_id, Person.dm_channel_id).where(
+            Person.team_id.in_({team for team, _ in people}),
+            Person.user_id.in_({user for _, user in people}),
+            Person.dm_channel_id.is_not(None),
+        )
+    )
+    return {(team, user): str(dm) for team, user, dm in rows}
 
 
 def channel_post(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from bot.domain import Workspace
 from bot.services.settings import WorkspaceSettings
@@ -28,13 +29,20 @@ def admins_of(db: Database, workspace: Workspace, config: WorkspaceSettings) -> 
 def mark_used(db: Database, workspace: Workspace, user_ids: list[str], now: datetime) -> None:
     """Remember that these people used the app (they join the default check-in audience)."""
     with db.transaction() as session:
-        session.execute(
-            update(Person)
-            .where(
-                Person.team_id == workspace.team_id,
-                Person.user_id.in_(user_ids),
-                Person.used_app_at.is_(None),
-            )
-            .values(used_app_at=now)
-            .execution_options(synchronize_session=False)
+        mark_used_in(session, workspace, user_ids, now)
+
+
+def mark_used_in(
+    session: Session, workspace: Workspace, user_ids: list[str], now: datetime
+) -> None:
+    """`mark_used` in a transaction already open."""
+    session.execute(
+        update(Person)
+        .where(
+            Person.team_id == workspace.team_id,
+            Person.user_id.in_(user_ids),
+            Person.used_app_at.is_(None),
         )
+        .values(used_app_at=now)
+        .execution_options(synchronize_session=False)
+    )

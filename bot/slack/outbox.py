@@ -18,22 +18,20 @@ back at once (bot/holders.py) by the next tick or worker, not when its lease end
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import holders, metrics
 from bot.clock import Clock, system_clock
 from bot.domain import TokenOwner
-from bot.services.outbox import Delivery
+from bot.services.outbox import LEASE, Claim, Delivery, Posted, known_dm_channels
 from bot.slack.client import MAX_RATE_LIMIT_WAIT, ClientProvider, ForeignWorkspace, retry_after
 from bot.store.db import Database
 from bot.store.models import OutboxMessage, Person
@@ -43,7 +41,6 @@ log = logging.getLogger(__name__)
 AfterSent = Callable[[Database, OutboxMessage, str | None, datetime], list[int]]
 
 METADATA_EVENT = "advocate_delivery"
-LEASE = timedelta(seconds=60)
 # The longest one Web API call can take: three tries of the client's 10 s timeout and two
 # rate-limit waits. A claim must outlast it before the call is made.
 CALL_BUDGET = timedelta(seconds=3 * 10 + 2 * MAX_RATE_LIMIT_WAIT + 1)
@@ -62,20 +59,13 @@ TRANSIENT_ERRORS = {
 }
 
 
+# A batch marks what it sent this often (and at its end): a sender that dies before its
+# marks leaves posts that the next one finds by their keys.
+MARK_EVERY = 10
+
+
 class ClaimLost(Exception):
     """Another sender took the message over: this one must not post or mark it."""
-
-
-@dataclass
-class _Claim:
-    """Messages one sender holds until `until` under its `token`, and the DM channels
-    already known."""
-
-    token: str
-    until: datetime
-    held: dict[int, OutboxMessage]
-    others: dict[int, Delivery]  # not claimable now: where they stand
-    dm_channels: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 class OutboxSender:
@@ -99,6 +89,10 @@ class OutboxSender:
             return []
         return self._send(ids, self._claim(ids))
 
+    def deliver_claimed(self, claim: Claim) -> list[Delivery]:
+        """Send the messages recorded already claimed by this process (outbox.add_claimed)."""
+        return self._send(sorted(claim.held), claim)
+
     def deliver_due(self, limit: int = BATCH) -> list[Delivery]:
         """Send every message that is due and not held by a live claim, at most `limit`.
 
@@ -109,18 +103,18 @@ class OutboxSender:
         return self._send(sorted(claim.held), claim, stop_when_rate_limited=True)
 
     def _send(
-        self, ids: list[int], claim: _Claim, *, stop_when_rate_limited: bool = False
+        self, ids: list[int], claim: Claim, *, stop_when_rate_limited: bool = False
     ) -> list[Delivery]:
-        results = []
+        results: dict[int, Delivery] = {}
         try:
             for message_id in ids:
                 if message_id in claim.others:
-                    results.append(claim.others[message_id])
+                    results[message_id] = claim.others[message_id]
                     continue
                 self._keep(claim)
                 message = claim.held.get(message_id)
                 if message is None:  # the lease ran out and another sender took it over
-                    results.append(Delivery(message_id, "pending", error="claim_lost"))
+                    results[message_id] = Delivery(message_id, "pending", error="claim_lost")
                     continue
                 try:
                     result = self._deliver_one(message, claim)
@@ -131,19 +125,23 @@ class OutboxSender:
                     # Tried: no longer handed back. A message of another workspace is: it
                     # may yet be sent with its own workspace's token.
                     claim.held.pop(message_id, None)
-                results.append(result)
+                results[message_id] = result
+                if len(claim.posted) >= MARK_EVERY:
+                    results.update(self._mark_posted(claim))
                 if stop_when_rate_limited and result.error in ("ratelimited", "http_429"):
                     break
         finally:
+            # What is in Slack is marked even when the batch stopped on an error.
+            results.update(self._mark_posted(claim))
             if claim.held:
                 self._release(claim)
-        return results
+        return list(results.values())
 
-    def _claim(self, ids: list[int] | None, limit: int | None = None) -> _Claim:
+    def _claim(self, ids: list[int] | None, limit: int | None = None) -> Claim:
         """Claim, in one transaction, every claimable message among `ids` (None: the first
         `limit` due), and read the DM channels already known for their people."""
         now = self.clock()
-        claim = _Claim(token=secrets.token_hex(8), until=now + LEASE, held={}, others={})
+        claim = Claim.new(now)
         claimable = select(OutboxMessage.id).where(*_claimable(now))
         if ids is not None:
             claimable = claimable.where(OutboxMessage.id.in_(ids))
@@ -160,12 +158,7 @@ class OutboxSender:
             for message in session.scalars(
                 update(OutboxMessage)
                 .where(OutboxMessage.id.in_(claimable))
-                .values(
-                    claimed_until=claim.until,
-                    claim_token=claim.token,
-                    claimed_by=holders.me(),
-                    attempts=OutboxMessage.attempts + 1,
-                )
+                .values(**claim.stamp(), attempts=OutboxMessage.attempts + 1)
                 .returning(OutboxMessage)
                 .execution_options(synchronize_session=False)
             ):
@@ -180,16 +173,7 @@ class OutboxSender:
                     )
                 for missing in set(unclaimed) - set(claim.others):
                     claim.others[missing] = Delivery(missing, "failed", error="missing")
-            people = {(m.team_id, m.user_id) for m in claim.held.values() if m.kind == "dm"}
-            if people:
-                rows = session.execute(
-                    select(Person.team_id, Person.user_id, Person.dm_channel_id).where(
-                        Person.team_id.in_({team for team, _ in people}),
-                        Person.user_id.in_({user for _, user in people}),
-                        Person.dm_channel_id.is_not(None),
-                    )
-                )
-                claim.dm_channels = {(team, user): str(dm) for team, user, dm in rows}
+            claim.dm_channels = known_dm_channels(session, list(claim.held.values()))
         return claim
 
     def take_back_from_the_dead(self) -> int:
@@ -222,19 +206,20 @@ class OutboxSender:
         log.info("took back %s messages claimed by senders that died: %s", freed, dead)
         return freed
 
-    def _keep(self, claim: _Claim, need: timedelta = LEASE / 2) -> None:
-        """Renew the lease unless it still outlasts `need`; drop what another sender took
-        over."""
+    def _keep(self, claim: Claim, need: timedelta = LEASE / 2) -> None:
+        """Renew the lease unless it still outlasts `need` (over what is held, and what is
+        posted but not yet marked); drop what another sender took over."""
         now = self.clock()
         if claim.until - now > need:
             return
         until = now + LEASE
+        holding = [*claim.held, *(p.message.id for p in claim.posted)]
         with self.db.transaction() as session:
             kept = set(
                 session.scalars(
                     update(OutboxMessage)
                     .where(
-                        OutboxMessage.id.in_(list(claim.held)),
+                        OutboxMessage.id.in_(holding),
                         OutboxMessage.claim_token == claim.token,
                         OutboxMessage.status == "pending",
                     )
@@ -246,7 +231,7 @@ class OutboxSender:
         claim.held = {i: m for i, m in claim.held.items() if i in kept}
         claim.until = until
 
-    def _release(self, claim: _Claim) -> None:
+    def _release(self, claim: Claim) -> None:
         """Hand back messages claimed but not tried, as if never claimed."""
         try:
             with self.db.transaction() as session:
@@ -267,7 +252,9 @@ class OutboxSender:
             # They are taken over when the lease ends; the first look is at Slack's history.
             log.warning("could not hand back %s claimed outbox messages", len(claim.held))
 
-    def _deliver_one(self, message: OutboxMessage, claim: _Claim) -> Delivery:
+    def _deliver_one(self, message: OutboxMessage, claim: Claim) -> Delivery:
+        """Send one message; what reached Slack joins `claim.posted`, to be marked with the
+        rest."""
         try:
             client = self.clients.client_for(message.team_id, message.enterprise_id)
         except ForeignWorkspace:
@@ -293,7 +280,7 @@ class OutboxSender:
                 self._before_call(claim, message)
                 ts, channel_id = self._post(client, message, channel_id)
             learned = channel_id if message.kind == "dm" and channel_id != known else None
-            delivery = self._mark_sent(message, claim, channel_id, ts, dm_channel_id=learned)
+            claim.posted.append(Posted(message, channel_id, ts, learned))
             if learned and message.user_id:
                 claim.dm_channels[(message.team_id, message.user_id)] = learned
         except SlackApiError as error:
@@ -311,18 +298,16 @@ class OutboxSender:
             return self._fail(message, claim, code or f"http_{status}")
         except (SlackClientError, OSError) as error:
             return self._retry_later(message, claim, type(error).__name__)
-        if self.on_sent is not None and delivery.error != "claim_lost":
-            self.deliver(self.on_sent(self.db, message, ts, self.clock()))
-        return delivery
+        return Delivery(message.id, "sent", channel_id)
 
-    def _before_call(self, claim: _Claim, message: OutboxMessage) -> None:
+    def _before_call(self, claim: Claim, message: OutboxMessage) -> None:
         """Make sure the claim outlasts the next Web API call, or stop: ClaimLost."""
         self._keep(claim, CALL_BUDGET)
         if message.id not in claim.held:
             raise ClaimLost(message.id)
 
     def _target_channel(
-        self, client: WebClient, message: OutboxMessage, known: str | None, claim: _Claim
+        self, client: WebClient, message: OutboxMessage, known: str | None, claim: Claim
     ) -> str:
         """Where to post. A DM goes to the DM's own channel when it is known. Otherwise a
         first attempt posts to the person's user id: Slack opens the DM and answers with its
@@ -400,7 +385,7 @@ class OutboxSender:
                 return str(posted["ts"])
         return None
 
-    def _post_via_response_url(self, message: OutboxMessage, claim: _Claim, why: str) -> Delivery:
+    def _post_via_response_url(self, message: OutboxMessage, claim: Claim, why: str) -> Delivery:
         assert message.response_url
         self._before_call(claim, message)
         payload = dict(message.payload)
@@ -411,54 +396,57 @@ class OutboxSender:
             replace_original=False,
         )
         if response.status_code == 200:
-            delivered = self._mark_sent(message, claim, message.channel_id, None)
-            return Delivery(delivered.id, "sent", message.channel_id, via_response_url=True)
+            claim.posted.append(Posted(message, message.channel_id, None, None))
+            return Delivery(message.id, "sent", message.channel_id, via_response_url=True)
         log.warning("response_url post failed: %s %s", response.status_code, response.body)
         return self._fail(message, claim, why)
 
-    def _mark_sent(
-        self,
-        message: OutboxMessage,
-        claim: _Claim,
-        channel_id: str,
-        ts: str | None,
-        *,
-        dm_channel_id: str | None = None,
-    ) -> Delivery:
-        """Record the message as sent and, for a DM whose channel was just learned, keep that
-        channel on the person: later DMs go straight to it."""
+    def _mark_posted(self, claim: Claim) -> dict[int, Delivery]:
+        """Record what reached Slack as sent, in one transaction, and send the follow-ups
+        some messages need. A DM whose channel was just learned keeps
+        that channel on the person: later DMs go straight to it. Returns the messages that
+        were posted but that another sender holds now: it finds each post by its key."""
+        if not claim.posted:
+            return {}
+        marking, claim.posted = claim.posted, []
+        lost: dict[int, Delivery] = {}
         now = self.clock()
         with self.db.transaction() as session:
-            marked = session.execute(
-                update(OutboxMessage)
-                .where(*_held_by(message, claim))
-                .values(
-                    status="sent",
-                    sent_at=now,
-                    sent_ts=ts,
-                    sent_channel_id=channel_id,
-                    claimed_until=None,
-                    claim_token=None,
-                    last_error=None,
+            for sent in marking:
+                marked = session.execute(
+                    _MARK_SENT,
+                    {
+                        "message": sent.message.id,
+                        "held_by": claim.token,
+                        "sent_now": now,
+                        "posted_ts": sent.ts,
+                        "posted_in": sent.channel_id,
+                    },
                 )
-                .execution_options(synchronize_session=False)
-            )
-            if not _rowcount(marked):
-                # Posted, but another sender holds it now: it finds this post by its key.
-                log.warning("outbox %s: posted, but another sender holds it now", message.id)
-                return Delivery(message.id, "sent", channel_id, error="claim_lost")
-            if dm_channel_id and message.user_id:
-                session.execute(
-                    update(Person)
-                    .where(Person.team_id == message.team_id, Person.user_id == message.user_id)
-                    .values(dm_channel_id=dm_channel_id)
-                    .execution_options(synchronize_session=False)
-                )
-        metrics.outbox_send("sent")
-        return Delivery(message.id, "sent", channel_id)
+                if not _rowcount(marked):
+                    log.warning("outbox %s: posted, but another sender holds it", sent.message.id)
+                    lost[sent.message.id] = Delivery(
+                        sent.message.id, "sent", sent.channel_id, error="claim_lost"
+                    )
+                elif sent.dm_channel_id and sent.message.user_id:
+                    session.execute(
+                        update(Person)
+                        .where(
+                            Person.team_id == sent.message.team_id,
+                            Person.user_id == sent.message.user_id,
+                        )
+                        .values(dm_channel_id=sent.dm_channel_id)
+                        .execution_options(synchronize_session=False)
+                    )
+        for sent in marking:
+            if sent.message.id not in lost:
+                metrics.outbox_send("sent")
+                if self.on_sent is not None:
+                    self.deliver(self.on_sent(self.db, sent.message, sent.ts, now))
+        return lost
 
     def _retry_later(
-        self, message: OutboxMessage, claim: _Claim, error: str, wait: int | None = None
+        self, message: OutboxMessage, claim: Claim, error: str, wait: int | None = None
     ) -> Delivery:
         if message.attempts >= MAX_ATTEMPTS:
             return self._fail(message, claim, error)
@@ -483,7 +471,7 @@ class OutboxSender:
         metrics.outbox_send("retry")
         return Delivery(message.id, "pending", error=error)
 
-    def _fail(self, message: OutboxMessage, claim: _Claim, error: str) -> Delivery:
+    def _fail(self, message: OutboxMessage, claim: Claim, error: str) -> Delivery:
         with self.db.transaction() as session:
             marked = session.execute(
                 update(OutboxMessage)
@@ -501,7 +489,28 @@ class OutboxSender:
         return Delivery(message.id, "failed", message.channel_id, error=error)
 
 
-def _held_by(message: OutboxMessage, claim: _Claim) -> list[ColumnElement[bool]]:
+# Built once: every message sent is marked by it.
+_MARK_SENT = (
+    update(OutboxMessage)
+    .where(
+        OutboxMessage.id == bindparam("message"),
+        OutboxMessage.claim_token == bindparam("held_by"),
+        OutboxMessage.status == "pending",
+    )
+    .values(
+        status="sent",
+        sent_at=bindparam("sent_now"),
+        sent_ts=bindparam("posted_ts"),
+        sent_channel_id=bindparam("posted_in"),
+        claimed_until=None,
+        claim_token=None,
+        last_error=None,
+    )
+    .execution_options(synchronize_session=False)
+)
+
+
+def _held_by(message: OutboxMessage, claim: Claim) -> list[ColumnElement[bool]]:
     """The message's row, as long as this claim still holds it."""
     return [
         OutboxMessage.id == message.id,

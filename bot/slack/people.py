@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -42,13 +43,38 @@ def person_from_slack(user: dict) -> PersonInfo:
 def lookup_all(
     client: WebClient, db: Database, workspace: Workspace, user_ids: list[str], now: datetime
 ) -> dict[str, PersonInfo | None]:
-    """`lookup` for several people, remembering all that were found in one transaction.
-
-    None for an id Slack does not know.
+    """`lookup` for several people, except those Slack told about within `FRESH`;
+    remembering all that were found in one transaction. None for an id Slack does not know.
     """
-    found = {user_id: lookup(client, user_id) for user_id in dict.fromkeys(user_ids)}
-    remember(db, workspace, [info for info in found.values() if info is not None], now)
-    return found
+    ids = list(dict.fromkeys(user_ids))
+    found: dict[str, PersonInfo | None] = dict(known(db, workspace, ids, now - FRESH))
+    asked = {user_id: lookup(client, user_id) for user_id in ids if user_id not in found}
+    remember(db, workspace, [info for info in asked.values() if info is not None], now)
+    found.update(asked)
+    return {user_id: found[user_id] for user_id in ids}
+
+
+def known(
+    db: Database, workspace: Workspace, user_ids: list[str], since: datetime
+) -> dict[str, PersonInfo]:
+    """What Slack told about these people since `since` (a lookup, a user_change event or
+    the members list), as it told it."""
+    with db.engine.connect() as connection:  # a read: no session needed
+        rows = connection.execute(
+            _KNOWN, {"team": workspace.team_id, "people": user_ids, "since": since}
+        )
+        return {
+            row.user_id: PersonInfo(
+                user_id=row.user_id,
+                name=row.name or "",
+                tz=row.tz,
+                is_bot=bool(row.is_bot),
+                deleted=bool(row.deleted),
+                is_admin=bool(row.is_admin),
+                is_guest=bool(row.is_guest),
+            )
+            for row in rows
+        }
 
 
 def remember(db: Database, workspace: Workspace, people: list[PersonInfo], now: datetime) -> None:
@@ -88,6 +114,26 @@ def remember(db: Database, workspace: Workspace, people: list[PersonInfo], now: 
 
 # What Slack tells us about a person; the rest of the row is the app's own.
 _LEARNED = ("name", "tz", "is_bot", "deleted", "is_admin", "is_guest", "refreshed_at")
+
+# How long what Slack said about a person is used without asking again. Slack tells the
+# app of every change to a person as it happens (the `user_change` event), so this only
+# bounds what a missed event can leave stale.
+FRESH = timedelta(hours=1)
+
+# Built once: every request that names people reads them by it.
+_KNOWN = select(
+    Person.user_id,
+    Person.name,
+    Person.tz,
+    Person.is_bot,
+    Person.deleted,
+    Person.is_admin,
+    Person.is_guest,
+).where(
+    Person.team_id == bindparam("team"),
+    Person.user_id.in_(bindparam("people", expanding=True)),
+    Person.refreshed_at >= bindparam("since"),
+)
 
 
 def _insert(session: Session, table: Any) -> Any:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from bot.store.models import Appreciation, Ask, Obstacle
 from tests.conftest import ANA, BEN, GIVER, AppServer
+from tests.e2e.processes import wait_until
 from tests.support.blockkit import assert_valid_message_blocks, assert_valid_modal
 from tests.support.fake_slack import FakeSlack
 from tests.support.slack_requests import (
@@ -323,6 +324,8 @@ def test_message_shortcut_tracks_that_message_with_the_questions_in_its_thread(
     )
     assert answer == {}
     slack.wait_for("chat.postMessage", 2)
+    # The posts are marked sent, and the status line's ts kept, once both are in Slack.
+    assert wait_until(lambda: the_ask(server).status_ts is not None)
     row = the_ask(server)
     assert row.thread_ts == "1764000000.000100" and row.from_message
     replies = [m for m in slack.messages("C111") if m.get("thread_ts") == "1764000000.000100"]

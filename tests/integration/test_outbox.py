@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -186,12 +187,14 @@ def clock_moving_after_each_post(
     each of its posts, as another process's tick would."""
     other = OutboxSender(runtime.db, runtime.clients, clock)
 
-    def after_each_post(*_args: object) -> list[int]:
-        clock.now += step
-        other.deliver_due()
-        return []
+    class Slow(OutboxSender):
+        def _post(self, *args: Any, **kwargs: Any) -> tuple[str, str]:
+            posted = super()._post(*args, **kwargs)
+            clock.now += step
+            other.deliver_due()
+            return posted
 
-    return OutboxSender(runtime.db, runtime.clients, clock, on_sent=after_each_post), other
+    return Slow(runtime.db, runtime.clients, clock), other
 
 
 def test_long_batch_renews_its_claim_so_no_other_sender_takes_over(

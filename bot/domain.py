@@ -57,3 +57,15 @@ class PersonInfo:
                 except (ZoneInfoNotFoundError, ValueError):
                     continue
         return ZoneInfo("UTC")
+
+
+@dataclass(frozen=True)
+class Appreciated:
+    """What an appreciation says, as the messages about it show it."""
+
+    giver_id: str
+    recipient_ids: tuple[str, ...]
+    reason: str
+    company_values: tuple[str, ...] = ()
+    is_private: bool = False
+    message_permalink: str | None = None

@@ -318,6 +318,23 @@ _CLAIM = {
 }
 
 
+# Built once: every request ends with one. What Slack sent is kept only for a request
+# that did not get done (parked), to look into.
+_FINISH = {
+    done: update(SlackRequest)
+    .where(SlackRequest.id == bindparam("request"))
+    .values(
+        status=bindparam("status"),
+        done_at=bindparam("at"),
+        claimed_until=None,
+        last_error=bindparam("error"),
+        **({"body": "", "headers": {}, "accepted": None} if done else {}),
+    )
+    .execution_options(synchronize_session=False)
+    for done in (False, True)
+}
+
+
 class Workers:
     """Claim stored requests and run them through `app`, the Bolt app whose listeners do
     the work (their ack is a no-op there), on `threads` threads, and `fast_threads` more
@@ -566,18 +583,8 @@ class Workers:
     def _finish(self, row: SlackRequest, status: str, error: str | None) -> None:
         with self.db.transaction() as session:
             session.execute(
-                update(SlackRequest)
-                .where(SlackRequest.id == row.id)
-                .values(
-                    status=status,
-                    done_at=self.clock(),
-                    claimed_until=None,
-                    last_error=error,
-                    body="" if status == "done" else SlackRequest.body,
-                    headers={} if status == "done" else SlackRequest.headers,
-                    accepted=None if status == "done" else SlackRequest.accepted,
-                )
-                .execution_options(synchronize_session=False)
+                _FINISH[status == "done"],
+                {"request": row.id, "status": status, "at": self.clock(), "error": error},
             )
 
     def _retry(self, row: SlackRequest, delay: timedelta, error: str) -> None:

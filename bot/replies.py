@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 
 from bot.store.db import Database
 from bot.store.models import SlackRequest
@@ -38,12 +38,16 @@ class _Count:
 
     def record(self, said: int) -> None:
         with self.db.transaction() as session:
-            session.execute(
-                update(SlackRequest)
-                .where(SlackRequest.id == self.request_id)
-                .values(replies=said)
-                .execution_options(synchronize_session=False)
-            )
+            session.execute(_RECORD, {"request": self.request_id, "said": said})
+
+
+# Built once: every reply of a stored request runs it.
+_RECORD = (
+    update(SlackRequest)
+    .where(SlackRequest.id == bindparam("request"))
+    .values(replies=bindparam("said"))
+    .execution_options(synchronize_session=False)
+)
 
 
 @contextmanager

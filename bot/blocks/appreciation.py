@@ -15,7 +15,8 @@ from bot.blocks.common import (
     plain,
     section,
 )
-from bot.store.models import Appreciation, Ask
+from bot.domain import Appreciated
+from bot.store.models import Ask
 from bot.store.queries import Standing
 from bot.text import mention, safe_mrkdwn, truncate
 
@@ -68,7 +69,7 @@ def _for_the_ask(ask: Ask, permalink: str | None) -> str:
     return f"for the ask <{permalink}|{named}>" if permalink else f"for the ask {named}"
 
 
-def channel_message(appreciation: Appreciation, ask: Ask | None = None) -> dict[str, Any]:
+def channel_message(appreciation: Appreciated, ask: Ask | None = None) -> dict[str, Any]:
     """The public post: who thanked whom, and why, in the giver's own words (in an ask's
     thread, `ask` is the ask it closes)."""
     recipients = _people(appreciation.recipient_ids)
@@ -86,7 +87,7 @@ def channel_message(appreciation: Appreciation, ask: Ask | None = None) -> dict[
     return message(f"{mention(appreciation.giver_id)} appreciates {recipients}", blocks)
 
 
-def recipient_dm(appreciation: Appreciation, ask: Ask | None = None) -> dict[str, Any]:
+def recipient_dm(appreciation: Appreciated, ask: Ask | None = None) -> dict[str, Any]:
     """The DM each recipient gets, public or private (linking the ask it closes)."""
     giver = mention(appreciation.giver_id)
     everyone = appreciation.recipient_ids

@@ -6,13 +6,13 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from bot.blocks import appreciation as render
-from bot.domain import PersonInfo, Workspace
+from bot.domain import Appreciated, PersonInfo, Workspace
 from bot.errors import UserError
 from bot.services import outbox, people
 from bot.store import queries
@@ -177,24 +177,38 @@ def record(
     `duplicate=True`. Raises UserError when the giver is past the daily limit.
     """
     with db.transaction() as session:
-        existing = session.scalar(
-            select(Appreciation.id).where(
-                Appreciation.team_id == workspace.team_id,
-                Appreciation.source_key == draft.source_key,
-            )
+        appreciation_id = session.scalar(
+            queries.new_appreciation(session),
+            {
+                "team_id": workspace.team_id,
+                "enterprise_id": workspace.enterprise_id,
+                "giver_id": draft.giver_id,
+                "reason": draft.reason,
+                "company_values": list(draft.values),
+                "is_private": draft.is_private,
+                "said_in_private": draft.said_in_private,
+                "channel_id": draft.channel_id,
+                "message_ts": draft.message_ts,
+                "message_permalink": draft.message_permalink,
+                "ask_id": draft.ask_id,
+                "source_key": draft.source_key,
+                "created_at": now,
+            },
         )
-        if existing is not None:
+        if appreciation_id is None:  # its key is taken: recorded before
+            existing = session.scalar(
+                _RECORDED, {"team": workspace.team_id, "key": draft.source_key}
+            )
+            if existing is None:
+                raise RuntimeError(f"appreciation {draft.source_key!r} neither recorded nor found")
             return Recorded(existing, [], duplicate=True)
         since = start_of_local_day(now, giver, fallback_tz)
         given_today = session.scalar(
-            select(func.count(Appreciation.id)).where(
-                Appreciation.team_id == workspace.team_id,
-                Appreciation.giver_id == draft.giver_id,
-                Appreciation.created_at >= since,
-            )
+            _GIVEN_SINCE, {"team": workspace.team_id, "giver": draft.giver_id, "since": since}
         )
+        # The count holds this one: what the day held before it is one less.
         if not queries.take_daily_giving(
-            session, workspace, draft.giver_id, since.date(), daily_limit, given_today or 0
+            session, workspace, draft.giver_id, since.date(), daily_limit, (given_today or 1) - 1
         ):
             tomorrow = since + timedelta(days=1)
             raise UserError(
@@ -202,57 +216,48 @@ def record(
                 f"give in a day. Thank you for being generous! You can give more after "
                 f"midnight your time ({tomorrow:%A})."
             )
-        appreciation = Appreciation(
-            team_id=workspace.team_id,
-            enterprise_id=workspace.enterprise_id,
-            giver_id=draft.giver_id,
-            reason=draft.reason,
-            company_values=list(draft.values),
-            is_private=draft.is_private,
-            said_in_private=draft.said_in_private,
-            channel_id=draft.channel_id,
-            message_ts=draft.message_ts,
-            message_permalink=draft.message_permalink,
-            ask_id=draft.ask_id,
-            source_key=draft.source_key,
-            created_at=now,
-            recipients=[
-                AppreciationRecipient(
-                    team_id=workspace.team_id,
-                    enterprise_id=workspace.enterprise_id,
-                    user_id=uid,
-                    giver_id=draft.giver_id,
-                    is_private=draft.is_private,
-                    created_at=now,
-                )
+        session.execute(
+            _RECIPIENT,
+            [
+                {
+                    "team_id": workspace.team_id,
+                    "enterprise_id": workspace.enterprise_id,
+                    "appreciation_id": appreciation_id,
+                    "user_id": uid,
+                    "giver_id": draft.giver_id,
+                    "is_private": draft.is_private,
+                    "created_at": now,
+                }
                 for uid in draft.recipient_ids
             ],
         )
-        session.add(appreciation)
-        try:
-            session.flush()
-        except IntegrityError:
-            # Another process recorded the same submission between our check and insert.
-            session.rollback()
-            return _already_recorded(db, workspace, draft.source_key)
         if not draft.is_private:
             queries.count_public_appreciation(
                 session, workspace, draft.giver_id, draft.recipient_ids, now
             )
+        people.mark_used_in(session, workspace, [draft.giver_id, *draft.recipient_ids], now)
         ask = _thanked_ask(session, workspace, draft, now)
+        said = Appreciated(
+            giver_id=draft.giver_id,
+            recipient_ids=tuple(draft.recipient_ids),
+            reason=draft.reason,
+            company_values=tuple(draft.values),
+            is_private=draft.is_private,
+            message_permalink=draft.message_permalink,
+        )
         messages = []
         if not draft.is_private and draft.channel_id:
-            post = render.channel_message(appreciation, ask)
+            post = render.channel_message(said, ask)
             if ask is not None and ask.thread_ts and ask.channel_id == draft.channel_id:
                 post = {**post, "thread_ts": ask.thread_ts, "reply_broadcast": draft.broadcast}
             messages.append(
                 outbox.channel_post(
                     workspace,
-                    key=f"appreciation:{appreciation.id}:post",
+                    key=f"appreciation:{appreciation_id}:post",
                     channel_id=draft.channel_id,
                     message=post,
                     response_url=draft.response_url,
-                    appreciation_id=appreciation.id,
+                    appreciation_id=appreciation_id,
                     now=now,
                 )
             )
@@ -260,20 +265,31 @@ def record(
             messages.append(
                 outbox.direct_message(
                     workspace,
-                    key=f"appreciation:{appreciation.id}:dm:{uid}",
+                    key=f"appreciation:{appreciation_id}:dm:{uid}",
                     user_id=uid,
-                    message=render.recipient_dm(appreciation, ask),
-                    appreciation_id=appreciation.id,
+                    message=render.recipient_dm(said, ask),
+                    appreciation_id=appreciation_id,
                     now=now,
                 )
             )
-        people.mark_used_in(session, workspace, [draft.giver_id, *draft.recipient_ids], now)
         if send_now:
             claim = outbox.add_claimed(session, messages, now)
-            return Recorded(appreciation.id, [m.id for m in messages], claim=claim)
+            return Recorded(appreciation_id, [m.id for m in messages], claim=claim)
         session.add_all(messages)
         session.flush()
-        return Recorded(appreciation.id, [m.id for m in messages])
+        return Recorded(appreciation_id, [m.id for m in messages])
+
+
+# Built once: every appreciation recorded runs them.
+_RECORDED = select(Appreciation.id).where(
+    Appreciation.team_id == bindparam("team"), Appreciation.source_key == bindparam("key")
+)
+_GIVEN_SINCE = select(func.count(Appreciation.id)).where(
+    Appreciation.team_id == bindparam("team"),
+    Appreciation.giver_id == bindparam("giver"),
+    Appreciation.created_at >= bindparam("since"),
+)
+_RECIPIENT = insert(cast(Table, AppreciationRecipient.__table__))
 
 
 def _thanked_ask(session: Session, workspace: Workspace, draft: Draft, now: datetime) -> Ask | None:
@@ -289,19 +305,6 @@ def _thanked_ask(session: Session, workspace: Workspace, draft: Draft, now: date
     if closes and ask.thanked_at is None:
         ask.thanked_at = now
     return ask
-
-
-def _already_recorded(db: Database, workspace: Workspace, source_key: str) -> Recorded:
-    with db.transaction() as session:
-        existing = session.scalar(
-            select(Appreciation.id).where(
-                Appreciation.team_id == workspace.team_id,
-                Appreciation.source_key == source_key,
-            )
-        )
-    if existing is None:
-        raise RuntimeError(f"appreciation {source_key!r} was neither recorded nor found")
-    return Recorded(existing, [], duplicate=True)
 
 
 def get(db: Database, workspace: Workspace, appreciation_id: int) -> Appreciation | None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot import holders
@@ -123,17 +123,25 @@ def add_claimed(session: Session, messages: list[OutboxMessage], now: datetime) 
     """Add `messages` to the transaction that decided them, already claimed by this
     process: whoever records them sends them right after, with no second trip to claim
     them. Were it to die first, they are free again (bot/holders.py), or when the lease
-    ends."""
+    ends. One statement inserts them all; the objects given get their ids."""
     claim = Claim.new(now)
     for message in messages:
         for column, value in claim.stamp().items():
             setattr(message, column, value)
         message.attempts = 1
-    session.add_all(messages)
-    session.flush()
+    if messages:
+        rows = [{c.key: getattr(m, c.key) for c in _COLUMNS} for m in messages]
+        ids = session.scalars(_ADD, rows).all()
+        for message, message_id in zip(messages, ids, strict=True):
+            message.id = message_id
     claim.held = {m.id: m for m in messages}
-    claim.dm_channels = known_dm_channels(session, list(claim.held.values()))
+    claim.dm_channels = known_dm_channels(session, messages)
     return claim
+
+
+_TABLE: Table = OutboxMessage.__table__  # type: ignore[assignment]
+# Built once: the rows come back in the order they were given.
+_ADD = insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
 
 
 def known_dm_channels(
@@ -144,13 +152,17 @@ def known_dm_channels(
     if not people:
         return {}
     rows = session.execute(
-        select(Person.team_id, Person.user_id, Person.dm_channel_id).where(
-            Person.team_id.in_({team for team, _ in people}),
-            Person.user_id.in_({user for _, user in people}),
-            Person.dm_channel_id.is_not(None),
-        )
+        _DM_CHANNELS,
+        {"teams": sorted({team for team, _ in people}), "people": sorted({u for _, u in people})},
     )
-    return {(team, user): str(dm) for team, user, dm in rows}
+    return {(team, user): str(dm) for team, user, dm in rows if (team, user) in people}
+
+
+_DM_CHANNELS = select(Person.team_id, Person.user_id, Person.dm_channel_id).where(
+    Person.team_id.in_(bindparam("teams", expanding=True)),
+    Person.user_id.in_(bindparam("people", expanding=True)),
+    Person.dm_channel_id.is_not(None),
+)
 
 
 def channel_post(

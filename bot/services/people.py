@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain import Workspace
@@ -36,13 +36,17 @@ def mark_used_in(
     session: Session, workspace: Workspace, user_ids: list[str], now: datetime
 ) -> None:
     """`mark_used` in a transaction already open."""
-    session.execute(
-        update(Person)
-        .where(
-            Person.team_id == workspace.team_id,
-            Person.user_id.in_(user_ids),
-            Person.used_app_at.is_(None),
-        )
-        .values(used_app_at=now)
-        .execution_options(synchronize_session=False)
+    session.execute(_MARK_USED, {"team": workspace.team_id, "people": user_ids, "now": now})
+
+
+# Built once: every appreciation recorded runs it.
+_MARK_USED = (
+    update(Person)
+    .where(
+        Person.team_id == bindparam("team"),
+        Person.user_id.in_(bindparam("people", expanding=True)),
+        Person.used_app_at.is_(None),
     )
+    .values(used_app_at=bindparam("now"))
+    .execution_options(synchronize_session=False)
+)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from bot.domain import PersonInfo, Workspace
 from bot.store.db import Database
@@ -86,13 +86,8 @@ def remember(db: Database, workspace: Workspace, people: list[PersonInfo], now: 
     if not people:
         return
     with db.transaction() as session:
-        upsert = _insert(session, Person)
-        upsert = upsert.on_conflict_do_update(
-            index_elements=["team_id", "user_id"],
-            set_={column: upsert.excluded[column] for column in _LEARNED},
-        )
         session.execute(
-            upsert,
+            _remembering(session.get_bind().dialect.name),
             [
                 {
                     "team_id": workspace.team_id,
@@ -110,6 +105,17 @@ def remember(db: Database, workspace: Workspace, people: list[PersonInfo], now: 
                 for info in people
             ],
         )
+
+
+@cache
+def _remembering(dialect: str) -> Any:
+    """The upsert of `remember`, built once for each database."""
+    table: Table = Person.__table__  # type: ignore[assignment]
+    upsert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    return upsert.on_conflict_do_update(
+        index_elements=["team_id", "user_id"],
+        set_={column: upsert.excluded[column] for column in _LEARNED},
+    )
 
 
 # What Slack tells us about a person; the rest of the row is the app's own.
@@ -134,12 +140,6 @@ _KNOWN = select(
     Person.user_id.in_(bindparam("people", expanding=True)),
     Person.refreshed_at >= bindparam("since"),
 )
-
-
-def _insert(session: Session, table: Any) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 def refresh_all(client: WebClient, db: Database, workspace: Workspace, now: datetime) -> int:

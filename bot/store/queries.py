@@ -13,9 +13,23 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, String, case, cast, delete, desc, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Table,
+    bindparam,
+    case,
+    cast,
+    delete,
+    desc,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from bot.domain import Workspace
@@ -277,15 +291,41 @@ def recent_received(
     return list(session.scalars(query))
 
 
-def _insert(session: Session, model: type[Any]) -> Any:
+def _insert(session: Session, model: type[Any] | Table) -> Any:
     """An INSERT of `model` that can add ON CONFLICT ... DO UPDATE, on either backend."""
-    if session.get_bind().dialect.name == "postgresql":
+    return insert_for(_dialect(session), model)
+
+
+def insert_for(dialect: str, model: type[Any] | Table) -> Any:
+    """`_insert` for the database named `dialect`, for statements built once."""
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         return pg_insert(model)
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert(model)
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def new_appreciation(session: Session) -> Any:
+    """The INSERT of an appreciation's row that returns its id, or nothing when its
+    `source_key` is taken (a repeat of the same submission): the key decides, whichever
+    transaction comes first."""
+    return _new_appreciation(_dialect(session))
+
+
+@cache
+def _new_appreciation(dialect: str) -> Any:
+    table: Table = Appreciation.__table__  # type: ignore[assignment]
+    return (
+        insert_for(dialect, table)
+        .on_conflict_do_nothing(index_elements=["team_id", "source_key"])
+        .returning(table.c.id)
+    )
 
 
 def take_daily_giving(
@@ -295,23 +335,34 @@ def take_daily_giving(
     counted; False when they are. One statement, which locks the row it updates: two
     transactions never both see room for the last one. `used` is what the day held before
     the counter did (appreciations recorded by an earlier version), for a first row."""
-    row = _insert(session, DailyGiving).values(
-        team_id=workspace.team_id,
-        enterprise_id=workspace.enterprise_id,
-        giver_id=giver_id,
-        day=day,
-        given=used + 1,
-    )
     if used >= limit:
         return False
     counted = session.scalar(
-        row.on_conflict_do_update(
-            index_elements=["team_id", "giver_id", "day"],
-            set_={"given": DailyGiving.given + 1},
-            where=DailyGiving.given < limit,
-        ).returning(DailyGiving.given)
+        _daily_giving(_dialect(session)),
+        {
+            "team_id": workspace.team_id,
+            "enterprise_id": workspace.enterprise_id,
+            "giver_id": giver_id,
+            "day": day,
+            "given": used + 1,
+            "limit": limit,
+        },
     )
     return counted is not None
+
+
+@cache
+def _daily_giving(dialect: str) -> Any:
+    table: Table = DailyGiving.__table__  # type: ignore[assignment]
+    return (
+        insert_for(dialect, table)
+        .on_conflict_do_update(
+            index_elements=["team_id", "giver_id", "day"],
+            set_={"given": table.c.given + 1},
+            where=table.c.given < bindparam("limit"),
+        )
+        .returning(table.c.given)
+    )
 
 
 def count_public_appreciation(
@@ -331,18 +382,15 @@ def count_public_appreciation(
     recipients = sorted(set(recipient_ids))
     if not recipients:
         return
+    pairs, standings = _counting(_dialect(session))
     # One statement for every recipient's pair with the giver, one for their standings.
-    pairs = _insert(session, AllTimeGiver).values(
-        [{**scope, "user_id": uid, "giver_id": giver_id, "received": 1} for uid in recipients]
-    )
     counted = session.execute(
-        pairs.on_conflict_do_update(
-            index_elements=["team_id", "user_id", "giver_id"],
-            set_={"received": AllTimeGiver.received + 1},
-        ).returning(AllTimeGiver.user_id, AllTimeGiver.received)
+        pairs,
+        [{**scope, "user_id": uid, "giver_id": giver_id, "received": 1} for uid in recipients],
     )
     times = {user_id: received for user_id, received in counted}
-    standings = _insert(session, AllTimeStanding).values(
+    session.execute(
+        standings,
         [
             # Only a first appreciation from this giver adds a giver.
             {
@@ -353,22 +401,38 @@ def count_public_appreciation(
                 "first_public_at": at,
             }
             for uid in recipients
-        ]
+        ],
     )
-    session.execute(
-        standings.on_conflict_do_update(
+
+
+@cache
+def _counting(dialect: str) -> tuple[Any, Any]:
+    """The two upserts of `count_public_appreciation`, built once for each database."""
+    givers: Table = AllTimeGiver.__table__  # type: ignore[assignment]
+    standings: Table = AllTimeStanding.__table__  # type: ignore[assignment]
+    pairs = insert_for(dialect, givers)
+    counted = insert_for(dialect, standings)
+    return (
+        pairs.on_conflict_do_update(
+            index_elements=["team_id", "user_id", "giver_id"],
+            set_={"received": givers.c.received + 1},
+        ).returning(givers.c.user_id, givers.c.received),
+        counted.on_conflict_do_update(
             index_elements=["team_id", "user_id"],
             set_={
-                "received": AllTimeStanding.received + 1,
-                "givers": AllTimeStanding.givers + standings.excluded.givers,
-                # An appreciation recorded with an earlier time than one already counted
-                # (a backdated `now`) still moves the first one back.
+                "received": standings.c.received + 1,
+                "givers": standings.c.givers + counted.excluded.givers,
+                # An appreciation recorded with an earlier time than one already
+                # counted (a backdated `now`) still moves the first one back.
                 "first_public_at": case(
-                    (AllTimeStanding.first_public_at <= at, AllTimeStanding.first_public_at),
-                    else_=at,
+                    (
+                        standings.c.first_public_at <= counted.excluded.first_public_at,
+                        standings.c.first_public_at,
+                    ),
+                    else_=counted.excluded.first_public_at,
                 ),
             },
-        )
+        ),
     )
 
 

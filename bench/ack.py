@@ -700,8 +700,9 @@ def run(
             work = work_figures(per_backend["appreciate"]["8"], floor)
             results["work"]["advocate"][backend] = work
             log(
-                f"  Advocate {backend} work: {work['ratio_done_rps']:.2f}× the floor's "
-                f"processed/s, {work['ratio_cpu']:.1f}× its CPU per request"
+                f"  Advocate {backend} work: {work['ratio_posted_rps']:.2f}× the floor's "
+                f"channel posts/s, {work['ratio_done_rps']:.2f}× its processed/s, "
+                f"{work['ratio_cpu']:.1f}× its CPU per request"
             )
             if plan.compare_in_process:
                 results.setdefault("in_process", {})[backend] = in_process(

@@ -209,8 +209,8 @@ def targets(section: dict[str, Any]) -> list[str]:
             [
                 f"burst: channel posts/s, {burst}",
                 backend,
-                f"{r['posted_rps']:.1f}",
-                f"{floor['posted_rps']:.1f}",
+                f"{r['posted_rps']:.1f}/s",
+                f"{floor['posted_rps']:.1f}/s",
                 times(r["ratio_posted_rps"]),
                 f"≥ {POSTED_RPS_TARGET:g}×",
                 met(r["ratio_posted_rps"] >= POSTED_RPS_TARGET),
@@ -222,8 +222,8 @@ def targets(section: dict[str, Any]) -> list[str]:
             [
                 f"CPU ms per processed `/appreciate`, {burst}",
                 backend,
-                ms(r["server_cpu_ms"]),
-                ms(floor["server_cpu_ms"]),
+                f"{ms(r['server_cpu_ms'])} ms",
+                f"{ms(floor['server_cpu_ms'])} ms",
                 times(r["ratio_cpu"]),
                 f"≤ {CPU_TARGET:g}×",
                 met(r["ratio_cpu"] <= CPU_TARGET),

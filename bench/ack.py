@@ -17,15 +17,22 @@ fake Slack (a child process too):
 connections and time each one until the HTTP response: that is the ack, what Slack sees.
 Loads: 1 and 8 closed-loop clients (each sends its next request when the last is answered)
 and one open loop, whose requests leave at a fixed rate, as Slack sends them, whatever the
-answers; its latency counts from the planned sending time. Advocate acks first and works
+answers; its latencies count from the planned sending time. Advocate acks first and works
 after the ack; the benchmark waits until every request's reply reached its response URL
 before the next run, and reports that too ("done"), with the CPU time the server (its worker
 included) and the fake Slack spent per request.
 
-**Work throughput.** Fully processed `/appreciate @a @b` per second (replies at the response
-URL, from the first request sent to the last reply) and the server's CPU ms per fully
-processed request, at 8 clients, for Advocate and the work floor, with their ratios and the
-Web API calls each made per request.
+**Command to channel.** `/appreciate @a @b` sent on a schedule at SLACK_RATE per second
+(open loop) for `Plan.slack_rate_seconds`, to the work floor and to Advocate on each
+database, each timed from its planned sending until the fake Slack got the
+`chat.postMessage` to the channel that names its giver ("posted"; the givers of a run are
+all different people, so a post tells which command it is for).
+
+**Work throughput.** A burst from 8 clients, as fast as acked: channel posts per second
+(from the first command sent to the last post), fully processed `/appreciate @a @b` per
+second (replies at the response URL, from the first request sent to the last reply) and
+the server's CPU ms per fully processed request, for Advocate and the work floor, with
+their ratios and the Web API calls each made per request.
 
 **Sustained load and lag.** 8 clients send `/appreciate @a @b` to each server for
 `Plan.sustained_seconds` (60 s in the full plan; the p99 target is for this load). Advocate
@@ -33,7 +40,7 @@ acks faster than it works, so a backlog of stored requests builds up: meanwhile 
 opened every `Plan.modal_every` seconds (the global shortcut "Appreciate someone", which
 takes the fast lane of bot/pipeline.py), timed from sending until the fake Slack gets
 `views.open` for its trigger id; after the load, the benchmark times how long until no row
-of `slack_requests` is pending any more.
+of `slack_requests` is pending any more (the target: less time than the load lasted).
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -79,6 +86,8 @@ APPRECIATE_TEXT = "<@U222> <@U333> for the release"
 COMMANDS = {"appreciate": APPRECIATE_TEXT, "stats": "stats"}
 PACED_RATE = 10.0  # requests per second in the open-loop load
 PACED_THREADS = 32
+# The rate of commands a busy workspace sends, for the command-to-channel latency.
+SLACK_RATE = 4.0
 GIVERS = 1000
 DRAIN_TIMEOUT = 600.0
 # A typical Web API round trip from a server to Slack, used for one run with a slower Slack.
@@ -107,6 +116,9 @@ class Plan:
     slow_slack_requests: int = 0
     # Also run 8 clients against a server doing the work in its own process (bench/in_process.py).
     compare_in_process: bool = False
+    # `/appreciate @a @b` sent at SLACK_RATE per second for this long to Advocate and the
+    # work floor, each timed until its post arrives in the channel (0: not measured).
+    slack_rate_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -123,6 +135,7 @@ class Load:
 
 LOADS = (Load(1), Load(8), Load(PACED_THREADS, rate=PACED_RATE))
 SUSTAINED = Load(8)
+AT_SLACK_RATE = Load(8, rate=SLACK_RATE)
 
 
 @dataclass(frozen=True)
@@ -144,12 +157,14 @@ Request = tuple[str, bytes, dict[str, str]]  # key (of its response URL), body, 
 
 class Requests:
     """Signed slash-command bodies, each with its own trigger id and response URL key, and
-    signed global shortcuts."""
+    signed global shortcuts. `giver_of` says who sent each command, by its key: what its
+    channel post is matched by."""
 
     def __init__(self, fake: FakeSlackProcess) -> None:
         self.fake = fake
         self.serial = itertools.count()
         self.givers = itertools.cycle(giver_ids(GIVERS))
+        self.giver_of: dict[str, str] = {}
         self.lock = threading.Lock()
         # Slack's own payload, read once: building one from it takes 30 µs instead of 450.
         template = slash_command_body(command="/appreciate", text="")
@@ -162,6 +177,7 @@ class Requests:
         with self.lock:
             key = f"r{next(self.serial)}"
             giver = next(self.givers)
+            self.giver_of[key] = giver
         fields = {
             **self.template,
             "text": COMMANDS[command],
@@ -206,6 +222,7 @@ def drive(port: int, take: Callable[[int], Request | None], load: Load) -> LoadR
     sent_at: dict[str, float] = {}
     errors = 0
     began = time.perf_counter()
+    began_at = time.time()
 
     def client() -> None:
         nonlocal errors
@@ -218,10 +235,11 @@ def drive(port: int, take: Callable[[int], Request | None], load: Load) -> LoadR
                 break
             key, body, headers = request
             start = time.perf_counter()
+            sent = time.time()
             if load.rate:
                 start = began + index / load.rate
                 time.sleep(max(0.0, start - time.perf_counter()))
-            sent = time.time()
+                sent = began_at + index / load.rate  # planned, as for its ack latency
             ok = send(connection, body, headers)
             if not ok:
                 connection.close()
@@ -253,8 +271,15 @@ def send(connection: http.client.HTTPConnection, body: bytes, headers: dict[str,
 
 
 def summarize_run(
-    load: LoadResult, responded_at: dict[str, float] | None, cpu: dict[str, float]
+    load: LoadResult,
+    responded_at: dict[str, float] | None,
+    cpu: dict[str, float],
+    posted_at: dict[str, float] | None = None,
 ) -> dict[str, Any]:
+    """Ack latency and throughput; with `responded_at` (when each key's reply reached its
+    response URL), "done" latency and processed/s; with `posted_at` (when each key's channel
+    post arrived), "posted" latency and channel posts per second, both from sending to the
+    last one."""
     count = len(load.latencies)
     run: dict[str, Any] = {
         **latency_summary(load.latencies),
@@ -273,6 +298,13 @@ def summarize_run(
         run["done_max_ms"] = summary["max_ms"]
         run["done_rps"] = len(done) / span
         run["never_done"] = count - len(done)
+    if posted_at:
+        posted = [posted_at[key] - sent for key, sent in load.sent_at.items()]
+        summary = latency_summary(posted)
+        run["posted_p50_ms"] = summary["p50_ms"]
+        run["posted_p99_ms"] = summary["p99_ms"]
+        run["posted_max_ms"] = summary["max_ms"]
+        run["posted_rps"] = len(posted) / (max(posted_at.values()) - min(load.sent_at.values()))
     return run
 
 
@@ -353,8 +385,9 @@ def measure(
     wait_for_work: bool,
 ) -> dict[str, Any]:
     """`plan.runs` runs (one for an open loop) of `plan.requests` requests; with
-    `wait_for_work`, each run ends when every reply reached its response URL, and reports
-    the Web API calls made per request."""
+    `wait_for_work`, each run ends when every reply reached its response URL (and, for
+    `/appreciate`, every channel post arrived), and reports the Web API calls made per
+    request."""
     runs = []
     pids = {"server": server.pid, "fake_slack": fake.pid}
     # An open-loop run takes requests / rate seconds whatever the server does: one is enough.
@@ -364,16 +397,30 @@ def measure(
         calls_before = fake.stats(since)["counts"] if wait_for_work else {}
         cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         result = post_all(server.port, batch, load)
-        responded = None
+        responded = posted = None
         if wait_for_work:
             responded = fake.wait_for_responses(set(result.sent_at), DRAIN_TIMEOUT, since)
+            if command == "appreciate":
+                posted = channel_posts(fake, requests, result.sent_at, since)
         cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
-        run = summarize_run(result, responded, cpu)
+        run = summarize_run(result, responded, cpu, posted)
         if wait_for_work:
             calls = fake.stats(time.time())["counts"]
             run["api_calls_per_request"] = per_request(calls, calls_before, len(batch))
         runs.append(run)
     return combine(runs)
+
+
+def channel_posts(
+    fake: FakeSlackProcess, requests: Requests, sent_at: dict[str, float], since: float
+) -> dict[str, float]:
+    """When each command's post arrived in the channel, by its key: the first post since
+    `since` (a Unix time) that names its giver."""
+    givers = {key: requests.giver_of[key] for key in sent_at}
+    if len(set(givers.values())) < len(givers):
+        raise ValueError(f"a run of more than {GIVERS} commands: their posts can't be told apart")
+    posted = fake.wait_for_posts(set(givers.values()), DRAIN_TIMEOUT, since)
+    return {key: posted[giver] for key, giver in givers.items()}
 
 
 def per_request(after: dict[str, int], before: dict[str, int], count: int) -> dict[str, float]:
@@ -533,10 +580,28 @@ def with_ratios(
     return result
 
 
+def at_slack_rate(
+    server: Server, requests: Requests, fake: FakeSlackProcess, plan: Plan
+) -> dict[str, Any]:
+    """`/appreciate @a @b` at SLACK_RATE per second for `plan.slack_rate_seconds`, each
+    timed from its planned sending until its post arrived in the channel ("posted")."""
+    once = replace(plan, requests=round(SLACK_RATE * plan.slack_rate_seconds))
+    return measure(server, requests, fake, "appreciate", AT_SLACK_RATE, once, wait_for_work=True)
+
+
+def posted_ratios(result: dict[str, Any], floor: dict[str, Any]) -> dict[str, Any]:
+    """Command-to-channel p50 and p99 as multiples of the work floor's."""
+    result["ratio_posted_p50"] = result["posted_p50_ms"] / floor["posted_p50_ms"]
+    result["ratio_posted_p99"] = result["posted_p99_ms"] / floor["posted_p99_ms"]
+    return result
+
+
 def work_figures(advocate: dict[str, Any], floor: dict[str, Any]) -> dict[str, Any]:
-    """Fully processed requests per second and server CPU per processed request, as
-    multiples of the work floor's."""
+    """Fully processed requests and channel posts per second, and server CPU per processed
+    request, as multiples of the work floor's."""
     return {
+        "posted_rps": advocate["posted_rps"],
+        "ratio_posted_rps": advocate["posted_rps"] / floor["posted_rps"],
         "done_rps": advocate["done_rps"],
         "server_cpu_ms": advocate["server_cpu_ms"],
         "fake_slack_cpu_ms": advocate["fake_slack_cpu_ms"],
@@ -560,6 +625,12 @@ def run(
     }
     if plan.sustained_seconds:
         results["sustained"] = {"seconds": plan.sustained_seconds, "advocate": {}}
+    if plan.slack_rate_seconds:
+        results["slack_rate"] = {
+            "rate": SLACK_RATE,
+            "seconds": plan.slack_rate_seconds,
+            "advocate": {},
+        }
     with FakeSlackProcess(GIVERS, workdir / "fake-slack.log") as fake:
         requests = Requests(fake)
         for name, (label, flags) in BASELINES.items():
@@ -589,6 +660,10 @@ def run(
             floor = measure(server, requests, fake, "appreciate", Load(8), plan, wait_for_work=True)
             results["work"]["floor"] = floor
             log(f"  work floor, 8: {brief(floor)}")
+            if plan.slack_rate_seconds:
+                result = at_slack_rate(server, requests, fake, plan)
+                results["slack_rate"]["floor"] = result
+                log(f"  work floor, {SLACK_RATE:g}/s: {brief(result)}")
         for backend in backends:
             url = databases.fresh(backend, "ack")
             per_backend: dict[str, Any] = {}
@@ -604,6 +679,12 @@ def run(
                         with_ratios(result, bolt[load.label], inline[load.label])
                         per_backend.setdefault(command, {})[load.label] = result
                         log(f"  Advocate {backend} {command}, {load.label}: {brief(result)}")
+                if plan.slack_rate_seconds:
+                    result = posted_ratios(
+                        at_slack_rate(server, requests, fake, plan), results["slack_rate"]["floor"]
+                    )
+                    results["slack_rate"]["advocate"][backend] = result
+                    log(f"  Advocate {backend} appreciate, {SLACK_RATE:g}/s: {brief(result)}")
                 if plan.sustained_seconds:
                     # Last: its thousands of stored requests would weigh on the other loads.
                     result = sustained(server, requests, fake, plan, url)
@@ -619,8 +700,9 @@ def run(
             work = work_figures(per_backend["appreciate"]["8"], floor)
             results["work"]["advocate"][backend] = work
             log(
-                f"  Advocate {backend} work: {work['ratio_done_rps']:.2f}× the floor's "
-                f"processed/s, {work['ratio_cpu']:.1f}× its CPU per request"
+                f"  Advocate {backend} work: {work['ratio_posted_rps']:.2f}× the floor's "
+                f"channel posts/s, {work['ratio_done_rps']:.2f}× its processed/s, "
+                f"{work['ratio_cpu']:.1f}× its CPU per request"
             )
             if plan.compare_in_process:
                 results.setdefault("in_process", {})[backend] = in_process(
@@ -684,6 +766,11 @@ def brief(result: dict[str, Any]) -> str:
     )
     if "done_p50_ms" in result:
         text += f"; done p50 {result['done_p50_ms']:.0f} ms, {result['done_rps']:.1f} req/s"
+    if "posted_p50_ms" in result:
+        text += (
+            f"; in the channel p50 {result['posted_p50_ms']:.0f} ms, "
+            f"p99 {result['posted_p99_ms']:.0f} ms, {result['posted_rps']:.1f} posts/s"
+        )
     if result.get("errors"):
         text += f"; {result['errors']} errors"
     return text

@@ -4,9 +4,11 @@ load generator nor the app for a Python interpreter lock.
 `python -m bench.fakeslack --users 1000` prints its base URL on the first line of stdout
 and serves until it is terminated. Besides the Web API it answers `GET /bench/stats` with
 how many calls each method received, when each response URL was posted to (which is how
-the benchmarks know that an app has finished the work it does after the ack) and when
-`views.open` was called for each trigger id (how long a modal took to open), only those
-since `?since=T` (a Unix time) when that is given; and `GET /bench/delay?seconds=S`, which
+the benchmarks know that an app has finished the work it does after the ack), when a
+`chat.postMessage` to a channel arrived for each giver (the person its text mentions
+first: how long a command took to show in the channel) and when `views.open` was called
+for each trigger id (how long a modal took to open), only those since `?since=T` (a Unix
+time) when that is given; and `GET /bench/delay?seconds=S`, which
 makes every Web API method answer S seconds late.
 
 Unlike the tests' FakeSlack it keeps counts, not the calls themselves, so that a long run
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -41,6 +44,9 @@ RECIPIENTS = ("U222", "U333")
 # 16 workers each open a connection per Web API call (slack_sdk keeps none open), and every
 # connection dropped there costs its caller a 1 s SYN retry: a delay Slack doesn't add.
 LISTEN_BACKLOG = 1024
+# The first mention in a channel post's text is its giver's, in Advocate's post and the work
+# floor's alike: "<@U10001> appreciates <@U222> and <@U333>".
+GIVER = re.compile(r"<@([UW][A-Z0-9]+)")
 
 
 def giver_ids(count: int) -> list[str]:
@@ -49,12 +55,14 @@ def giver_ids(count: int) -> list[str]:
 
 
 class MeasuredFakeSlack(FakeSlack):
-    """FakeSlack that also notes when each response URL was posted to and when each
-    trigger id opened a view, and counts the calls instead of keeping them."""
+    """FakeSlack that also notes when each response URL was posted to, when each giver's
+    channel posts arrived and when each trigger id opened a view, and counts the calls
+    instead of keeping them."""
 
     def __init__(self, team_id: str = TEAM) -> None:
         super().__init__(team_id=team_id)
         self.responded_at: dict[str, float] = {}
+        self.posted_at: dict[str, list[float]] = {}
         self.opened_at: dict[str, float] = {}
         self.counts: Counter[str] = Counter()
 
@@ -77,6 +85,16 @@ class MeasuredFakeSlack(FakeSlack):
             self.calls.clear()
         return reply
 
+    def _chat_post_message(self, params: dict[str, Any], token: str) -> dict[str, Any]:
+        arrived = time.time()
+        answer = super()._chat_post_message(params, token)
+        channel = str(params.get("channel", ""))
+        giver = GIVER.match(str(params.get("text", "")))
+        # Called with the lock held (FakeSlack._handle_api). DMs go to a user id: not counted.
+        if answer.get("ok") and channel[:1] in ("C", "G") and giver:
+            self.posted_at.setdefault(giver.group(1), []).append(arrived)
+        return answer
+
     def _views_open(self, params: dict[str, Any], token: str) -> dict[str, Any]:
         answer = super()._views_open(params, token)
         if answer.get("ok"):
@@ -88,6 +106,11 @@ class MeasuredFakeSlack(FakeSlack):
             return {
                 "counts": dict(self.counts),
                 "responded_at": {k: t for k, t in self.responded_at.items() if t >= since},
+                "posted_at": {
+                    giver: kept
+                    for giver, times in self.posted_at.items()
+                    if (kept := [t for t in times if t >= since])
+                },
                 "opened_at": {k: t for k, t in self.opened_at.items() if t >= since},
             }
 
@@ -136,8 +159,8 @@ class FakeSlackProcess:
         return f"{self.base}/response/{key}"
 
     def stats(self, since: float = 0.0) -> dict[str, Any]:
-        """Calls per method so far, and the response URLs posted to and views opened since
-        `since` (a Unix time), each with when."""
+        """Calls per method so far, and the response URLs posted to, the channel posts (by
+        giver) and the views opened since `since` (a Unix time), each with when."""
         with urlopen(f"{self.base}{STATS_PATH}?since={since!r}", timeout=10) as response:
             return dict(json.load(response))
 
@@ -159,6 +182,19 @@ class FakeSlackProcess:
             if time.monotonic() > deadline:
                 missing = len(keys - responded.keys())
                 raise TimeoutError(f"{missing} of {len(keys)} responses never came")
+            time.sleep(0.1)
+
+    def wait_for_posts(self, givers: set[str], timeout: float, since: float) -> dict[str, float]:
+        """Wait until each giver has a channel post that arrived after `since` (a Unix time);
+        returns when the first of each arrived."""
+        deadline = time.monotonic() + timeout
+        while True:
+            posted = self.stats(since)["posted_at"]
+            if givers <= posted.keys():
+                return {giver: min(posted[giver]) for giver in givers}
+            if time.monotonic() > deadline:
+                missing = len(givers - posted.keys())
+                raise TimeoutError(f"{missing} of {len(givers)} channel posts never came")
             time.sleep(0.1)
 
 

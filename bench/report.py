@@ -7,6 +7,12 @@ from typing import Any
 ACK_RATIO_TARGET = 1.5
 # The p99 target, a multiple of bare Bolt's, by load; ACK_RATIO_TARGET for the others.
 ACK_TARGETS = {"1": 1.0}
+# Targets against the work floor: p99 from a command at a Slack-like rate to its channel
+# post (at most this multiple of the floor's), channel posts per second in a burst (at least
+# this multiple), CPU per processed `/appreciate` (at most this multiple).
+POSTED_P99_TARGET = 2.0
+POSTED_RPS_TARGET = 0.5
+CPU_TARGET = 2.0
 # The Bolt baselines of bench/ack.py, by their key in the results.
 BASELINE_NAMES = {"bolt": "bare Bolt", "bolt_inline": "inline floor"}
 NAN = float("nan")
@@ -109,6 +115,10 @@ def ack(section: dict[str, Any]) -> list[str]:
         f"Targets (p99): ≤ {ACK_TARGETS['1']}× Bolt at 1 client, ≤ {ACK_RATIO_TARGET}× "
         "elsewhere, the sustained 8 clients included.",
         "",
+        *targets(section),
+        "",
+        "#### Ack latency, by load",
+        "",
     ]
     rows = []
     for name, server in BASELINE_NAMES.items():
@@ -162,11 +172,125 @@ def ack(section: dict[str, Any]) -> list[str]:
     )
     errors += sum(r["errors"] for r in sustained.get("advocate", {}).values())
     lines += ["", f"Requests to Advocate that did not get a 200: {errors}."]
+    if "slack_rate" in section:
+        lines += ["", *slack_rate(section["slack_rate"])]
     if "work" in section and "floor" in section["work"]:
-        lines += ["", *work(section["work"])]
+        lines += ["", *work(section["work"], plan)]
     if sustained.get("advocate"):
         lines += ["", *lag(sustained, plan)]
     return lines
+
+
+def targets(section: dict[str, Any]) -> list[str]:
+    """One row per target and database: Advocate's figure, its floor's, the ratio, met."""
+    rows: list[list[str]] = []
+    sustained = section.get("sustained", {})
+    paced = section.get("slack_rate", {})
+    for backend, r in paced.get("advocate", {}).items():
+        floor = paced["floor"]
+        rows.append(
+            [
+                f"command → channel post p50 / p99, {paced['rate']:g}/s open loop",
+                backend,
+                f"{ms(r['posted_p50_ms'])} / {ms(r['posted_p99_ms'])} ms",
+                f"{ms(floor['posted_p50_ms'])} / {ms(floor['posted_p99_ms'])} ms",
+                times(r["ratio_posted_p99"]),
+                f"p99 ≤ {POSTED_P99_TARGET:g}×",
+                met(r["ratio_posted_p99"] <= POSTED_P99_TARGET),
+            ]
+        )
+    work = section.get("work", {})
+    burst = f"{section['plan']['requests']} commands, 8 clients"
+    for backend, r in work.get("advocate", {}).items():
+        if "posted_rps" not in r:
+            continue
+        floor = work["floor"]
+        rows.append(
+            [
+                f"burst: channel posts/s, {burst}",
+                backend,
+                f"{r['posted_rps']:.1f}/s",
+                f"{floor['posted_rps']:.1f}/s",
+                times(r["ratio_posted_rps"]),
+                f"≥ {POSTED_RPS_TARGET:g}×",
+                met(r["ratio_posted_rps"] >= POSTED_RPS_TARGET),
+            ]
+        )
+    for backend, r in work.get("advocate", {}).items():
+        floor = work["floor"]
+        rows.append(
+            [
+                f"CPU ms per processed `/appreciate`, {burst}",
+                backend,
+                f"{ms(r['server_cpu_ms'])} ms",
+                f"{ms(floor['server_cpu_ms'])} ms",
+                times(r["ratio_cpu"]),
+                f"≤ {CPU_TARGET:g}×",
+                met(r["ratio_cpu"] <= CPU_TARGET),
+            ]
+        )
+    for backend, r in sustained.get("advocate", {}).items():
+        seconds = sustained["seconds"]
+        rows.append(
+            [
+                f"backlog emptied after {seconds:g} s of 8-client overload",
+                backend,
+                emptied_in(r["lag"]),
+                "–",
+                "–",
+                f"< {seconds:g} s",
+                met(drained_in_time(r["lag"], seconds)),
+            ]
+        )
+    for label, floor in section.get("bolt", {}).items():
+        target = ACK_TARGETS.get(label, ACK_RATIO_TARGET)
+        for backend, commands in section["advocate"].items():
+            r = commands["appreciate"][label]
+            rows.append(ack_target(f"ack p99, {load_label(label)}", backend, r, floor, target))
+    for backend, r in sustained.get("advocate", {}).items():
+        label = f"ack p99, {sustained_label(sustained['seconds'])}"
+        rows.append(ack_target(label, backend, r, sustained["bolt"], ACK_RATIO_TARGET))
+    return [
+        "#### Targets",
+        "",
+        "Advocate's figure, the floor's in the same run and their ratio. Command → channel "
+        "post: from the command's planned sending until the fake Slack got its "
+        "`chat.postMessage` in the channel, at a rate Slack sends. Burst and CPU: commands "
+        "sent as fast as they are acked. The floor of these is the work floor (a Bolt app "
+        "without a database making the same Web API calls). Backlog: it must empty in less "
+        "time than the overload that built it lasted (60 s in the full run). Ack: the floor "
+        "is bare Bolt.",
+        "",
+        *table(["target", "database", "Advocate", "floor", "ratio", "target", "met"], rows),
+    ]
+
+
+def ack_target(
+    label: str, backend: str, r: dict[str, Any], floor: dict[str, Any], target: float
+) -> list[str]:
+    return [
+        label,
+        backend,
+        f"{ms(r['p99_ms'])} ms",
+        f"{ms(floor['p99_ms'])} ms",
+        times(r["ratio_p99"]),
+        f"≤ {target:g}×",
+        met(r["ratio_p99"] <= target),
+    ]
+
+
+def emptied_in(drained: dict[str, Any]) -> str:
+    """How long the backlog took to empty, or how much was left when the wait gave up."""
+    if not drained["still_pending"]:
+        return f"{drained['drain_s']:.1f} s"
+    left = f"> {drained['drain_s']:.0f} s ({drained['still_pending']:,} left)"
+    if "projected_drain_s" in drained:
+        left += f", ~{drained['projected_drain_s']:.0f} s at that rate"
+    return left
+
+
+def drained_in_time(drained: dict[str, Any], seconds: float) -> bool:
+    return not drained["still_pending"] and drained["drain_s"] < seconds
 
 
 def sustained_label(seconds: float) -> str:
@@ -202,15 +326,64 @@ def ratio(value: float) -> str:
     return "–" if value != value else f"{value:.1f}" if value >= 0.95 else f"{value:.2f}"
 
 
-def work(section: dict[str, Any]) -> list[str]:
+def slack_rate(section: dict[str, Any]) -> list[str]:
     floor = section["floor"]
     lines = [
-        "#### Work throughput: fully processed `/appreciate @a @b …` (8 clients)",
+        f"#### Command to channel post at {section['rate']:g} commands/s",
         "",
-        "*processed/s*: replies at the response URL per second, from the first request sent "
-        "to the last reply. *CPU*: the server's (and its worker's) CPU ms per processed "
-        "request, its ack included. The *work floor* is a Bolt app without a database that "
-        "acks, then makes the same Web API calls (bench/bare_bolt.py `--work`). "
+        f"`/appreciate @a @b …` sent on a schedule, {section['rate']:g} per second for "
+        f"{section['seconds']:g} s (open loop), to Advocate and to the work floor. *in the "
+        "channel*: from the command's planned sending until the fake Slack got the "
+        "`chat.postMessage` to the channel that names its giver. *× floor*: Advocate's "
+        "figure as a multiple of the work floor's.",
+        "",
+    ]
+    rows = [posted_row("work floor", "–", floor)]
+    rows += [posted_row("Advocate", backend, r) for backend, r in section["advocate"].items()]
+    lines += table(
+        [
+            "server",
+            "database",
+            "commands",
+            "ack p50 ms",
+            "ack p99 ms",
+            "in the channel p50 ms",
+            "p99 ms",
+            "max ms",
+            "p50 × floor",
+            "p99 × floor",
+        ],
+        rows,
+    )
+    return lines
+
+
+def posted_row(server: str, backend: str, r: dict[str, Any]) -> list[str]:
+    return [
+        server,
+        backend,
+        str(r["requests_per_run"]),
+        ms(r["p50_ms"]),
+        ms(r["p99_ms"]),
+        ms(r["posted_p50_ms"]),
+        ms(r["posted_p99_ms"]),
+        ms(r["posted_max_ms"]),
+        ratio(r.get("ratio_posted_p50", 1.0)),
+        ratio(r.get("ratio_posted_p99", 1.0)),
+    ]
+
+
+def work(section: dict[str, Any], plan: dict[str, Any]) -> list[str]:
+    floor = section["floor"]
+    lines = [
+        f"#### Work throughput: a burst of {plan['requests']} `/appreciate @a @b …` from 8 clients",
+        "",
+        "Sent as fast as they are acked, every one waited for; medians over runs. "
+        "*posts/s*: channel posts per second, from the first command sent to the last post "
+        "in the channel. *processed/s*: replies at the response URL per second, from the "
+        "first request sent to the last reply. *CPU*: the server's (and its worker's) CPU ms "
+        "per processed request, its ack included. The *work floor* is a Bolt app without a "
+        "database that acks, then makes the same Web API calls (bench/bare_bolt.py `--work`). "
         "*× floor*: Advocate's figure as a multiple of the floor's.",
         "",
     ]
@@ -221,6 +394,8 @@ def work(section: dict[str, Any]) -> list[str]:
         [
             "server",
             "database",
+            "posts/s",
+            "posts/s × floor",
             "processed/s",
             "CPU ms per processed",
             "processed/s × floor",
@@ -237,9 +412,12 @@ def work_row(
     server: str, backend: str, r: dict[str, Any], floor: dict[str, Any] | None
 ) -> list[str]:
     calls = r.get("api_calls_per_request", {})
+    posted = r.get("posted_rps", NAN)
     return [
         server,
         backend,
+        "–" if posted != posted else f"{posted:.1f}",
+        "1" if floor is None else ratio(posted / floor.get("posted_rps", NAN)),
         f"{r['done_rps']:.1f}",
         ms(r["server_cpu_ms"]),
         "1" if floor is None else ratio(r["done_rps"] / floor["done_rps"]),
@@ -257,7 +435,8 @@ def lag(sustained: dict[str, Any], plan: dict[str, Any]) -> list[str]:
         f"8 clients send `/appreciate @a @b …` for {seconds:g} s; Advocate acks them faster "
         "than it works, so a backlog of stored requests (`slack_requests` rows still "
         "pending) builds up. *backlog*: pending when the load stopped; *emptied in*: from "
-        "then until none was pending. *processed/s during load*: requests done while the "
+        f"then until none was pending (target: < {seconds:g} s, the load's length). "
+        "*processed/s during load*: requests done while the "
         "load ran. *done*: from sending until the reply reached the response URL. *modal*: "
         f'the global shortcut "Appreciate someone" sent every {plan["modal_every"]:g} s '
         "during the load, from sending until the fake Slack got `views.open` for its "
@@ -267,11 +446,6 @@ def lag(sustained: dict[str, Any], plan: dict[str, Any]) -> list[str]:
     rows = []
     for backend, r in sustained["advocate"].items():
         drained, modals = r["lag"], r["modals"]
-        emptied = f"{drained['drain_s']:.1f} s"
-        if drained["still_pending"]:
-            emptied = f"> {drained['drain_s']:.0f} s ({drained['still_pending']} left)"
-            if "projected_drain_s" in drained:
-                emptied += f", ~{drained['projected_drain_s']:.0f} s at that rate"
         rows.append(
             [
                 backend,
@@ -279,7 +453,8 @@ def lag(sustained: dict[str, Any], plan: dict[str, Any]) -> list[str]:
                 f"{r['throughput_rps']:.0f}",
                 f"{drained['processed_during_load_rps']:.1f}",
                 f"{drained['backlog_at_end']:,}",
-                emptied,
+                emptied_in(drained),
+                met(drained_in_time(drained, seconds)),
                 f"{drained['drain_rps']:.1f}",
                 seconds_of(r.get("done_p50_ms", NAN)),
                 seconds_of(r.get("done_max_ms", NAN)),
@@ -297,6 +472,7 @@ def lag(sustained: dict[str, Any], plan: dict[str, Any]) -> list[str]:
             "processed/s during load",
             "backlog",
             "emptied in",
+            f"< {seconds:g} s",
             "processed/s after",
             "done p50",
             "done max",

@@ -49,7 +49,7 @@ CLIENTS = 8
 def profiled(run_workers: Callable[..., None]) -> Callable[..., None]:
     """`run_workers` with each thread it starts profiled, the profiles written at its end."""
 
-    def run_profiled(settings: Any, *, parent: int | None = None) -> None:
+    def run_profiled(settings: Any, **options: Any) -> None:
         profiles: list[cProfile.Profile] = []
         lock = threading.Lock()
 
@@ -62,7 +62,7 @@ def profiled(run_workers: Callable[..., None]) -> Callable[..., None]:
 
         threading.setprofile(start_profiling)
         try:
-            run_workers(settings, parent=parent)
+            run_workers(settings, **options)
         finally:
             threading.setprofile(None)
             with lock:

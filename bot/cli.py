@@ -241,6 +241,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         cleanup.enter_context(metrics.serving(settings.metrics_port, runtime))
         pipeline = build_pipeline(runtime, socket_mode=socket, verify_token=True)
         if worker_process is not None:
+            from bot.doorbell import Doorbell
+
+            pipeline.stored = Doorbell(worker_process.doorbell).ring
             worker_process.watch()
         elif not args.no_workers:
             workers = build_workers(runtime).start()

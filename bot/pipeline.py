@@ -31,6 +31,7 @@ and id (bot/logs.py), so its ack and its work can be found together.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -48,6 +49,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import holders, metrics, replies
 from bot.clock import system_clock
+from bot.doorbell import Doorbell, Rung
 from bot.listeners import MODAL_ACTIONS
 from bot.listeners.errors import APOLOGY, failure_of, reply_to_person
 from bot.listeners.forms import ACCEPTED
@@ -348,6 +350,7 @@ class Workers:
         threads: int = WORKERS,
         fast_threads: int = FAST_WORKERS,
         backoff: timedelta = BACKOFF,
+        doorbell: str | None = None,
     ) -> None:
         self.db = runtime.db
         # Leases, retries and a trigger's age are real time, whatever the app's clock says.
@@ -367,6 +370,8 @@ class Workers:
             for n in range(fast_threads)
         ]
         self._lookout = threading.Thread(target=self._look_out, name="lookout", daemon=True)
+        # Where the server of `advocate run` rings when it stored a request (bot/worker.py).
+        self._doorbell = doorbell
         # Idle workers wait here, each lane on its own: one is woken per request stored, and
         # a worker that found one wakes the next, so a burst fans out and an idle pool does
         # not compete for every single request.
@@ -443,19 +448,26 @@ class Workers:
                     self._in_hand.discard(row.id)
 
     def _look_out(self) -> None:
-        """Wake the workers when another process stored something; renew our claims."""
+        """Wake the workers when another process stored something (at once when it rang
+        the doorbell); renew our claims."""
         renewed = self.clock()
-        while not self._stopping.wait(POLL_SECONDS):
-            try:
-                due = self._anything_due()
-                if due is not None:
-                    self.wake(fast=due)
-                if (self.clock() - renewed).total_seconds() >= RENEW_EVERY_SECONDS:
-                    renewed = self.clock()
-                    self._renew()
-            except SQLAlchemyError as error:
-                metrics.database_error("look")
-                log.warning("could not look for requests: %s", error)
+        with contextlib.ExitStack() as stack:
+            bell = stack.enter_context(Doorbell.listen(self._doorbell)) if self._doorbell else None
+            while not self._stopping.is_set():
+                try:
+                    rung = bell.wait(POLL_SECONDS) if bell else self._stopping.wait(POLL_SECONDS)
+                    if isinstance(rung, Rung):
+                        self.wake(fast=rung.fast)
+                    else:
+                        due = self._anything_due()
+                        if due is not None:
+                            self.wake(fast=due)
+                    if (self.clock() - renewed).total_seconds() >= RENEW_EVERY_SECONDS:
+                        renewed = self.clock()
+                        self._renew()
+                except SQLAlchemyError as error:
+                    metrics.database_error("look")
+                    log.warning("could not look for requests: %s", error)
 
     def _anything_due(self) -> bool | None:
         """None when nothing is due for an idle worker; else whether the first due request

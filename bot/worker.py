@@ -18,8 +18,10 @@ import gc
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
@@ -35,11 +37,16 @@ CHECK_SECONDS = 1.0
 
 
 def run_workers(
-    settings: Settings, *, parent: int | None = None, metrics_port: int | None = None
+    settings: Settings,
+    *,
+    parent: int | None = None,
+    metrics_port: int | None = None,
+    doorbell: str | None = None,
 ) -> None:
     """Work stored requests until SIGTERM or SIGINT (or until `parent` is gone); the
     requests in hand are finished first. With `metrics_port`, serve /metrics there (the
-    worker process of `advocate run` does not: its server shows what it counts)."""
+    worker process of `advocate run` does not: its server shows what it counts). With
+    `doorbell`, the server rings there when it stored a request (bot/doorbell.py)."""
     from bot import metrics
     from bot.app import build_workers
     from bot.jobs.tick import register_token_workspace
@@ -54,7 +61,7 @@ def run_workers(
     runtime = Runtime.create(settings, db=Database(settings.database_url, pool_size=WORKERS + 4))
     register_token_workspace(runtime)
     with metrics.serving(metrics_port, runtime):
-        workers = build_workers(runtime).start()
+        workers = build_workers(runtime, doorbell=doorbell).start()
         log.info("workers running (process %s)", os.getpid())
         try:
             while not stop.wait(CHECK_SECONDS):
@@ -66,14 +73,14 @@ def run_workers(
             runtime.db.dispose()
 
 
-def _child(settings: Settings, parent: int) -> None:
+def _child(settings: Settings, parent: int, doorbell: str) -> None:
     with contextlib.suppress(OSError):  # a platform without priorities runs it as it is
         os.nice(NICENESS)
     from bot.cli import configure_logging
 
     configure_logging(settings)
     try:
-        run_workers(settings, parent=parent)
+        run_workers(settings, parent=parent, doorbell=doorbell)
     except Exception:
         # Through the configured log format, not multiprocessing's bare traceback.
         log.exception("the worker process stopped")
@@ -86,6 +93,9 @@ class WorkerProcess:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._stopping = threading.Event()
+        # Where the server rings when it stored a request: a folder of this run's own.
+        self._folder = tempfile.mkdtemp(prefix="advocate-")
+        self.doorbell = os.path.join(self._folder, "doorbell")
         self._process = self._start(_first_context())
         self._watch = threading.Thread(target=self._keep_running, name="watch", daemon=True)
 
@@ -95,7 +105,9 @@ class WorkerProcess:
 
     def _start(self, context: BaseContext) -> BaseProcess:
         process: BaseProcess = context.Process(  # type: ignore[attr-defined]
-            target=_child, args=(self._settings, os.getpid()), name="advocate-worker"
+            target=_child,
+            args=(self._settings, os.getpid(), self.doorbell),
+            name="advocate-worker",
         )
         process.start()
         log.info("worker process %s started", process.pid)
@@ -117,6 +129,7 @@ class WorkerProcess:
         if self._process.is_alive() and self._process.pid is not None:
             os.kill(self._process.pid, signal.SIGTERM)
         self._process.join()
+        shutil.rmtree(self._folder, ignore_errors=True)
 
 
 def _first_context() -> BaseContext:

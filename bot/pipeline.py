@@ -45,7 +45,7 @@ from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
 from sqlalchemy import BindParameter, Select, bindparam, delete, or_, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot import holders, metrics, replies
 from bot.clock import system_clock
@@ -228,7 +228,7 @@ class Pipeline:
             if answer.status != 200 or request.context.get(ACCEPTED) is None:
                 return "answered", answer
         try:
-            new = self._persist(request, delivery)
+            new = self._persist_once_again_if_disconnected(request, delivery)
         except SQLAlchemyError as error:
             metrics.database_error("store")
             log.error("could not store a %s (%s): %s", delivery.kind, delivery.key, error)
@@ -240,6 +240,18 @@ class Pipeline:
         if self.stored is not None:
             self.stored(delivery.fast)
         return "stored", answer
+
+    def _persist_once_again_if_disconnected(self, request: BoltRequest, delivery: Delivery) -> bool:
+        """`_persist`, tried again on a fresh connection when the one it got was dead (the
+        database restarted): the pool is not pinged before each use, which would cost every
+        transaction a round trip, so the first use after a restart finds out."""
+        try:
+            return self._persist(request, delivery)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            log.warning("the database connection was lost; storing %s again", delivery.key)
+            return self._persist(request, delivery)
 
     def _persist(self, request: BoltRequest, delivery: Delivery) -> bool:
         now = self.clock()

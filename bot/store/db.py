@@ -58,7 +58,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if path and path != ":memory:":
             Writers(path).watch(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    # Not pinged before each use (a round trip per transaction): a connection found dead
+    # fails its transaction, which is retried (a request's storing at once, its work by
+    # the pipeline's retries), and makes the pool replace every connection it holds.
+    return create_engine(url, **kwargs)
 
 
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import OperationalError
 
 from bot.app import build_pipeline, build_workers
@@ -70,3 +71,40 @@ def test_a_database_error_while_marking_done_costs_a_lease_not_the_worker(
             assert row is not None and row.claimed_until == held
     finally:
         server.close()
+
+
+class ServerOnly(AppServer):
+    """The server's process of `advocate run`: it stores and acknowledges; no workers."""
+
+    def _web(self) -> WebApp:
+        pipeline = build_pipeline(self.runtime)
+        return WebApp(pipeline, self.runtime.db, self.runtime.settings.slack_signing_secret)
+
+
+def test_after_the_database_dropped_every_connection_the_next_request_is_stored(
+    runtime: Runtime,
+) -> None:
+    """A restarted PostgreSQL leaves the pool's connections dead: the request that finds
+    one is still stored and acknowledged, not refused."""
+    if runtime.db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no server to lose")
+    server = ServerOnly(runtime)
+    try:
+        command = {"command": "/appreciate", "user_id": GIVER}
+        assert server.client.command(text=f"<@{ANA}> for the deck", **command) == (200, b"")
+        with create_engine(runtime.db.url).connect() as admin:
+            admin.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        assert server.client.command(text=f"<@{ANA}> for the review", **command) == (200, b"")
+        assert len(statuses(runtime)["pending"].key) and count_stored(runtime) == 2
+    finally:
+        server.close()
+
+
+def count_stored(runtime: Runtime) -> int:
+    with runtime.db.transaction() as session:
+        return len(list(session.scalars(select(SlackRequest.id))))

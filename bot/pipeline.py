@@ -41,10 +41,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
-from sqlalchemy import BindParameter, Select, bindparam, delete, or_, select, update
+from sqlalchemy import BindParameter, Select, Table, bindparam, delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot import holders, metrics, replies
@@ -55,7 +57,7 @@ from bot.listeners.errors import APOLOGY, failure_of, reply_to_person
 from bot.listeners.forms import ACCEPTED
 from bot.logs import about_request
 from bot.runtime import Runtime
-from bot.store.db import Database, insert_ignoring_conflicts
+from bot.store.db import Database
 from bot.store.models import SlackRequest
 
 log = logging.getLogger(__name__)
@@ -275,8 +277,17 @@ class Pipeline:
             "done_at": None,
             "last_error": None,
         }
-        with self.db.transaction() as session:
-            return insert_ignoring_conflicts(session, SlackRequest, [row], ["key"]) == 1
+        with self.db.engine.begin() as connection:
+            return connection.scalar(_store(connection.dialect.name), row) is not None
+
+
+@cache
+def _store(dialect: str) -> Any:
+    """The INSERT of a request that returns its id, or nothing when its key is stored
+    already (Slack's retry of a delivery): built once for each database."""
+    table: Table = SlackRequest.__table__  # type: ignore[assignment]
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    return insert.on_conflict_do_nothing(index_elements=["key"]).returning(table.c.id)
 
 
 def _sorry(delivery: Delivery, payload: dict[str, Any]) -> BoltResponse:

@@ -327,3 +327,23 @@ def test_private_appreciation_is_not_ranked(server: AppServer, slack: FakeSlack)
 def test_unknown_top_period_is_explained(server: AppServer, slack: FakeSlack) -> None:
     appreciate(server, slack, "top year")
     assert "top month" in wait_reply(slack)
+
+
+def test_people_are_looked_up_once_and_slack_s_word_of_a_change_is_taken_at_once(
+    server: AppServer, slack: FakeSlack
+) -> None:
+    """What `users.info` said is used for a while; `user_change` replaces it when it comes."""
+    appreciate(server, slack, f"<@{ANA}> for the deck", response_url=slack.response_url("one"))
+    assert "recorded" in wait_reply(slack, "one")
+    slack.reset_calls()
+    appreciate(server, slack, f"<@{ANA}> for the demo", response_url=slack.response_url("two"))
+    assert "recorded" in wait_reply(slack, "two")
+    assert slack.calls_to("users.info") == []
+
+    left = {"id": ANA, "team_id": "T111", "name": "ana", "deleted": True, "profile": {}}
+    server.client.event({"type": "user_change", "user": left, "event_ts": "2.1"})
+    server.drain()
+    slack.reset_calls()
+    appreciate(server, slack, f"<@{ANA}> for the notes", response_url=slack.response_url("three"))
+    assert "no longer active" in wait_reply(slack, "three")
+    assert slack.calls_to("users.info") == []

@@ -124,13 +124,14 @@ def test_appreciation_costs_few_transactions_and_no_dm_opens(
 ) -> None:
     # As `advocate run` does at start: which workspace the token serves is known first.
     server.runtime.clients.token_owner()
-    # Ten transactions: the settings, remembering each of the three people, the
-    # appreciation and its outbox rows, marking the people as users, claiming the three
-    # messages together (with their DM channels), then marking each one sent. The daily
-    # limit is one conditional upsert of the giver's counter in the appreciation's own.
+    # Five transactions: the settings; what Slack told about the people lately (none
+    # yet); remembering them once looked up; the appreciation with its recipients, its
+    # counters (the daily limit is one conditional upsert), the people marked as users and
+    # its messages, claimed for this worker to send; then marking the three sent at once.
     # The pipeline's own come on top: storing the request, claiming it, marking it done.
     first = appreciate(server, counting, slack, "first")
-    assert first.transactions <= 8 and len(first.statements) <= 23, first
+    assert first.transactions <= 5 and len(first.statements) <= 19, first
+    assert len(slack.calls_to("users.info")) == 3
     assert 3 <= first.pipeline <= 12, first
     assert slack.calls_to("conversations.open") == []
     assert sorted(c.params["channel"] for c in slack.calls_to("chat.postMessage")) == sorted(
@@ -138,8 +139,10 @@ def test_appreciation_costs_few_transactions_and_no_dm_opens(
     )
 
     # The DM channels Slack answered with were kept: the next DMs go straight to them.
+    # People Slack told about within the hour are not looked up again: four transactions.
     again = appreciate(server, counting, slack, "again")
-    assert again.transactions <= 8 and len(again.statements) <= 21, again
+    assert again.transactions <= 4 and len(again.statements) <= 16, again
+    assert slack.calls_to("users.info") == []
     assert slack.calls_to("conversations.open") == []
     assert sorted(c.params["channel"] for c in slack.calls_to("chat.postMessage")) == sorted(
         ["C111", "D" + ANA[1:], "D" + BEN[1:]]

@@ -507,7 +507,8 @@ class Workers:
     def _claim(self, fast_only: bool) -> SlackRequest | None:
         now = self.clock()
         params = {"now": now, "until": now + LEASE, "me": self.me}
-        with self.db.transaction() as session:
+        # Lost in a power cut, the claim is only made again (bot/store/db.py).
+        with self.db.transaction(durable=False) as session:
             return session.scalar(_CLAIM[fast_only], params)
 
     def _renew(self) -> None:
@@ -616,7 +617,9 @@ class Workers:
             log.exception("could not tell the person who sent %s", row.key)
 
     def _finish(self, row: SlackRequest, status: str, error: str | None) -> None:
-        with self.db.transaction() as session:
+        # Done, lost in a power cut, it runs again and finds its effects by their keys and
+        # its replies counted; what is said when parking or expiring is not counted.
+        with self.db.transaction(durable=status != "done" or error is not None) as session:
             session.execute(
                 _FINISH[status == "done"],
                 {"request": row.id, "status": status, "at": self.clock(), "error": error},

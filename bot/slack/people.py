@@ -85,7 +85,8 @@ def remember(db: Database, workspace: Workspace, people: list[PersonInfo], now: 
     """
     if not people:
         return
-    with db.transaction() as session:
+    # Lost in a power cut, they are only looked up again.
+    with db.transaction(durable=False) as session:
         session.execute(
             _remembering(session.get_bind().dialect.name),
             [

@@ -69,3 +69,21 @@ def test_writers_of_two_processes_take_turns_without_sqlite_waiting(tmp_path: Pa
     with db.transaction() as session:
         assert session.scalar(text("SELECT n FROM tally")) == 2 * THREADS * WRITES
     db.dispose()
+
+
+def test_only_a_relaxed_commit_skips_the_disk_and_the_connection_is_durable_again(
+    tmp_path: Path,
+) -> None:
+    """`transaction(durable=False)` commits with synchronous=NORMAL; the same pooled
+    connection's next transaction is back to FULL (2), as is every other."""
+    db = Database(f"sqlite:///{tmp_path / 'relaxed.db'}", pool_size=1, max_overflow=0)
+    with db.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE marks (who TEXT)"))
+    levels = []
+    for durable in (True, False, True):
+        with db.transaction(durable=durable) as session:
+            levels.append(session.execute(text("PRAGMA synchronous")).scalar())
+            session.execute(text("INSERT INTO marks (who) VALUES ('x')"))
+    assert levels == [2, 1, 2]
+    with db.transaction() as session:
+        assert session.execute(text("SELECT count(*) FROM marks")).scalar() == 3

@@ -72,11 +72,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def relax(session: Session) -> None:
-    """SQLite: this session's commit does not wait for the disk (`synchronous=NORMAL`;
-    `Database.transaction(durable=False)`). Run before its first statement, outside
-    SQLite's transaction (which the driver begins at the first write); the connection is
-    made durable again when it returns to the pool."""
+    """This session's commit does not wait for the disk (`Database.transaction(durable=
+    False)`): PostgreSQL's `synchronous_commit` is off for this transaction alone; SQLite's
+    `synchronous=NORMAL` is set before its first statement, outside SQLite's transaction
+    (which the driver begins at the first write), and the connection is made durable again
+    when it returns to the pool."""
     connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+        return
     info = connection.connection.record_info
     if info is not None:
         connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
@@ -150,7 +154,6 @@ class Database:
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
-        self._sqlite = self.engine.dialect.name == "sqlite"
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
@@ -162,10 +165,11 @@ class Database:
         records is found again by its key (a claim, messages marked sent, a request marked
         done). A commit that decides what the app will tell Slack (an appreciation and its
         messages' keys, a reply counted) must be durable: the app would otherwise decide
-        it again, differently, after posting it. SQLite then waits for no fsync, which
-        each commit otherwise does while holding the only writer's lock."""
+        it again, differently, after posting it. The database then waits for no flush of
+        its log, which each commit otherwise does (on SQLite, while holding the only
+        writer's lock); a crash of the application itself loses nothing either way."""
         with self._sessions() as session, session.begin():
-            if not durable and self._sqlite:
+            if not durable:
                 relax(session)
             yield session
 

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import event, text
 
 from bot.store.db import Database
@@ -87,3 +88,15 @@ def test_only_a_relaxed_commit_skips_the_disk_and_the_connection_is_durable_agai
     assert levels == [2, 1, 2]
     with db.transaction() as session:
         assert session.execute(text("SELECT count(*) FROM marks")).scalar() == 3
+
+
+def test_a_relaxed_postgresql_commit_skips_the_flush_of_that_transaction_alone(
+    db: Database,
+) -> None:
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's own setting")
+    levels = []
+    for durable in (True, False, True):
+        with db.transaction(durable=durable) as session:
+            levels.append(session.execute(text("SHOW synchronous_commit")).scalar())
+    assert levels == ["on", "off", "on"]

@@ -80,10 +80,10 @@ QUICK = Scale(
         requests=30,
         runs=1,
         warmup=3,
-        sustained_seconds=5,
+        sustained_seconds=3,
         modal_every=0.5,
         # Past the load's length the drain target is missed: a little more gives its rate.
-        backlog_timeout=6.0,
+        backlog_timeout=4.0,
         slack_rate_seconds=5,
     ),
     sizes=[10_000],

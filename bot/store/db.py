@@ -78,13 +78,16 @@ def relax(session: Session) -> None:
     (which the driver begins at the first write), and the connection is made durable again
     when it returns to the pool."""
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-        return
+    # On the driver's own connection: one setting, no statement of ours to compile.
+    driver = connection.connection.dbapi_connection
     info = connection.connection.record_info
-    if info is not None:
-        connection.exec_driver_sql("PRAGMA synchronous=NORMAL")
-        info["relaxed"] = True
+    if driver is None or info is None:
+        return
+    if connection.dialect.name == "postgresql":
+        driver.execute("SET LOCAL synchronous_commit TO OFF")
+        return
+    driver.execute("PRAGMA synchronous=NORMAL")
+    info["relaxed"] = True
 
 
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")

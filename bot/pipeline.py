@@ -78,6 +78,9 @@ MAX_BACKOFF = timedelta(seconds=60)
 TRIGGER_SECONDS = 2.5
 # How often idle workers look for requests stored by another process.
 POLL_SECONDS = 0.05
+# ... and when their server rings them for what it stores (bot/doorbell.py): the look is
+# then only for what other processes stored, and for a ring that was lost.
+POLL_WITH_DOORBELL_SECONDS = 0.5
 # An idle worker is woken when there is work; it also looks by itself this often.
 IDLE_SECONDS = 5.0
 # Done requests are kept this long: the window in which Slack retries a delivery.
@@ -478,7 +481,11 @@ class Workers:
             bell = stack.enter_context(Doorbell.listen(self._doorbell)) if self._doorbell else None
             while not self._stopping.is_set():
                 try:
-                    rung = bell.wait(POLL_SECONDS) if bell else self._stopping.wait(POLL_SECONDS)
+                    rung: Rung | bool | None = (
+                        bell.wait(POLL_WITH_DOORBELL_SECONDS)
+                        if bell is not None
+                        else self._stopping.wait(POLL_SECONDS)
+                    )
                     if isinstance(rung, Rung):
                         self.wake(fast=rung.fast)
                     else:

@@ -45,7 +45,7 @@ from functools import cache
 from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
-from sqlalchemy import BindParameter, Select, Table, bindparam, delete, or_, select, update
+from sqlalchemy import BindParameter, Row, Select, Table, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
@@ -284,6 +284,10 @@ class Pipeline:
             return connection.scalar(_store(connection.dialect.name), row) is not None
 
 
+# A claimed request: its row as the claim returned it.
+Claimed = Row[Any]
+
+
 @cache
 def _store(dialect: str) -> Any:
     """The INSERT of a request that returns its id, or nothing when its key is stored
@@ -340,8 +344,7 @@ _CLAIM = {
         claimed_by=bindparam("me"),
         attempts=SlackRequest.attempts + 1,
     )
-    .returning(SlackRequest)
-    .execution_options(synchronize_session=False)
+    .returning(*SlackRequest.__table__.columns)
     for lane in (False, True)
 }
 
@@ -511,12 +514,12 @@ class Workers:
         with self.db.engine.connect() as connection:  # a read: no session needed
             return connection.scalar(query, {"now": self.clock()})
 
-    def _claim(self, fast_only: bool) -> SlackRequest | None:
+    def _claim(self, fast_only: bool) -> Claimed | None:
         now = self.clock()
         params = {"now": now, "until": now + LEASE, "me": self.me}
         # Lost in a power cut, the claim is only made again (bot/store/db.py).
-        with self.db.transaction(durable=False) as session:
-            return session.scalar(_CLAIM[fast_only], params)
+        with self.db.begin(durable=False) as connection:
+            return connection.execute(_CLAIM[fast_only], params).first()
 
     def _renew(self) -> None:
         now = self.clock()
@@ -572,14 +575,14 @@ class Workers:
 
     # ---------------------------------------------------------------- running
 
-    def _run(self, row: SlackRequest) -> None:
+    def _run(self, row: Claimed) -> None:
         started = time.perf_counter()
         outcome = self._attempt(row)
         seconds = time.perf_counter() - started
         metrics.worked(row.kind, outcome, seconds)
         log.debug("%s: %s in %.3f s", row.key, outcome, seconds)
 
-    def _attempt(self, row: SlackRequest) -> str:
+    def _attempt(self, row: Claimed) -> str:
         """Run the request once and record how it went (see metrics.WORKED)."""
         request = _bolt_request(row)
         if row.attempts > MAX_ATTEMPTS:
@@ -615,7 +618,7 @@ class Workers:
         self._retry(row, delay, reason)
         return "failed"
 
-    def _tell(self, row: SlackRequest, request: BoltRequest, text: str) -> None:
+    def _tell(self, row: Claimed, request: BoltRequest, text: str) -> None:
         """Say `text` to the person who sent the request, with their workspace's token."""
         try:
             client = self.clients.client_for(row.team_id or "", request.context.enterprise_id)
@@ -623,16 +626,16 @@ class Workers:
         except Exception:
             log.exception("could not tell the person who sent %s", row.key)
 
-    def _finish(self, row: SlackRequest, status: str, error: str | None) -> None:
+    def _finish(self, row: Claimed, status: str, error: str | None) -> None:
         # Done, lost in a power cut, it runs again and finds its effects by their keys and
         # its replies counted; what is said when parking or expiring is not counted.
-        with self.db.transaction(durable=status != "done" or error is not None) as session:
-            session.execute(
+        with self.db.begin(durable=status != "done" or error is not None) as connection:
+            connection.execute(
                 _FINISH[status == "done"],
                 {"request": row.id, "status": status, "at": self.clock(), "error": error},
             )
 
-    def _retry(self, row: SlackRequest, delay: timedelta, error: str) -> None:
+    def _retry(self, row: Claimed, delay: timedelta, error: str) -> None:
         with self.db.transaction() as session:
             session.execute(
                 update(SlackRequest)
@@ -654,7 +657,7 @@ def purge_done(db: Database, now: datetime) -> int:
         return int(getattr(result, "rowcount", 0) or 0)
 
 
-def _bolt_request(row: SlackRequest) -> BoltRequest:
+def _bolt_request(row: Claimed) -> BoltRequest:
     context = {ACCEPTED: row.accepted} if row.accepted is not None else None
     if row.mode == "socket":
         return BoltRequest(body=json.loads(row.body), mode="socket_mode", context=context)

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, DateTime, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -71,13 +71,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def relax(session: Session) -> None:
-    """This session's commit does not wait for the disk (`Database.transaction(durable=
+def relax(connection: Connection) -> None:
+    """This transaction's commit does not wait for the disk (`Database.transaction(durable=
     False)`): PostgreSQL's `synchronous_commit` is off for this transaction alone; SQLite's
     `synchronous=NORMAL` is set before its first statement, outside SQLite's transaction
     (which the driver begins at the first write), and the connection is made durable again
     when it returns to the pool."""
-    connection = session.connection()
     # On the driver's own connection: one setting, no statement of ours to compile.
     driver = connection.connection.dbapi_connection
     info = connection.connection.record_info
@@ -173,8 +172,17 @@ class Database:
         writer's lock); a crash of the application itself loses nothing either way."""
         with self._sessions() as session, session.begin():
             if not durable:
-                relax(session)
+                relax(session.connection())
             yield session
+
+    @contextmanager
+    def begin(self, *, durable: bool = True) -> Iterator[Connection]:
+        """`transaction` for statements alone (no ORM objects): a connection in a
+        transaction, committed when the block ends."""
+        with self.engine.begin() as connection:
+            if not durable:
+                relax(connection)
+            yield connection
 
     def ping(self) -> None:
         with self.engine.connect() as connection:

@@ -37,8 +37,8 @@ class _Count:
         self.next = 0
 
     def record(self, said: int) -> None:
-        with self.db.transaction() as session:
-            session.execute(_RECORD, {"request": self.request_id, "said": said})
+        with self.db.begin() as connection:
+            connection.execute(_RECORD, {"request": self.request_id, "said": said})
 
 
 # Built once: every reply of a stored request runs it.

@@ -413,9 +413,9 @@ class OutboxSender:
         now = self.clock()
         # Lost in a power cut, the marks are made again by the next sender, which finds
         # each post by its key (its claim, which counted the attempt, is durable).
-        with self.db.transaction(durable=False) as session:
+        with self.db.begin(durable=False) as connection:
             for sent in marking:
-                marked = session.execute(
+                marked = connection.execute(
                     _MARK_SENT,
                     {
                         "message": sent.message.id,
@@ -431,7 +431,7 @@ class OutboxSender:
                         sent.message.id, "sent", sent.channel_id, error="claim_lost"
                     )
                 elif sent.dm_channel_id and sent.message.user_id:
-                    session.execute(
+                    connection.execute(
                         update(Person)
                         .where(
                             Person.team_id == sent.message.team_id,

@@ -86,9 +86,9 @@ def remember(db: Database, workspace: Workspace, people: list[PersonInfo], now: 
     if not people:
         return
     # Lost in a power cut, they are only looked up again.
-    with db.transaction(durable=False) as session:
-        session.execute(
-            _remembering(session.get_bind().dialect.name),
+    with db.begin(durable=False) as connection:
+        connection.execute(
+            _remembering(connection.dialect.name),
             [
                 {
                     "team_id": workspace.team_id,

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from bot.config import WEEKDAYS, Settings
 from bot.domain import PersonInfo, Workspace
@@ -70,13 +70,15 @@ def defaults(settings: Settings) -> WorkspaceSettings:
     )
 
 
+# Built once: every request that needs the settings reads them by it.
+_OVERRIDES = select(WorkspaceSetting.overrides).where(WorkspaceSetting.team_id == bindparam("team"))
+
+
 def for_workspace(db: Database, workspace: Workspace, settings: Settings) -> WorkspaceSettings:
     """The settings that apply to `workspace` now."""
-    with db.transaction() as session:
-        row = session.scalar(
-            select(WorkspaceSetting).where(WorkspaceSetting.team_id == workspace.team_id)
-        )
-        overrides = dict(row.overrides) if row else {}
+    with db.engine.connect() as connection:  # a read: no session needed
+        stored = connection.scalar(_OVERRIDES, {"team": workspace.team_id})
+    overrides = dict(stored) if stored else {}
     base = asdict(defaults(settings))
     for key, value in overrides.items():
         if key in EDITABLE:

@@ -230,6 +230,7 @@ def record(
             # Another process recorded the same submission between our check and insert.
             session.rollback()
             return _already_recorded(db, workspace, draft.source_key)
+        queries.tally_for_recap(session, workspace, draft.giver_id, draft.recipient_ids, now)
         if not draft.is_private:
             queries.count_public_appreciation(
                 session, workspace, draft.giver_id, draft.recipient_ids, now

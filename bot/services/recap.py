@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select, true, union
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import and_, func, or_, select, true, union
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import aliased
 
 from bot.domain import Workspace
 from bot.services import asks as ask_rules
@@ -154,25 +155,37 @@ def build_many(
             special_pairs[2].where(r.giver_id.in_(wanted)),
         ]
     pairs = union(*special_pairs).subquery()
-    tallied_pairs = select(t.user_id, t.colleague_id, t.thanked).join(
-        pairs, (t.user_id == pairs.c.person) & (t.colleague_id == pairs.c.colleague)
+    pair = (t.colleague_id == pairs.c.colleague) & (t.user_id == pairs.c.person)
+    tallied_pairs = select(pairs.c.person, pairs.c.colleague, t.thanked).join_from(
+        pairs, t, pair & and_(*tallied)
     )
+    if db.engine.dialect.name == "postgresql":
+        # Each pair looked up by the tallies' unique index: PostgreSQL would rather hash the
+        # whole year's tallies to join a few thousand pairs (the LIMIT keeps it from turning
+        # the lookup back into that join; a pair has one row anyway).
+        tally = select(t.thanked).where(*tallied, pair).limit(1).lateral("tally")
+        tallied_pairs = select(pairs.c.person, pairs.c.colleague, tally.c.thanked).join_from(
+            pairs, tally, true()
+        )
     # Per (person, colleague): [thanked, kept, won], for the colleagues whose counts the
     # tallies alone do not give: commitments, goals and the year's edges.
     special: dict[tuple[str, str], list[int]] = {}
     with db.transaction() as session:
-        for user_id, given, received in session.execute(totals):
+        # Core rows, not ORM results: tens of thousands of them.
+        connection = session.connection()
+        for user_id, given, received in connection.execute(totals).all():
             if user_id in recaps:
                 recaps[user_id].given += given
                 recaps[user_id].received += received
-        for giver, count in session.execute(edge_given.group_by(a.giver_id)):
+        for giver, count in connection.execute(edge_given.group_by(a.giver_id)).all():
             if giver in recaps:
                 recaps[giver].given += count
-        for giver, user_id, count in session.execute(edge_pairs.group_by(r.giver_id, r.user_id)):
+        edge_pairs = edge_pairs.group_by(r.giver_id, r.user_id)
+        for giver, user_id, count in connection.execute(edge_pairs).all():
             if user_id in recaps:
                 recaps[user_id].received += count
             special.setdefault((giver, user_id), [0, 0, 0])[0] += count
-        for asker, helper, done_at, due_on, committed_on, tz in session.execute(asks):
+        for asker, helper, done_at, due_on, committed_on, tz in connection.execute(asks).all():
             special.setdefault((asker, helper), [0, 0, 0])[1] += 1
             deadline = committed_on or due_on
             if (
@@ -181,39 +194,47 @@ def build_many(
                 and (deadline is None or done_at < ask_rules.end_of_day(deadline, tz or "UTC"))
             ):
                 recaps[helper].kept_on_time += 1
-        for user_id, target, count in session.execute(
+        for user_id, target, count in connection.execute(
             won.group_by(BuyInGoal.user_id, BuyInGoal.target_user_id)
-        ):
+        ).all():
             special.setdefault((user_id, target), [0, 0, 0])[2] += count
         gone = set(
-            session.scalars(select(Person.user_id).where(Person.team_id == team, Person.deleted))
+            connection.scalars(select(Person.user_id).where(Person.team_id == team, Person.deleted))
         )
-        for user_id, colleague, thanked in session.execute(tallied_pairs.where(*tallied)):
+        for user_id, colleague, thanked in connection.execute(tallied_pairs).all():
             special[(user_id, colleague)][0] += thanked
-        most_thanked = _most_thanked(session, team, year, wanted if few else None)
+        most_thanked = _most_thanked(connection, team, year, wanted if few else None)
     candidates: dict[str, dict[str, list[int]]] = {}
     for user_id, colleague, thanked in most_thanked:
         if (user_id, colleague) not in special:
             candidates.setdefault(user_id, {})[colleague] = [thanked, 0, 0]
     for (user_id, colleague), counts in special.items():
         candidates.setdefault(user_id, {})[colleague] = counts
+    kept, thanks, wins = WEIGHTS["kept"], WEIGHTS["thanked"], WEIGHTS["won"]
     for user_id, recap in recaps.items():
+        # Best first: score, then commitments kept, then thanks, then user id.
         ranked = sorted(
             (
-                Carried(colleague, kept_for, thanked, won_with)
-                for colleague, (thanked, kept_for, won_with) in candidates.get(user_id, {}).items()
-                if colleague != user_id
-                and not colleague.startswith(GHOST_PREFIX)
-                and colleague not in gone
-            ),
-            key=lambda c: (-c.score, -c.kept, -c.thanked, c.user_id),
+                -(kept * kept_for + thanks * thanked + wins * won_with),
+                -kept_for,
+                -thanked,
+                colleague,
+                won_with,
+            )
+            for colleague, (thanked, kept_for, won_with) in candidates.get(user_id, {}).items()
+            if colleague != user_id
+            and not colleague.startswith(GHOST_PREFIX)
+            and colleague not in gone
         )
-        recap.carried = ranked[:CARRIED_SHOWN]
+        recap.carried = [
+            Carried(colleague, -kept_for, -thanked, won_with)
+            for _, kept_for, thanked, colleague, won_with in ranked[:CARRIED_SHOWN]
+        ]
     return recaps
 
 
 def _most_thanked(
-    session: Session, team: str, year: int, user_ids: Collection[str] | None
+    connection: Connection, team: str, year: int, user_ids: Collection[str] | None
 ) -> list[tuple[str, str, int]]:
     """Per person (of `user_ids`; None: all), the `CARRIED_SHOWN` colleagues they thanked
     most, by the tallies (then by user id): never themselves, a forgotten person's ghost,
@@ -243,7 +264,7 @@ def _most_thanked(
         .limit(CARRIED_SHOWN)
         .correlate(person)
     )
-    if session.get_bind().dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql":
         top = colleagues.with_only_columns(t.colleague_id, t.thanked).lateral("top")
         query = select(person.user_id, top.c.colleague_id, top.c.thanked).join_from(
             person, top, true()
@@ -253,7 +274,7 @@ def _most_thanked(
         query = select(person.user_id, t.colleague_id, t.thanked).join_from(
             person, t, t.id.in_(colleagues.scalar_subquery())
         )
-    rows = session.execute(query.where(*people))
+    rows = connection.execute(query.where(*people)).all()
     return [(user_id, colleague, thanked) for user_id, colleague, thanked in rows]
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from bot.domain import Workspace
 from bot.services.digest import GHOST_PREFIX
 from bot.services.schedule import shift_week
+from bot.store.db import among
 from bot.store.models import (
     Appreciation,
     AppreciationRecipient,
@@ -199,7 +200,7 @@ def _listens(
         Listen.followup_week,
         to_follow,
         recent,
-    ).where(Listen.team_id == team, Listen.asker_id.in_(users), or_(to_follow, recent))
+    ).where(Listen.team_id == team, among(session, Listen.asker_id, users), or_(to_follow, recent))
     answers: list[_Answer] = []
     lately: set[tuple[str, str]] = set()
     rows = session.execute(
@@ -220,7 +221,7 @@ def _kept_unthanked(
     """Asks of `users` done in the look-back that no appreciation was linked to."""
     query = select(Ask.id, Ask.asker_id, Ask.helper_id, Ask.done_at).where(
         Ask.team_id == team,
-        Ask.asker_id.in_(users),
+        among(session, Ask.asker_id, users),
         Ask.status == "done",
         Ask.done_at >= now - KEPT_LOOKBACK,
         Ask.done_at <= now,
@@ -246,7 +247,7 @@ def _goal_targets(
         BuyInGoal.user_id, BuyInGoal.week, BuyInGoal.target_user_id, BuyInGoal.created_at
     ).where(
         BuyInGoal.team_id == team,
-        BuyInGoal.user_id.in_(sorted(weeks)),
+        among(session, BuyInGoal.user_id, sorted(weeks)),
         BuyInGoal.week >= first,
         BuyInGoal.target_user_id != BuyInGoal.user_id,
     )
@@ -276,12 +277,12 @@ def _last_thanks(
         .join(r, r.appreciation_id == a.id)
         .where(
             a.team_id == team,
-            a.giver_id.in_(givers),
+            among(session, a.giver_id, givers),
             a.created_at >= now - THANKS_LOOKBACK,
             a.created_at <= now,
             # A test on each recipient found, not a lookup: SQLite would otherwise look up
             # every appreciation once for each person in the list (3x slower here).
-            (r.user_id + "").in_(sorted(targets)),
+            among(session, r.user_id + "", sorted(targets)),
         )
         .group_by(a.giver_id, r.user_id)
     )
@@ -296,7 +297,7 @@ def _nudged_before(session: Session, team: str, weeks: Mapping[str, str]) -> dic
     rows = session.execute(
         select(CheckinNudge.user_id, CheckinNudge.week, CheckinNudge.target_user_id).where(
             CheckinNudge.team_id == team,
-            CheckinNudge.user_id.in_(sorted(weeks)),
+            among(session, CheckinNudge.user_id, sorted(weeks)),
             CheckinNudge.week.in_(sorted(set(previous.values()))),
         )
     )

@@ -203,7 +203,7 @@ def _listens(
     ).where(Listen.team_id == team, among(session, Listen.asker_id, users), or_(to_follow, recent))
     answers: list[_Answer] = []
     lately: set[tuple[str, str]] = set()
-    rows = session.execute(
+    rows = session.connection().execute(
         _named(query, team, Listen.colleague_id).order_by(Listen.answered_at, Listen.id)
     )
     for listen_id, asker, colleague, need, week, is_open, is_recent, name in rows:
@@ -229,7 +229,7 @@ def _kept_unthanked(
         Ask.helper_id != Ask.asker_id,
     )
     kept = []
-    for ask_id, asker, helper, done_at, name in session.execute(
+    for ask_id, asker, helper, done_at, name in session.connection().execute(
         _named(query, team, Ask.helper_id).order_by(Ask.done_at, Ask.id)
     ):
         names[helper] = name or ""
@@ -252,7 +252,7 @@ def _goal_targets(
         BuyInGoal.target_user_id != BuyInGoal.user_id,
     )
     goals: dict[str, dict[str, datetime]] = defaultdict(dict)
-    for user, week, target, created_at, name in session.execute(
+    for user, week, target, created_at, name in session.connection().execute(
         _named(query, team, BuyInGoal.target_user_id).order_by(BuyInGoal.created_at)
     ):
         this_week = weeks[user]
@@ -272,7 +272,7 @@ def _last_thanks(
     if not givers or not targets:
         return {}
     a, r = Appreciation, AppreciationRecipient
-    rows = session.execute(
+    rows = session.connection().execute(
         select(a.giver_id, r.user_id, func.max(a.created_at))
         .join(r, r.appreciation_id == a.id)
         .where(
@@ -294,7 +294,7 @@ def _nudged_before(session: Session, team: str, weeks: Mapping[str, str]) -> dic
     if not weeks:
         return {}
     previous = {user: shift_week(week, -1) for user, week in weeks.items()}
-    rows = session.execute(
+    rows = session.connection().execute(
         select(CheckinNudge.user_id, CheckinNudge.week, CheckinNudge.target_user_id).where(
             CheckinNudge.team_id == team,
             among(session, CheckinNudge.user_id, sorted(weeks)),

@@ -239,16 +239,11 @@ class _IgnoringInsert:
         self.convert = {name: columns[name].type.bind_processor(dialect) for name in names}
 
     def parameters(self, rows: list[dict[str, Any]]) -> list[Any]:
-        serialized: dict[int, str] = {}
-
-        def as_json(raw: Any) -> str:
-            # None too: JSON's null, as SQLAlchemy stores it.
-            if id(raw) not in serialized:
-                serialized[id(raw)] = json.dumps(raw)
-            return serialized[id(raw)]
-
+        # Rows share many values (the same `now`, the week's common message): each distinct
+        # object is converted once. The rows keep them alive, so their ids stay theirs.
+        done: dict[tuple[int, int], Any] = {}
         converted = [
-            (i, as_json if name in self.json else self.convert[name])
+            (i, _as_json if name in self.json else self.convert[name])
             for i, name in enumerate(self.order)
             if name in self.json or self.convert[name] is not None
         ]
@@ -256,9 +251,18 @@ class _IgnoringInsert:
         for row in rows:
             value = [row[name] for name in self.order]
             for i, convert in converted:
-                if value[i] is not None or convert is as_json:
-                    value[i] = convert(value[i])
+                raw = value[i]
+                # None too for JSON: JSON's null, as SQLAlchemy stores it.
+                if raw is not None or convert is _as_json:
+                    key = (i, id(raw))
+                    if key not in done:
+                        done[key] = convert(raw)
+                    value[i] = done[key]
             values.append(tuple(value))
         if self.positional:
             return values
         return [dict(zip(self.order, v, strict=True)) for v in values]
+
+
+def _as_json(value: Any) -> str:
+    return json.dumps(value)

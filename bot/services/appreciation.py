@@ -231,6 +231,7 @@ def record(
                 for uid in draft.recipient_ids
             ],
         )
+        queries.tally_for_recap(session, workspace, draft.giver_id, draft.recipient_ids, now)
         if not draft.is_private:
             queries.count_public_appreciation(
                 session, workspace, draft.giver_id, draft.recipient_ids, now

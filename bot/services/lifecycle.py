@@ -187,6 +187,7 @@ def forget(db: Database, workspace: Workspace, user_id: str, now: datetime) -> d
             )
         )
         queries.recount_all_time(session, workspace, [user_id])
+        queries.recount_recap_tallies(session, workspace, [user_id, ghost])
         run(
             update(Ask)
             .where(Ask.team_id == team, Ask.asker_id == user_id)

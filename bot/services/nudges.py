@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from bot.domain import Workspace
 from bot.services.digest import GHOST_PREFIX
 from bot.services.schedule import shift_week
+from bot.store.db import among
 from bot.store.models import (
     Appreciation,
     AppreciationRecipient,
@@ -199,10 +200,10 @@ def _listens(
         Listen.followup_week,
         to_follow,
         recent,
-    ).where(Listen.team_id == team, Listen.asker_id.in_(users), or_(to_follow, recent))
+    ).where(Listen.team_id == team, among(session, Listen.asker_id, users), or_(to_follow, recent))
     answers: list[_Answer] = []
     lately: set[tuple[str, str]] = set()
-    rows = session.execute(
+    rows = session.connection().execute(
         _named(query, team, Listen.colleague_id).order_by(Listen.answered_at, Listen.id)
     )
     for listen_id, asker, colleague, need, week, is_open, is_recent, name in rows:
@@ -220,7 +221,7 @@ def _kept_unthanked(
     """Asks of `users` done in the look-back that no appreciation was linked to."""
     query = select(Ask.id, Ask.asker_id, Ask.helper_id, Ask.done_at).where(
         Ask.team_id == team,
-        Ask.asker_id.in_(users),
+        among(session, Ask.asker_id, users),
         Ask.status == "done",
         Ask.done_at >= now - KEPT_LOOKBACK,
         Ask.done_at <= now,
@@ -228,7 +229,7 @@ def _kept_unthanked(
         Ask.helper_id != Ask.asker_id,
     )
     kept = []
-    for ask_id, asker, helper, done_at, name in session.execute(
+    for ask_id, asker, helper, done_at, name in session.connection().execute(
         _named(query, team, Ask.helper_id).order_by(Ask.done_at, Ask.id)
     ):
         names[helper] = name or ""
@@ -246,12 +247,12 @@ def _goal_targets(
         BuyInGoal.user_id, BuyInGoal.week, BuyInGoal.target_user_id, BuyInGoal.created_at
     ).where(
         BuyInGoal.team_id == team,
-        BuyInGoal.user_id.in_(sorted(weeks)),
+        among(session, BuyInGoal.user_id, sorted(weeks)),
         BuyInGoal.week >= first,
         BuyInGoal.target_user_id != BuyInGoal.user_id,
     )
     goals: dict[str, dict[str, datetime]] = defaultdict(dict)
-    for user, week, target, created_at, name in session.execute(
+    for user, week, target, created_at, name in session.connection().execute(
         _named(query, team, BuyInGoal.target_user_id).order_by(BuyInGoal.created_at)
     ):
         this_week = weeks[user]
@@ -271,17 +272,17 @@ def _last_thanks(
     if not givers or not targets:
         return {}
     a, r = Appreciation, AppreciationRecipient
-    rows = session.execute(
+    rows = session.connection().execute(
         select(a.giver_id, r.user_id, func.max(a.created_at))
         .join(r, r.appreciation_id == a.id)
         .where(
             a.team_id == team,
-            a.giver_id.in_(givers),
+            among(session, a.giver_id, givers),
             a.created_at >= now - THANKS_LOOKBACK,
             a.created_at <= now,
             # A test on each recipient found, not a lookup: SQLite would otherwise look up
             # every appreciation once for each person in the list (3x slower here).
-            (r.user_id + "").in_(sorted(targets)),
+            among(session, r.user_id + "", sorted(targets)),
         )
         .group_by(a.giver_id, r.user_id)
     )
@@ -293,10 +294,10 @@ def _nudged_before(session: Session, team: str, weeks: Mapping[str, str]) -> dic
     if not weeks:
         return {}
     previous = {user: shift_week(week, -1) for user, week in weeks.items()}
-    rows = session.execute(
+    rows = session.connection().execute(
         select(CheckinNudge.user_id, CheckinNudge.week, CheckinNudge.target_user_id).where(
             CheckinNudge.team_id == team,
-            CheckinNudge.user_id.in_(sorted(weeks)),
+            among(session, CheckinNudge.user_id, sorted(weeks)),
             CheckinNudge.week.in_(sorted(set(previous.values()))),
         )
     )

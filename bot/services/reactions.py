@@ -177,6 +177,7 @@ def _take_back(
     if appreciation is None:
         return
     recipients = appreciation.recipient_ids
+    given_by = appreciation.giver_id
     zone = (giver or PersonInfo(reaction.giver_id)).zone(fallback_tz)
     day = appreciation.created_at.astimezone(zone).date()
     session.execute(
@@ -203,6 +204,7 @@ def _take_back(
     )
     session.flush()
     queries.recount_all_time(session, workspace, recipients)
+    queries.recount_recap_tallies(session, workspace, [given_by, *recipients])
 
 
 def get(db: Database, workspace: Workspace, reaction: Reaction) -> ReactionThanks | None:

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Engine, create_engine, event, inspect, text
+from sqlalchemy import (
+    JSON,
+    Connection,
+    DateTime,
+    Engine,
+    String,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+    inspect,
+    text,
+)
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -201,24 +214,104 @@ class Database:
         self.engine.dispose()
 
 
+def among(session: Session, column: Any, values: Collection[Any]) -> Any:
+    """`column IN values`; on PostgreSQL `column = ANY(values)`, one array placeholder
+    however many values: psycopg parses every placeholder of a statement on each call, and
+    a long one's parse is not cached."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == any_(bindparam(None, list(values), type_=ARRAY(String())))
+    return column.in_(values)
+
+
 def insert_ignoring_conflicts(
     session: Session, table: Any, rows: list[dict[str, Any]], conflict_columns: list[str]
 ) -> int:
     """Insert rows, skipping any that collide on `conflict_columns`; returns how many went in.
 
     This is how "exactly once" is decided: the first process to insert a key owns it.
+    Every row has the same keys. One row's statement, built once per table and keys, goes to
+    the driver's executemany (pipelined on PostgreSQL, its placeholders parsed once:
+    SQLAlchemy's own many-row statements hold one per value, which psycopg parses on every
+    call; an unnested array per column was tried, and was slower), and a JSON
+    value that several rows share is serialized once.
     """
     if not rows:
         return 0
-    from sqlalchemy.dialects import postgresql, sqlite
+    connection = session.connection()
+    insert = _IgnoringInsert.of(table, connection.dialect, tuple(rows[0]), tuple(conflict_columns))
+    parameters = insert.parameters(rows)
+    driver: Any = connection.connection.driver_connection
+    if connection.dialect.name == "postgresql":
+        done = connection.exec_driver_sql(
+            insert.sql, parameters[0] if len(parameters) == 1 else parameters
+        )
+        return int(done.rowcount)
+    # SQLite's rowcount for a row inserted through executemany is not to be relied on; the
+    # connection's count of changed rows is.
+    before = driver.total_changes
+    connection.exec_driver_sql(insert.sql, parameters)
+    return int(driver.total_changes - before)
 
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    columns = inspect(table).columns
-    # The rows that went in, counted by what they return: a driver's rowcount for several
-    # rows (and SQLite's for one inserted through executemany) is not to be relied on.
-    statement = (
-        dialect.insert(table)
-        .on_conflict_do_nothing(index_elements=conflict_columns)
-        .returning(*(columns[name] for name in conflict_columns))
-    )
-    return len(session.execute(statement, rows).all())
+
+class _IgnoringInsert:
+    """`insert_ignoring_conflicts`' statement for one table and set of keys, compiled once."""
+
+    _built: dict[tuple[Any, ...], _IgnoringInsert] = {}
+
+    @classmethod
+    def of(
+        cls, table: Any, dialect: Dialect, names: tuple[str, ...], conflict: tuple[str, ...]
+    ) -> _IgnoringInsert:
+        key = (table, dialect.name, names, conflict)
+        if key not in cls._built:
+            cls._built[key] = cls(table, dialect, names, conflict)
+        return cls._built[key]
+
+    def __init__(
+        self, table: Any, dialect: Dialect, names: tuple[str, ...], conflict: tuple[str, ...]
+    ) -> None:
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+        compiled = (
+            insert(table)
+            .on_conflict_do_nothing(index_elements=list(conflict))
+            .compile(dialect=dialect, column_keys=list(names))
+        )
+        columns = inspect(table).columns
+        self.sql = compiled.string
+        self.positional = compiled.positional
+        self.order = tuple(compiled.positiontup or names)
+        self.json = {name for name in names if isinstance(columns[name].type, JSON)}
+        self.convert = {name: columns[name].type.bind_processor(dialect) for name in names}
+
+    def parameters(self, rows: list[dict[str, Any]]) -> list[Any]:
+        # Rows share many values (the same `now`, the week's common message): each distinct
+        # object is converted once. The rows keep them alive, so their ids stay theirs.
+        done: dict[tuple[int, int], Any] = {}
+        converted = [
+            (i, _as_json if name in self.json else self.convert[name])
+            for i, name in enumerate(self.order)
+            if name in self.json or self.convert[name] is not None
+        ]
+        values = []
+        for row in rows:
+            value = [row[name] for name in self.order]
+            for i, convert in converted:
+                raw = value[i]
+                # None too for JSON: JSON's null, as SQLAlchemy stores it.
+                if raw is not None or convert is _as_json:
+                    key = (i, id(raw))
+                    if key not in done:
+                        done[key] = convert(raw)
+                    value[i] = done[key]
+            values.append(tuple(value))
+        if self.positional:
+            return values
+        return [dict(zip(self.order, v, strict=True)) for v in values]
+
+
+def _as_json(value: Any) -> str:
+    return json.dumps(value)

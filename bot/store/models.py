@@ -197,6 +197,48 @@ class AllTimeGiver(WorkspaceScoped, Base):
     received: Mapped[int] = mapped_column(Integer)
 
 
+class RecapTally(WorkspaceScoped, Base):
+    """One person's appreciation in one year, for their year-end recap: their own totals
+    (`colleague_id` empty: appreciations given, and received) and, per colleague, how often
+    they appreciated them (`thanked`). Private appreciation counts: the recap counts it in
+    the recaps of its two people, and only there.
+
+    Kept up to date in the transaction that records an appreciation, taken back where it is
+    erased; `store.queries` does both. A year here is a UTC year less its first 14 and last
+    14 hours, when it is another year somewhere (`queries.tallied_year`): the recap reads
+    those hours from history, bounded by the workspace's timezone.
+    """
+
+    __tablename__ = "recap_tallies"
+    __table_args__ = (
+        # Colleague first: a year's totals are one range of it.
+        UniqueConstraint(
+            "team_id",
+            "year",
+            "colleague_id",
+            "user_id",
+            name="uq_recap_tallies_team_year_colleague_user",
+        ),
+        # A person's colleagues, most thanked first: the recap reads the first few.
+        Index(
+            "ix_recap_tallies_team_year_user_thanked",
+            "team_id",
+            "year",
+            "user_id",
+            text("thanked DESC"),
+            "colleague_id",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[str] = mapped_column(String(32))
+    colleague_id: Mapped[str] = mapped_column(String(32))  # "" on the person's totals
+    given: Mapped[int] = mapped_column(Integer, default=0)
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    thanked: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class DailyGiving(WorkspaceScoped, Base):
     """How many appreciations one giver has given on one day of their own calendar: the
     daily limit is a conditional increment of this row, exact however many arrive at once."""

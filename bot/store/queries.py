@@ -6,18 +6,21 @@ its appreciation's giver, privacy and time, and the `(team_id, user_id, created_
 leaderboard reads `all_time_standings` instead, which no index could replace:
 `count_public_appreciation` keeps it up to date in the transaction that records an
 appreciation, and `recount_all_time` rebuilds it from history where history changed.
+The year-end recap reads `recap_tallies`, kept the same way by `tally_for_recap` and
+`recount_recap_tallies`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     String,
     Table,
     bindparam,
@@ -25,9 +28,13 @@ from sqlalchemy import (
     cast,
     delete,
     desc,
+    extract,
     func,
     insert,
+    literal,
+    or_,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.orm import Session
@@ -39,6 +46,7 @@ from bot.store.models import (
     Appreciation,
     AppreciationRecipient,
     DailyGiving,
+    RecapTally,
 )
 
 
@@ -534,3 +542,156 @@ def replace_giver_in_all_time(
         .execution_options(synchronize_session=False)
     )
     recount_all_time(session, workspace, merged)
+
+
+# No timezone is more than 14 hours from UTC: in the first and last 14 hours of a UTC year,
+# it is another year somewhere. Appreciation recorded then is not tallied; a recap reads it
+# from history, where its workspace's timezone bounds the year.
+YEAR_EDGE = timedelta(hours=14)
+
+
+def tallied_span(year: int) -> tuple[datetime, datetime]:
+    """[start, end) of what the recap tallies count as `year`: in that year in every
+    timezone."""
+    start = datetime(year, 1, 1, tzinfo=UTC) + YEAR_EDGE
+    return start, datetime(year + 1, 1, 1, tzinfo=UTC) - YEAR_EDGE
+
+
+def tallied_year(at: datetime) -> int | None:
+    """The year the recap tallies count an appreciation made `at` in, or None (the edge)."""
+    year = at.astimezone(UTC).year
+    start, end = tallied_span(year)
+    return year if start <= at < end else None
+
+
+def tally_for_recap(
+    session: Session,
+    workspace: Workspace,
+    giver_id: str,
+    recipient_ids: Collection[str],
+    at: datetime,
+) -> None:
+    """Add one appreciation from `giver_id` to `recipient_ids`, made at `at` (private or
+    not), to the recap tallies of its year: one statement for all of its rows.
+
+    Call it in the transaction that records the appreciation. Rows go in a fixed order so
+    that concurrent transactions lock them in the same order."""
+    year = tallied_year(at)
+    recipients = set(recipient_ids)
+    if year is None or not recipients:
+        return
+    counts: dict[tuple[str, str], list[int]] = {("", giver_id): [1, 0, 0]}
+    for uid in recipients:
+        counts.setdefault(("", uid), [0, 0, 0])[1] += 1
+        counts.setdefault((uid, giver_id), [0, 0, 0])[2] += 1
+    rows = _insert(session, RecapTally).values(
+        [
+            {
+                "team_id": workspace.team_id,
+                "enterprise_id": workspace.enterprise_id,
+                "year": year,
+                "colleague_id": colleague,
+                "user_id": user,
+                "given": given,
+                "received": received,
+                "thanked": thanked,
+            }
+            for (colleague, user), (given, received, thanked) in sorted(counts.items())
+        ]
+    )
+    session.execute(
+        rows.on_conflict_do_update(
+            index_elements=["team_id", "year", "colleague_id", "user_id"],
+            set_={
+                "given": RecapTally.given + rows.excluded.given,
+                "received": RecapTally.received + rows.excluded.received,
+                "thanked": RecapTally.thanked + rows.excluded.thanked,
+            },
+        )
+    )
+
+
+def recount_recap_tallies(
+    session: Session, workspace: Workspace, user_ids: Collection[str] | None
+) -> None:
+    """Rebuild every recap tally that names one of `user_ids` (None: everyone in the
+    workspace) from history, for when history changed under them: their totals, whom they
+    appreciated, and who appreciated them."""
+    team = workspace.team_id
+    a, r = Appreciation, AppreciationRecipient
+    dialect = session.get_bind().dialect.name
+    given = [a.team_id == team, _tallied(a.created_at, dialect)]
+    received = [r.team_id == team, _tallied(r.created_at, dialect)]
+    pairs = list(received)
+    erased = [RecapTally.team_id == team]
+    if user_ids is not None:
+        ids = sorted(set(user_ids))
+        # The years kept, so that the rows naming them as colleague are found by index.
+        first, last = session.execute(
+            select(func.min(RecapTally.year), func.max(RecapTally.year)).where(
+                RecapTally.team_id == team
+            )
+        ).one()
+        years = list(range(first, last + 1)) if first is not None else []
+        given.append(a.giver_id.in_(ids))
+        received.append(r.user_id.in_(ids))
+        # Their own appreciations by the givers' index, each with its recipients.
+        theirs = select(a.id).where(a.team_id == team, a.giver_id.in_(ids))
+        pairs.append(or_(r.appreciation_id.in_(theirs), r.user_id.in_(ids)))
+        erased += [
+            RecapTally.year.in_(years),
+            or_(RecapTally.user_id.in_(ids), RecapTally.colleague_id.in_(ids)),
+        ]
+    session.execute(delete(RecapTally).where(*erased))
+
+    def part(model: Any, user: Any, colleague: Any, counts: tuple[int, int, int]) -> Any:
+        return select(
+            model.team_id.label("team_id"),
+            model.enterprise_id.label("enterprise_id"),
+            _year(model.created_at, dialect).label("year"),
+            user.label("user_id"),
+            colleague.label("colleague_id"),
+            *(literal(n).label(name) for n, name in zip(counts, COUNTED, strict=True)),
+        )
+
+    history = union_all(
+        part(a, a.giver_id, literal(""), (1, 0, 0)).where(*given),
+        part(r, r.user_id, literal(""), (0, 1, 0)).where(*received),
+        part(r, r.giver_id, r.user_id, (0, 0, 1)).where(*pairs),
+    ).subquery()
+    h = history.c
+    tallies = select(
+        h.team_id,
+        func.max(h.enterprise_id),
+        h.year,
+        h.user_id,
+        h.colleague_id,
+        func.sum(h.given),
+        func.sum(h.received),
+        func.sum(h.thanked),
+    ).group_by(h.team_id, h.year, h.user_id, h.colleague_id)
+    session.execute(
+        insert(RecapTally).from_select(
+            ["team_id", "enterprise_id", "year", "user_id", "colleague_id", *COUNTED],
+            tallies,
+        )
+    )
+
+
+COUNTED = ("given", "received", "thanked")
+
+
+def _year(column: Any, dialect: str) -> Any:
+    if dialect == "postgresql":
+        return cast(extract("year", func.timezone("UTC", column)), Integer)
+    return cast(func.strftime("%Y", column), Integer)
+
+
+def _tallied(column: Any, dialect: str) -> ColumnElement[bool]:
+    """`column` (a UTC time) falls in the span of its year that the recap tallies count."""
+    if dialect == "postgresql":
+        moment = func.to_char(func.timezone("UTC", column), "MM-DD HH24:MI")
+    else:
+        moment = func.strftime("%m-%d %H:%M", column)
+    start, end = (f"{t:%m-%d %H:%M}" for t in tallied_span(2001))
+    return (moment >= start) & (moment < end)

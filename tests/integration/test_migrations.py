@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -27,14 +28,41 @@ from bot.store.models import (
     Base,
     OutboxMessage,
     PostedDigest,
+    RecapTally,
 )
+
+# Indexes with a descending column: SQLite reflects their columns without the order, so
+# they are compared by `test_descending_indexes_are_descending_on_sqlite` instead.
+DESCENDING = {"ix_recap_tallies_team_year_user_thanked"}
 
 
 def test_migrated_schema_matches_the_models(db: Database) -> None:
+    sqlite = db.engine.dialect.name == "sqlite"
+
+    def compared(item: object, name: str | None, kind: str, *_: object) -> bool:
+        return not (sqlite and kind == "index" and name in DESCENDING)
+
     with db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": compared}
+        )
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
+
+
+def test_descending_indexes_are_descending_on_sqlite(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'advocate.db'}")
+    migrate.upgrade(db.engine)
+    with db.engine.connect() as connection:
+        for name in DESCENDING:
+            index = next(
+                i for t in Base.metadata.tables.values() for i in t.indexes if i.name == name
+            )
+            modelled = [getattr(e, "name", None) or str(e) for e in index.expressions]
+            keyed = connection.exec_driver_sql(f"PRAGMA index_xinfo({name})").all()
+            stored = [f"{c[2]} DESC" if c[3] else c[2] for c in keyed if c[5]]
+            assert stored == modelled
+    db.dispose()
 
 
 def test_migrated_database_has_nothing_pending(db: Database) -> None:
@@ -344,4 +372,59 @@ def test_upgrade_from_0013_keeps_the_digests_posted_and_the_next_starts_where_th
     # The 2026-W47 digest held what was given until it was built; the next starts there.
     window = digest.window(db, Workspace("T1"), "2026-W48", paris)
     assert (window.start, window.end) == (built, built + timedelta(days=7))
+    assert migrate.pending(db.engine) is False
+
+
+def test_upgrade_from_0017_tallies_existing_appreciation_for_the_recaps(db: Database) -> None:
+    made = [  # giver, recipients, private, when, team
+        ("UA", ["UB", "UC"], False, datetime(2026, 3, 2, 9, tzinfo=UTC), "T1"),
+        ("UA", ["UB"], True, datetime(2026, 7, 1, 9, tzinfo=UTC), "T1"),
+        ("UD", ["UA"], False, datetime(2026, 12, 31, 9, 59, tzinfo=UTC), "T1"),
+        ("UD", ["UA"], False, datetime(2026, 12, 31, 10, tzinfo=UTC), "T1"),  # the edge
+        ("UD", ["UB"], False, datetime(2027, 1, 1, 14, tzinfo=UTC), "T1"),
+        ("UA", ["UB"], False, datetime(2026, 5, 5, tzinfo=UTC), "T2"),
+    ]
+    for n, (giver, to, private, at, team) in enumerate(made):
+        appreciation.record(
+            db,
+            Workspace(team),
+            appreciation.Draft(giver, to, "thanks", is_private=private, source_key=f"k{n}"),
+            PersonInfo(giver),
+            at,
+            daily_limit=100,
+        )
+
+    def tallies() -> set[tuple[object, ...]]:
+        with db.transaction() as session:
+            return {
+                (t.team_id, t.year, t.user_id, t.colleague_id, t.given, t.received, t.thanked)
+                for t in session.scalars(select(RecapTally))
+            }
+
+    recorded = tallies()
+    config = migrate.alembic_config(db.engine)
+    with db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0017")
+    migrate.upgrade(db.engine)
+
+    assert (
+        tallies()
+        == recorded
+        == {
+            ("T1", 2026, "UA", "", 2, 1, 0),
+            ("T1", 2026, "UA", "UB", 0, 0, 2),
+            ("T1", 2026, "UA", "UC", 0, 0, 1),
+            ("T1", 2026, "UB", "", 0, 2, 0),
+            ("T1", 2026, "UC", "", 0, 1, 0),
+            ("T1", 2026, "UD", "", 1, 0, 0),
+            ("T1", 2026, "UD", "UA", 0, 0, 1),
+            ("T1", 2027, "UD", "", 1, 0, 0),
+            ("T1", 2027, "UD", "UB", 0, 0, 1),
+            ("T1", 2027, "UB", "", 0, 1, 0),
+            ("T2", 2026, "UA", "", 1, 0, 0),
+            ("T2", 2026, "UA", "UB", 0, 0, 1),
+            ("T2", 2026, "UB", "", 0, 1, 0),
+        }
+    )
     assert migrate.pending(db.engine) is False

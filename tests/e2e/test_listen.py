@@ -244,6 +244,8 @@ def test_an_answer_reaches_only_the_asker_in_every_read_path(
                     user_id=user,
                     response_url=slack.response_url("reads"),
                 )
+            # Requests run side by side: the Homes are opened once the answer is recorded.
+            settled(db)
             for user in (ANA, BEN, GIVER):
                 client.event({"type": "app_home_opened", "user": user, "tab": "home"})
             settled(db)

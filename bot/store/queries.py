@@ -572,7 +572,7 @@ def tally_for_recap(
     at: datetime,
 ) -> None:
     """Add one appreciation from `giver_id` to `recipient_ids`, made at `at` (private or
-    not), to the recap tallies of its year: one statement for all of its rows.
+    not), to the recap tallies of its year: one statement, built once, for all of its rows.
 
     Call it in the transaction that records the appreciation. Rows go in a fixed order so
     that concurrent transactions lock them in the same order."""
@@ -584,7 +584,8 @@ def tally_for_recap(
     for uid in recipients:
         counts.setdefault(("", uid), [0, 0, 0])[1] += 1
         counts.setdefault((uid, giver_id), [0, 0, 0])[2] += 1
-    rows = _insert(session, RecapTally).values(
+    session.execute(
+        _tallying(_dialect(session)),
         [
             {
                 "team_id": workspace.team_id,
@@ -597,17 +598,22 @@ def tally_for_recap(
                 "thanked": thanked,
             }
             for (colleague, user), (given, received, thanked) in sorted(counts.items())
-        ]
+        ],
     )
-    session.execute(
-        rows.on_conflict_do_update(
-            index_elements=["team_id", "year", "colleague_id", "user_id"],
-            set_={
-                "given": RecapTally.given + rows.excluded.given,
-                "received": RecapTally.received + rows.excluded.received,
-                "thanked": RecapTally.thanked + rows.excluded.thanked,
-            },
-        )
+
+
+@cache
+def _tallying(dialect: str) -> Any:
+    """The upsert of `tally_for_recap`, built once for each database."""
+    table: Table = RecapTally.__table__  # type: ignore[assignment]
+    rows = insert_for(dialect, table)
+    return rows.on_conflict_do_update(
+        index_elements=["team_id", "year", "colleague_id", "user_id"],
+        set_={
+            "given": table.c.given + rows.excluded.given,
+            "received": table.c.received + rows.excluded.received,
+            "thanked": table.c.thanked + rows.excluded.thanked,
+        },
     )
 
 

@@ -46,7 +46,6 @@ from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
 from sqlalchemy import BindParameter, Row, Select, Table, bindparam, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot import holders, metrics, replies
@@ -59,6 +58,7 @@ from bot.logs import about_request
 from bot.runtime import Runtime
 from bot.store.db import Database
 from bot.store.models import SlackRequest
+from bot.store.queries import insert_for
 
 log = logging.getLogger(__name__)
 
@@ -293,7 +293,7 @@ def _store(dialect: str) -> Any:
     """The INSERT of a request that returns its id, or nothing when its key is stored
     already (Slack's retry of a delivery): built once for each database."""
     table: Table = SlackRequest.__table__  # type: ignore[assignment]
-    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    insert = insert_for(dialect, table)
     return insert.on_conflict_do_nothing(index_elements=["key"]).returning(table.c.id)
 
 

@@ -9,11 +9,11 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import Table, bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.domain import PersonInfo, Workspace
 from bot.store.db import Database
 from bot.store.models import Person
+from bot.store.queries import insert_for
 
 
 def lookup(client: WebClient, user_id: str) -> PersonInfo | None:
@@ -112,7 +112,7 @@ def remember(db: Database, workspace: Workspace, people: list[PersonInfo], now: 
 def _remembering(dialect: str) -> Any:
     """The upsert of `remember`, built once for each database."""
     table: Table = Person.__table__  # type: ignore[assignment]
-    upsert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    upsert = insert_for(dialect, table)
     return upsert.on_conflict_do_update(
         index_elements=["team_id", "user_id"],
         set_={column: upsert.excluded[column] for column in _LEARNED},

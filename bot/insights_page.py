@@ -1,0 +1,73 @@
+"""`GET /insights` and `GET /insights.csv` for a signed-in viewer: which page they may see,
+for the period and table the URL asks, so a URL can be shared with another admin.
+
+Admins see their workspace's page (and their own with `view=me`); everyone else sees their
+own. Whoever the viewer is, every figure is read for their workspace alone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+from urllib.parse import parse_qsl
+
+from bot.domain import Workspace
+from bot.pages import insights as pages
+from bot.services import insights
+from bot.store.db import Database
+
+Response = tuple[str, list[tuple[str, str]], bytes]
+HTML = "text/html; charset=utf-8"
+CSV = "text/csv; charset=utf-8"
+
+
+class Viewer(Protocol):
+    @property
+    def team_id(self) -> str: ...
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def is_admin(self) -> bool: ...
+
+
+def respond(db: Database, viewer: Viewer, path: str, query_string: str, now: datetime) -> Response:
+    query = {
+        key: value for key, value in parse_qsl(query_string) if key in ("period", "view", "table")
+    }
+    chosen = insights.period(query.get("period"), now)
+    query["period"] = chosen.name
+    workspace = Workspace(viewer.team_id)
+    workspace_name = insights.workspace_name(db, workspace)
+    whole = viewer.is_admin and query.get("view") != "me"
+    if not whole:
+        query.pop("view", None)
+    if path.endswith(".csv"):
+        table = query.pop("table", "")
+        if whole:
+            text = pages.workspace_csv(insights.for_workspace(db, workspace, chosen), table)
+        else:
+            mine = insights.for_person(db, workspace, viewer.user_id, chosen)
+            text = pages.personal_csv(mine, table)
+        if text is None:
+            return _html("404 Not Found", pages.message_page("Not found", "No such table."))
+        filename = f"insights-{table}-{chosen.name}-{chosen.start.date().isoformat()}.csv"
+        headers = [
+            ("Content-Type", CSV),
+            ("Content-Disposition", f'attachment; filename="{filename}"'),
+        ]
+        return "200 OK", headers, text.encode("utf-8")
+    query.pop("table", None)
+    if whole:
+        page = pages.workspace_page(
+            insights.for_workspace(db, workspace, chosen), workspace_name, viewer.name, query
+        )
+    else:
+        mine = insights.for_person(db, workspace, viewer.user_id, chosen)
+        page = pages.personal_page(mine, workspace_name, viewer.name, query)
+    return _html("200 OK", page)
+
+
+def _html(status: str, page: str) -> Response:
+    return status, [("Content-Type", HTML)], page.encode("utf-8")

@@ -1,0 +1,1 @@
+"""Web pages rendered on the server: pure functions of what services return."""

@@ -1,0 +1,239 @@
+"""The insights page's figures, on both databases, against a small history whose answer is
+known; and what the page and its CSV may never show."""
+
+from __future__ import annotations
+
+import csv
+import io
+import xml.etree.ElementTree as ElementTree
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.domain import PersonInfo, Workspace
+from bot.insights_page import respond
+from bot.pages import insights as pages
+from bot.services import appreciation, asks, insights, lifecycle, listening
+from bot.slack import people
+from bot.store.db import Database
+
+WS = Workspace("T111")
+OTHER = Workspace("T222")
+# A fixed clock: a Wednesday, so the period's weeks are known.
+NOW = datetime(2026, 11, 18, 15, tzinfo=UTC)
+THIS_MONDAY = datetime(2026, 11, 16, tzinfo=UTC)
+PRIVATE_MARKER = "zebra-private-words"
+PRIVATE_CHANNEL_MARKER = "okapi-private-channel"
+LISTEN_MARKER = "narwhal-listen-answer"
+ASK_MARKER = "quokka-private-ask"
+
+
+class Viewer:
+    def __init__(self, user_id: str, is_admin: bool, team_id: str = WS.team_id) -> None:
+        self.team_id, self.user_id, self.name, self.is_admin = team_id, user_id, user_id, is_admin
+
+
+def give(
+    db: Database,
+    ws: Workspace,
+    giver: str,
+    to: list[str],
+    at: datetime,
+    key: str,
+    *,
+    reason: str = "thanks",
+    private: bool = False,
+    said_in_private: bool = False,
+    values: list[str] | None = None,
+) -> None:
+    draft = appreciation.Draft(
+        giver,
+        to,
+        reason,
+        values=values or [],
+        is_private=private,
+        said_in_private=said_in_private,
+        source_key=key,
+    )
+    appreciation.record(db, ws, draft, PersonInfo(giver), at, daily_limit=10_000)
+
+
+def ask(
+    db: Database, asker: str, helper: str, at: datetime, key: str, request: str, private: bool
+) -> int:
+    started, _ = asks.start(
+        db,
+        WS,
+        asker_id=asker,
+        helper_id=helper,
+        request=request,
+        channel_id="C1",
+        due_on=(at + timedelta(days=2)).date(),
+        timezone="UTC",
+        source_key=key,
+        now=at,
+        said_in_private=private,
+    )
+    return started.id
+
+
+@pytest.fixture
+def history(db: Database) -> Database:
+    everyone = [PersonInfo(f"U{n}", name=f"Person {n}") for n in range(1, 7)]
+    people.remember(db, WS, [*everyone, PersonInfo("UBOT", name="bot", is_bot=True)], NOW)
+    people.remember(db, OTHER, [PersonInfo("U1", name="Elsewhere")], NOW)
+    last_week = THIS_MONDAY - timedelta(days=5)
+    # This week: U1 thanks U2 twice, U3 thanks U2; last week U2 thanks U1, U4 thanks U5.
+    give(db, WS, "U1", ["U2"], NOW - timedelta(hours=2), "a1", values=["ownership"])
+    give(db, WS, "U1", ["U2"], NOW - timedelta(hours=1), "a2")
+    give(db, WS, "U3", ["U2"], NOW - timedelta(hours=1), "a3", values=["ownership", "care"])
+    give(db, WS, "U2", ["U1"], last_week, "a4")
+    give(db, WS, "U4", ["U5"], last_week, "a5", said_in_private=True, reason=PRIVATE_CHANNEL_MARKER)
+    # Private: counted, never a pair, never quoted.
+    give(db, WS, "U6", ["U4"], last_week, "p1", private=True, reason=PRIVATE_MARKER)
+    # Before the period (4 weeks), and in another workspace.
+    give(db, WS, "U1", ["U3"], THIS_MONDAY - timedelta(weeks=6), "old")
+    give(db, OTHER, "U1", ["U9"], NOW - timedelta(hours=1), "other")
+    # Asks: U5 asked U6, who committed and kept it on time; U1 asked U3, declined.
+    kept = ask(db, "U5", "U6", last_week, "k1", "the quarterly numbers", private=False)
+    asks.apply(db, WS, kept, "U6", "commit", last_week + timedelta(hours=3))
+    asks.apply(db, WS, kept, "U6", "done", last_week + timedelta(days=1))
+    declined = ask(db, "U1", "U3", last_week, "k2", ASK_MARKER, private=True)
+    asks.apply(db, WS, declined, "U3", "decline", last_week + timedelta(hours=1), reason="busy")
+    return db
+
+
+def test_the_workspace_figures(history: Database) -> None:
+    found = insights.for_workspace(history, WS, insights.period("4w", NOW))
+
+    assert [week.starts_on.isoformat() for week in found.weeks] == [
+        "2026-10-26",
+        "2026-11-02",
+        "2026-11-09",
+        "2026-11-16",
+    ]
+    assert [week.appreciations for week in found.weeks] == [0, 0, 3, 3]
+    assert [week.people_thanked for week in found.weeks] == [0, 0, 3, 1]
+    # Six members (the bot is none); five gave, four were thanked.
+    assert found.participation.members == 6
+    assert (found.participation.gave, found.participation.received) == (5, 4)
+    assert (found.participation.gave_before, found.participation.received_before) == (1, 1)
+    # Private appreciation never ranks: U4 was thanked only in private.
+    assert [(a.user_id, a.givers, a.received) for a in found.advocates] == [
+        ("U2", 2, 3),
+        ("U1", 1, 1),
+        ("U5", 1, 1),
+    ]
+    assert found.values == [("ownership", 2), ("care", 1)]
+    assert found.asks.asked == 2
+    assert (found.asks.committed, found.asks.kept_on_time, found.asks.declined) == (1, 1, 1)
+    assert found.asks.hours_to_commit == 3.0
+    links = {(link.source, link.target): link for link in found.map.links}
+    # U2 carried U1 (thanked twice) and U1 carried U2 once: one two-way pair.
+    assert links[("U2", "U1")].thanks == 2 and links[("U2", "U1")].back == 1
+    assert links[("U6", "U5")].kept == 1 and not links[("U6", "U5")].two_way
+    # The private pair (U6 -> U4) is nowhere on the map.
+    assert ("U4", "U6") not in links and ("U6", "U4") not in links
+    assert "U9" not in found.map.nodes and "UBOT" not in found.map.nodes
+    assert found.names["U2"] == "Person 2"
+
+
+def test_a_forgotten_person_is_absent(history: Database) -> None:
+    lifecycle.forget(history, WS, "U2", NOW)
+
+    found = insights.for_workspace(history, WS, insights.period("4w", NOW))
+
+    shown = {a.user_id for a in found.advocates} | set(found.map.nodes)
+    assert not {user for user in shown if user == "U2" or user.startswith("X")}
+    assert "Person 2" not in found.names.values()
+
+
+def test_a_person_sees_their_own(history: Database) -> None:
+    mine = insights.for_person(history, WS, "U4", insights.period("4w", NOW))
+
+    # Their own private thanks counts for them...
+    assert sum(week.received for week in mine.weeks) == 1
+    assert sum(week.given for week in mine.weeks) == 1
+    # ...but is not one of "their people": only public thanks name a colleague.
+    assert [(c.user_id, c.thanked, c.thanked_me) for c in mine.people] == [("U5", 1, 0)]
+
+    asker = insights.for_person(history, WS, "U1", insights.period("4w", NOW))
+    assert [(line.role, line.colleague_id, line.request, line.status) for line in asker.asks] == [
+        ("asked", "U3", None, "declined")
+    ]
+    helper = insights.for_person(history, WS, "U6", insights.period("4w", NOW))
+    assert [(line.request, line.kept_on_time) for line in helper.asks] == [
+        ("the quarterly numbers", True)
+    ]
+
+
+def test_nothing_private_is_shown_in_any_page_or_csv(history: Database) -> None:
+    request = listening.Request(["U2"], f"about {LISTEN_MARKER}")
+    [heard] = listening.start(
+        history, WS, asker_id="U1", request=request, source_key="l1", now=NOW, zone=ZoneInfo("UTC")
+    )
+    listening.answer(
+        history,
+        WS,
+        heard.id,
+        "U2",
+        need=LISTEN_MARKER,
+        obstacle=LISTEN_MARKER,
+        preference=LISTEN_MARKER,
+        answer_key="l1-answer",
+        now=NOW,
+    )
+    shown: list[str] = []
+    for viewer in [Viewer("U1", True), *(Viewer(f"U{n}", False) for n in range(1, 7))]:
+        for name in insights.PERIODS:
+            for path, tables in (
+                ("/insights", [""]),
+                ("/insights.csv", [*pages.WORKSPACE_TABLES, *pages.PERSONAL_TABLES]),
+            ):
+                for table in tables:
+                    status, _, body = respond(
+                        history, viewer, path, f"period={name}&table={table}", NOW
+                    )
+                    if status.startswith("200"):
+                        shown.append(body.decode())
+    assert len(shown) > 50
+    for marker in (PRIVATE_MARKER, PRIVATE_CHANNEL_MARKER, LISTEN_MARKER, ASK_MARKER):
+        assert not [page for page in shown if marker in page], marker
+    assert not [page for page in shown if "Elsewhere" in page or "U9" in page]
+
+
+def test_the_page_for_an_admin_and_for_a_member(history: Database) -> None:
+    status, headers, body = respond(history, Viewer("U1", True), "/insights", "", NOW)
+    page = body.decode()
+    assert status == "200 OK" and ("Content-Type", "text/html; charset=utf-8") in headers
+    assert "Insights: T111" in page and "The internal advocates" in page and "Person 2" in page
+    # Every chart is an SVG with a text alternative, and parses.
+    for chart in page.split("<svg")[1:]:
+        svg = ElementTree.fromstring("<svg" + chart.split("</svg>")[0] + "</svg>")
+        assert svg.get("role") == "img" and svg.get("aria-labelledby")
+    assert 'href="/insights.csv?period=4w&amp;table=map"' in page
+
+    _, _, own = respond(history, Viewer("U1", True), "/insights", "view=me&period=year", NOW)
+    assert "Your insights" in own.decode() and "The internal advocates" not in own.decode()
+
+    _, _, member = respond(history, Viewer("U2", False), "/insights", "period=quarter", NOW)
+    assert "Your insights" in member.decode()
+    assert "The internal advocates" not in member.decode()
+
+
+def test_csv_tables_carry_the_filters_and_stay_inert(history: Database) -> None:
+    people.remember(history, WS, [PersonInfo("U3", name="=HYPERLINK(1)")], NOW)
+
+    status, headers, body = respond(
+        history, Viewer("U1", True), "/insights.csv", "period=4w&table=advocates", NOW
+    )
+
+    assert status == "200 OK" and dict(headers)["Content-Type"].startswith("text/csv")
+    assert "insights-advocates-4w-2026-10-26.csv" in dict(headers)["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(body.decode())))
+    assert rows[0] == ["Person", "Colleagues who thanked them", "Thanks"]
+    status, _, _ = respond(history, Viewer("U1", True), "/insights.csv", "table=nope", NOW)
+    assert status.startswith("404")
+    _, _, values = respond(history, Viewer("U3", True), "/insights.csv", "table=map", NOW)
+    assert "'=HYPERLINK(1)" in values.decode()

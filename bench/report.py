@@ -59,6 +59,7 @@ def render(results: dict[str, Any]) -> str:
         "memory": memory,
         "recap": recap,
         "retention": retention,
+        "insights": insights,
     }
     for name, render_section in renderers.items():
         if name in sections:
@@ -847,3 +848,29 @@ def retention_plans(section: dict[str, Any]) -> list[str]:
             lines += ["```sql", statement["sql"], "```", "```text", statement["plan"], "```"]
         lines += ["", "</details>"]
     return lines
+
+
+def insights(section: dict[str, Any]) -> list[str]:
+    rows = []
+    for backend, result in section["backends"].items():
+        for case, summary in result["pages"].items():
+            rows.append(
+                [
+                    backend,
+                    f"{result['appreciations']:,}",
+                    case,
+                    ms(summary["median_ms"]),
+                    ms(result["floor"]["median_ms"]),
+                    f"{result['ratio_to_floor'][case]:.1f}×",
+                    met(summary["median_ms"] <= result["target_ms"]),
+                ]
+            )
+    return [
+        f"### 8. The insights page: {section['people']:,} people in {section['teams']} teams, "
+        "20,000 asks (target 500 ms on PostgreSQL at 1,000,000; 1 s on SQLite at 100,000)",
+        "",
+        *table(
+            ["backend", "appreciations", "page", "median", "floor", "ratio", "met"],
+            rows,
+        ),
+    ]

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import ack, checkins, history, home, memory, recap, retention
+from bench import ack, checkins, history, home, insights, memory, recap, retention
 from bench.common import (
     BACKENDS,
     DEFAULT_POSTGRES_URL,
@@ -35,7 +35,7 @@ from bench.common import (
 from bench.common import reset_postgres as prepare_postgres
 from bench.report import render
 
-SECTIONS = ("ack", "history", "checkins", "home", "memory", "recap", "retention")
+SECTIONS = ("ack", "history", "checkins", "home", "memory", "recap", "retention", "insights")
 MILLION = 1_000_000
 
 
@@ -50,6 +50,7 @@ class Scale:
     burst: int  # requests in the memory burst
     outbox_weeks: int  # earlier weeks of sent check-ins in the outbox
     recap_size: int  # appreciations in the recap's year
+    insights_size: int  # appreciations in the insights page's year
     retention: retention.Plan
 
 
@@ -73,6 +74,7 @@ FULL = Scale(
     burst=2_000,
     outbox_weeks=52,
     recap_size=MILLION,
+    insights_size=MILLION,
     retention=retention.Plan(people=5_000, per_day=1_000, ticks=retention.WEEK_OF_TICKS),
 )
 QUICK = Scale(
@@ -92,6 +94,7 @@ QUICK = Scale(
     burst=100,
     outbox_weeks=0,
     recap_size=20_000,
+    insights_size=20_000,
     retention=retention.Plan(people=500, per_day=100, ticks=retention.TICKS_A_DAY),
 )
 
@@ -156,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         "memory": lambda: memory.run(workdir, plan.starts, plan.burst, log),
         "recap": lambda: recap.run(databases, args.backends, plan.recap_size, plan.repeats, log),
         "retention": lambda: retention.run(databases, args.backends, plan.retention, log),
+        "insights": lambda: insights.run(
+            databases, args.backends, plan.insights_size, args.sqlite_cap, plan.repeats, log
+        ),
     }
     began = time.perf_counter()
     try:

@@ -34,19 +34,33 @@ class Viewer(Protocol):
 
 def respond(db: Database, viewer: Viewer, path: str, query_string: str, now: datetime) -> Response:
     query = {
-        key: value for key, value in parse_qsl(query_string) if key in ("period", "view", "table")
+        key: value
+        for key, value in parse_qsl(query_string)
+        if key in ("period", "view", "table", "team")
     }
-    chosen = insights.period(query.get("period"), now)
-    query["period"] = chosen.name
-    workspace = Workspace(viewer.team_id)
-    workspace_name = insights.workspace_name(db, workspace)
+    query["period"] = insights.period(query.get("period"), now).name
     whole = viewer.is_admin and query.get("view") != "me"
     if not whole:
         query.pop("view", None)
+        query.pop("team", None)
+    try:
+        return _respond(db, viewer, path, query, whole, now)
+    except insights.NoSuchTeam:
+        message = "That team is not shown here: it has fewer than 3 people, or is not a team."
+        return _html("404 Not Found", pages.message_page("No such team", message))
+
+
+def _respond(
+    db: Database, viewer: Viewer, path: str, query: dict[str, str], whole: bool, now: datetime
+) -> Response:
+    chosen = insights.period(query.get("period"), now)
+    workspace = Workspace(viewer.team_id)
+    workspace_name = insights.workspace_name(db, workspace)
+    team = query.get("team") or None
     if path.endswith(".csv"):
         table = query.pop("table", "")
         if whole:
-            text = pages.workspace_csv(insights.for_workspace(db, workspace, chosen), table)
+            text = pages.workspace_csv(insights.for_workspace(db, workspace, chosen, team), table)
         else:
             mine = insights.for_person(db, workspace, viewer.user_id, chosen)
             text = pages.personal_csv(mine, table)
@@ -61,7 +75,7 @@ def respond(db: Database, viewer: Viewer, path: str, query_string: str, now: dat
     query.pop("table", None)
     if whole:
         page = pages.workspace_page(
-            insights.for_workspace(db, workspace, chosen), workspace_name, viewer.name, query
+            insights.for_workspace(db, workspace, chosen, team), workspace_name, viewer.name, query
         )
     else:
         mine = insights.for_person(db, workspace, viewer.user_id, chosen)

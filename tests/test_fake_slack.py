@@ -189,6 +189,33 @@ def test_conversations_info_says_what_kind_of_conversation_it_is(
     }
 
 
+def test_usergroups_list_answers_as_the_spec_says(fake: FakeSlack, client: WebClient) -> None:
+    try:
+        spec = load_json("slack_web_openapi_v2.json")
+    except FileNotFoundError:
+        pytest.skip("Slack's Web API spec is not beside the repository")
+    schema = spec["paths"]["/usergroups.list"]["get"]["responses"]["200"]["schema"]
+    validator = Draft7Validator({**schema, "definitions": spec["definitions"]})
+    fake.add_usergroup("SSALES", "Sales", ["U0001", "U0002"])
+    fake.add_usergroup("SADMINS", "Admins", ["U0001"], auto_type="admin")
+    fake.add_usergroup("SOLD", "Old team", ["U0003"], disabled=True)
+
+    answer = client.usergroups_list(include_users=True).data
+    assert isinstance(answer, dict)
+
+    assert not list(validator.iter_errors(answer))
+    assert [(g["id"], g["users"]) for g in answer["usergroups"]] == [
+        ("SSALES", ["U0001", "U0002"]),
+        ("SADMINS", ["U0001"]),
+    ]
+    assert "users" not in client.usergroups_list()["usergroups"][0]
+    assert len(client.usergroups_list(include_disabled=True)["usergroups"]) == 3
+    fake.scopes.remove("usergroups:read")
+    with pytest.raises(SlackApiError) as refused:
+        client.usergroups_list()
+    assert refused.value.response["error"] == "missing_scope"
+
+
 def test_public_channel_post_allowed_with_chat_write_public(
     fake: FakeSlack, client: WebClient
 ) -> None:

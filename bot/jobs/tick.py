@@ -19,6 +19,7 @@ from bot.domain import Workspace
 from bot.jobs.asks import queue_reminders
 from bot.jobs.checkins import queue_checkins, refresh_people
 from bot.jobs.digest import DigestOutcome, post_digest
+from bot.jobs.teams import refresh_teams
 from bot.pipeline import purge_done
 from bot.runtime import Runtime
 from bot.services import lifecycle, retention, workspaces
@@ -197,3 +198,9 @@ def _workspace_tick(
         members = lambda: channel_members(client, workspace, channel)  # noqa: E731
     report.checkins_queued += queue_checkins(runtime, workspace, config, now, members)
     report.reminders_queued += queue_reminders(runtime, workspace, config, now)
+    # Last, and on its own: the teams only feed the insights page, so Slack failing to
+    # list them holds up nothing of the above.
+    try:
+        refresh_teams(runtime, client, workspace, now)
+    except Exception:
+        log.warning("could not read the teams of %s", workspace.team_id, exc_info=True)

@@ -87,14 +87,41 @@ def workspace_page(
         ),
         _map_section(insights, name, query),
     ]
+    if insights.team is not None:
+        body.insert(
+            1,
+            _section(
+                "relied_on",
+                f"Who {insights.team.name} relies on",
+                '<p class="muted">The colleagues outside the team who carried its people '
+                "most: thanked by them in public, or keeping commitments to them.</p>",
+                relied_on_table(insights, name),
+                query,
+            ),
+        )
+    scope = workspace_name if insights.team is None else f"{insights.team.name}, {workspace_name}"
     return _page(
-        f"Insights: {workspace_name}",
-        f"Who carries whom in {workspace_name}, {_span(chosen)}",
+        f"Insights: {scope}",
+        f"Who carries whom in {scope}, {_span(chosen)}",
         viewer_name,
         chosen,
         query,
-        "".join(body),
+        _team_chooser(insights, query) + "".join(body),
     )
+
+
+def _team_chooser(insights: WorkspaceInsights, query: dict[str, str]) -> str:
+    if not insights.teams:
+        return ""
+    current = ' aria-current="page"'
+    chosen = insights.team.group_id if insights.team else None
+    links = [f'<a href="/insights?{_query(query, team=None)}"{"" if chosen else current}>All</a>']
+    links += [
+        f'<a href="/insights?{_query(query, team=team.group_id)}"'
+        f"{current if team.group_id == chosen else ''}>{escape(team.name)}</a>"
+        for team in insights.teams
+    ]
+    return f'<nav aria-label="Team" class="teams">Team: {" ".join(links)}</nav>'
 
 
 def personal_page(
@@ -216,14 +243,22 @@ def map_table(insights: WorkspaceInsights, name: Callable[[str], str]) -> Table:
 
 
 def leaning_table(insights: WorkspaceInsights, name: Callable[[str], str]) -> Table:
-    """Who keeps commitments for someone who has not thanked them in public."""
+    """Who had commitments kept by someone they have not thanked in public."""
     return (
         ["Leans on", "Without thanking", "Commitments kept for them"],
-        [
-            [name(link.target), name(link.source), str(link.kept)]
-            for link in insights.map.links
-            if link.kept and not link.thanks
-        ],
+        [[name(who), name(whom), str(kept)] for who, whom, kept in insights.map.leaning()],
+    )
+
+
+def unthanked_table(insights: WorkspaceInsights, name: Callable[[str], str]) -> Table:
+    kind = "Team" if insights.map.of_teams else "Person"
+    return ([kind], [[name(node)] for node in insights.map.unthanked()])
+
+
+def relied_on_table(insights: WorkspaceInsights, name: Callable[[str], str]) -> Table:
+    return (
+        ["Colleague outside the team", "Times they carried its people"],
+        [[name(user_id), str(times)] for user_id, times in insights.relied_on],
     )
 
 
@@ -268,6 +303,8 @@ WORKSPACE_TABLES: dict[str, Callable[[WorkspaceInsights, Callable[[str], str]], 
     "asks": lambda insights, name: asks_table(insights),
     "map": map_table,
     "leaning": leaning_table,
+    "unthanked": unthanked_table,
+    "relied_on": relied_on_table,
 }
 PERSONAL_TABLES: dict[str, Callable[[PersonalInsights, Callable[[str], str]], Table]] = {
     "weekly": lambda insights, name: personal_weekly_table(insights),
@@ -340,38 +377,50 @@ def _section(key: str, title: str, chart: str, table: Table, query: dict[str, st
 def _map_section(
     insights: WorkspaceInsights, name: Callable[[str], str], query: dict[str, str]
 ) -> str:
-    links = insights.map.links
+    carried = insights.map
+    links = carried.links
+    who = "teams" if carried.of_teams else "people most connected"
     description = (
-        f"{len(insights.map.nodes)} people most connected by public thanks and kept "
-        f"commitments; {sum(1 for link in links if link.two_way)} pairs carry each other, "
-        f"{sum(1 for link in links if not link.two_way)} one way only. The tables below "
-        "list every line."
+        f"{len(carried.nodes)} {who}, joined by public thanks and kept commitments; "
+        f"{sum(1 for link in links if link.two_way)} pairs carry each other, "
+        f"{sum(1 for link in links if not link.two_way)} one way only. The table under the "
+        "map lists every line."
     )
     chart = svg.network(
         "map",
         "Who carries whom",
         description,
-        [name(node) for node in insights.map.nodes],
+        [name(node) for node in carried.nodes],
         [
             svg.Edge(name(link.source), name(link.target), link.volume + link.back, link.two_way)
             for link in links
         ],
     )
-    leaning = leaning_table(insights, name)
-    return _section(
-        "map",
-        "Who carries whom",
-        '<p class="muted">A line joins two people when one thanked the other in public or '
-        "had a commitment kept by them; solid when it goes both ways, a dashed arrow from "
-        "who carried to whom they carried when it goes one way.</p>" + chart,
-        map_table(insights, name),
-        query,
-    ) + _section(
-        "leaning",
-        "Leaning without thanking",
-        '<p class="muted">Commitments kept for someone who has not thanked them in public.</p>',
-        leaning,
-        query,
+    between = "two teams" if carried.of_teams else "two people"
+    explained = (
+        f'<p class="muted">A line joins {between} when one thanked the other in public or '
+        "had a commitment kept by them: solid when it goes both ways, a dashed arrow from "
+        "who carried to whom they carried when it goes one way; the thicker, the more."
+        + (" People in no team are together as “Others”." if carried.of_teams else "")
+        + "</p>"
+    )
+    nobody = "Teams" if carried.of_teams else "People"
+    return (
+        _section("map", "Who carries whom", explained + chart, map_table(insights, name), query)
+        + _section(
+            "leaning",
+            "Leaning without thanking",
+            '<p class="muted">Commitments kept for someone who has not thanked them in public.</p>',
+            leaning_table(insights, name),
+            query,
+        )
+        + _section(
+            "unthanked",
+            f"{nobody} nobody outside thanked",
+            "",
+            unthanked_table(insights, name),
+            query,
+        )
     )
 
 
@@ -440,7 +489,10 @@ def _span(chosen: Period) -> str:
     return f"{chosen.start.date().isoformat()} to {last.isoformat()}"
 
 
-def _query(query: dict[str, str], **changes: str) -> str:
-    merged = {key: value for key, value in query.items() if key in ("period", "view")}
+def _query(query: dict[str, str], **changes: str | None) -> str:
+    """The page's filters with `changes` (None drops one), as an escaped query string."""
+    merged: dict[str, str | None] = {
+        key: value for key, value in query.items() if key in ("period", "view", "team")
+    }
     merged.update(changes)
-    return escape(urlencode(sorted(merged.items())))
+    return escape(urlencode(sorted((k, v) for k, v in merged.items() if v)))

@@ -31,7 +31,16 @@ from bot.services.asks import deadline, end_of_day
 from bot.services.digest import GHOST_PREFIX
 from bot.store import queries
 from bot.store.db import Database
-from bot.store.models import AppreciationRecipient, Ask, InstalledWorkspace, Obstacle, Person
+from bot.store.models import (
+    Appreciation,
+    AppreciationRecipient,
+    Ask,
+    InstalledWorkspace,
+    Obstacle,
+    Person,
+    Team,
+    TeamMember,
+)
 
 # The periods a page can cover, in whole weeks ending with the current one.
 PERIODS: dict[str, int] = {"4w": 4, "quarter": 13, "year": 52}
@@ -39,6 +48,7 @@ DEFAULT_PERIOD = "4w"
 SMALLEST_GROUP = 3
 TOP = 10
 MAP_PEOPLE = 30  # without teams, the map is of the most connected people
+OTHERS = "others"  # the map's node for people in no team shown
 
 
 @dataclass(frozen=True)
@@ -130,8 +140,38 @@ class Link:
 
 @dataclass(frozen=True)
 class Map:
+    """Who carried whom: teams (user groups, and `OTHERS` for people in none) when the
+    workspace has teams, else its most connected people."""
+
+    of_teams: bool
     nodes: list[str]
     links: list[Link]
+    # (carrier, carried) -> (thanks, kept), every direction that happened.
+    directed: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+
+    def leaning(self) -> list[tuple[str, str, int]]:
+        """(who leans, on whom, commitments kept for them) where who leans never thanked
+        them in public."""
+        return sorted(
+            (
+                (carried, carrier, kept)
+                for (carrier, carried), (thanks, kept) in self.directed.items()
+                if kept and not thanks
+            ),
+            key=lambda row: (-row[2], row[0], row[1]),
+        )
+
+    def unthanked(self) -> list[str]:
+        """The nodes nobody outside them thanked in public."""
+        thanked = {carrier for (carrier, _), (thanks, _) in self.directed.items() if thanks}
+        return [node for node in self.nodes if node not in thanked]
+
+
+@dataclass(frozen=True)
+class TeamView:
+    group_id: str
+    name: str
+    members: int
 
 
 @dataclass(frozen=True)
@@ -144,6 +184,10 @@ class WorkspaceInsights:
     asks: AskFigures
     map: Map
     names: dict[str, str] = field(default_factory=dict)
+    teams: list[TeamView] = field(default_factory=list)  # the teams that can be chosen
+    team: TeamView | None = None  # the one chosen
+    # For a team: the colleagues outside it who carried its people most, and how often.
+    relied_on: list[tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -183,18 +227,48 @@ class PersonalInsights:
 # The workspace page.
 
 
-def for_workspace(db: Database, workspace: Workspace, chosen: Period) -> WorkspaceInsights:
+class NoSuchTeam(LookupError):
+    """The team asked for is not one here, or too small to be broken out."""
+
+
+def for_workspace(
+    db: Database, workspace: Workspace, chosen: Period, team: str | None = None
+) -> WorkspaceInsights:
+    """The workspace's figures for `chosen`; with `team` (a user group's id), those of its
+    people, and who outside it they rely on. Raises NoSuchTeam."""
     with db.transaction() as session:
-        weeks = _weeks(session, workspace, chosen)
-        participation = _participation(session, workspace, chosen)
-        advocates = _advocates(session, workspace, chosen)
-        values = _values(session, workspace, chosen)
-        ask_figures = _ask_figures(session, workspace, chosen)
-        people_map = _people_map(session, workspace, chosen)
-        shown = {a.user_id for a in advocates} | set(people_map.nodes)
+        teams = _teams(session, workspace)
+        picked = next((t for t in teams if t.group_id == team), None)
+        if team and picked is None:
+            raise NoSuchTeam(team)
+        who = _people_of(workspace, picked.group_id) if picked else None
+        weeks = _weeks(session, workspace, chosen, who)
+        participation = _participation(session, workspace, chosen, who)
+        advocates = _advocates(session, workspace, chosen, who)
+        values = _values(session, workspace, chosen, who)
+        ask_figures = _ask_figures(session, workspace, chosen, who)
+        if teams:
+            carried_map = _team_map(session, workspace, chosen, teams)
+        else:
+            carried_map = _people_map(session, workspace, chosen)
+        relied_on = _relied_on(session, workspace, chosen, who) if who is not None else []
+        shown = {a.user_id for a in advocates} | {uid for uid, _ in relied_on}
+        if not carried_map.of_teams:
+            shown |= set(carried_map.nodes)
         names = _names(session, workspace, shown)
+    names |= {t.group_id: t.name for t in teams} | {OTHERS: "Others (in no team)"}
     return WorkspaceInsights(
-        chosen, weeks, participation, advocates, values, ask_figures, people_map, names
+        chosen,
+        weeks,
+        participation,
+        advocates,
+        values,
+        ask_figures,
+        carried_map,
+        names,
+        teams,
+        picked,
+        relied_on,
     )
 
 
@@ -210,14 +284,20 @@ def _week_of(column: Any, chosen: Period) -> ColumnElement[int]:
     return case(*((column < bound, index) for index, bound in enumerate(bounds)), else_=-1)
 
 
-def _weeks(session: Session, workspace: Workspace, chosen: Period) -> list[Week]:
+def _involving(who: Any) -> list[ColumnElement[bool]]:
+    """Recipient rows given or received by `who` (a query of user ids), or all of them."""
+    r = AppreciationRecipient
+    return [] if who is None else [or_(r.giver_id.in_(who), r.user_id.in_(who))]
+
+
+def _weeks(session: Session, workspace: Workspace, chosen: Period, who: Any) -> list[Week]:
     r = AppreciationRecipient
     week = _week_of(r.created_at, chosen).label("week")
     rows = session.execute(
         select(
             week, func.count(func.distinct(r.appreciation_id)), func.count(func.distinct(r.user_id))
         )
-        .where(*_in(workspace, chosen))
+        .where(*_in(workspace, chosen), *_involving(who))
         .group_by(week)
     ).all()
     counted = {index: (appreciations, people) for index, appreciations, people in rows}
@@ -236,9 +316,12 @@ def _members(workspace: Workspace) -> ColumnElement[bool]:
     )
 
 
-def _participation(session: Session, workspace: Workspace, chosen: Period) -> Participation:
+def _participation(
+    session: Session, workspace: Workspace, chosen: Period, who: Any
+) -> Participation:
     r = AppreciationRecipient
-    member = select(Person.user_id).where(_members(workspace))
+    among = [_members(workspace)] + ([] if who is None else [Person.user_id.in_(who)])
+    member = select(Person.user_id).where(*among)
 
     def took_part(column: Any, span: Period) -> int:
         return (
@@ -250,7 +333,7 @@ def _participation(session: Session, workspace: Workspace, chosen: Period) -> Pa
             or 0
         )
 
-    members = session.scalar(select(func.count()).where(_members(workspace))) or 0
+    members = session.scalar(select(func.count()).where(*among)) or 0
     return Participation(
         members,
         took_part(r.giver_id, chosen),
@@ -260,14 +343,19 @@ def _participation(session: Session, workspace: Workspace, chosen: Period) -> Pa
     )
 
 
-def _advocates(session: Session, workspace: Workspace, chosen: Period) -> list[Advocate]:
-    """Who was thanked in public by the most people; private appreciation never ranks."""
+def _advocates(session: Session, workspace: Workspace, chosen: Period, who: Any) -> list[Advocate]:
+    """Who (of `who`) was thanked in public by the most people; private appreciation never
+    ranks."""
     r = AppreciationRecipient
+    mine = [] if who is None else [r.user_id.in_(who)]
     givers = func.count(func.distinct(r.giver_id))
     rows = session.execute(
         select(r.user_id, givers, func.count())
         .where(
-            *_in(workspace, chosen), r.is_private.is_(False), ~r.user_id.startswith(GHOST_PREFIX)
+            *_in(workspace, chosen),
+            *mine,
+            r.is_private.is_(False),
+            ~r.user_id.startswith(GHOST_PREFIX),
         )
         .group_by(r.user_id)
         .order_by(givers.desc(), func.count().desc(), r.user_id)
@@ -276,17 +364,32 @@ def _advocates(session: Session, workspace: Workspace, chosen: Period) -> list[A
     return [Advocate(user_id, int(g), int(n)) for user_id, g, n in rows]
 
 
-def _values(session: Session, workspace: Workspace, chosen: Period) -> list[tuple[str, int]]:
+def _values(
+    session: Session, workspace: Workspace, chosen: Period, who: Any
+) -> list[tuple[str, int]]:
     """The company values cited, most cited first (private appreciation counts: a value is
     the workspace's own word, not anybody's)."""
     cited: dict[str, int] = {}
-    for values in queries.company_values(session, workspace, chosen.start, chosen.end):
+    if who is None:
+        named = queries.company_values(session, workspace, chosen.start, chosen.end)
+    else:
+        r = AppreciationRecipient
+        involved = select(r.appreciation_id).where(*_in(workspace, chosen), *_involving(who))
+        named = list(
+            session.scalars(
+                select(Appreciation.company_values).where(
+                    Appreciation.team_id == workspace.team_id, Appreciation.id.in_(involved)
+                )
+            )
+        )
+    for values in named:
         for value in values if isinstance(values, list) else []:
             cited[value] = cited.get(value, 0) + 1
     return sorted(cited.items(), key=lambda item: (-item[1], item[0]))[:TOP]
 
 
-def _ask_figures(session: Session, workspace: Workspace, chosen: Period) -> AskFigures:
+def _ask_figures(session: Session, workspace: Workspace, chosen: Period, who: Any) -> AskFigures:
+    theirs = [] if who is None else [or_(Ask.asker_id.in_(who), Ask.helper_id.in_(who))]
     asks = session.execute(
         select(
             Ask.status,
@@ -300,6 +403,7 @@ def _ask_figures(session: Session, workspace: Workspace, chosen: Period) -> AskF
             Ask.team_id == workspace.team_id,
             Ask.created_at >= chosen.start,
             Ask.created_at < chosen.end,
+            *theirs,
         )
     ).all()
     kept_on_time = kept_late = 0
@@ -314,9 +418,13 @@ def _ask_figures(session: Session, workspace: Workspace, chosen: Period) -> AskF
             else:
                 kept_late += 1
     o = Obstacle
+    on_theirs = [] if who is None else [o.ask_id.in_(select(Ask.id).where(*theirs))]
     raised, resolved = session.execute(
         select(func.count(), func.count(o.resolved_at)).where(
-            o.team_id == workspace.team_id, o.created_at >= chosen.start, o.created_at < chosen.end
+            o.team_id == workspace.team_id,
+            o.created_at >= chosen.start,
+            o.created_at < chosen.end,
+            *on_theirs,
         )
     ).one()
     return AskFigures(
@@ -375,7 +483,7 @@ def _people_map(session: Session, workspace: Workspace, chosen: Period) -> Map:
         )
     )
     if not nodes:
-        return Map([], [])
+        return Map(False, [], [])
     pairs = session.execute(
         select(
             carried.c.carrier,
@@ -390,7 +498,96 @@ def _people_map(session: Session, workspace: Workspace, chosen: Period) -> Map:
         )
         .group_by(carried.c.carrier, carried.c.carried)
     ).all()
-    return Map(nodes, _links({(a, b): (int(t), int(k)) for a, b, t, k in pairs}))
+    directed = {(a, b): (int(t), int(k)) for a, b, t, k in pairs}
+    return Map(False, nodes, _links(directed), directed)
+
+
+def _teams(session: Session, workspace: Workspace) -> list[TeamView]:
+    """The teams that may be broken out: user groups of at least SMALLEST_GROUP members,
+    biggest first."""
+    size = func.count(func.distinct(TeamMember.user_id))
+    rows = session.execute(
+        select(Team.group_id, Team.name, size)
+        .join(
+            TeamMember,
+            and_(TeamMember.team_id == Team.team_id, TeamMember.group_id == Team.group_id),
+        )
+        .where(Team.team_id == workspace.team_id, TeamMember.user_id.in_(_member_ids(workspace)))
+        .group_by(Team.group_id, Team.name)
+        .having(size >= SMALLEST_GROUP)
+        .order_by(size.desc(), Team.name, Team.group_id)
+    ).all()
+    return [TeamView(group_id, name or group_id, int(members)) for group_id, name, members in rows]
+
+
+def _member_ids(workspace: Workspace) -> Any:
+    return select(Person.user_id).where(_members(workspace))
+
+
+def _people_of(workspace: Workspace, group_id: str) -> Any:
+    return select(TeamMember.user_id).where(
+        TeamMember.team_id == workspace.team_id, TeamMember.group_id == group_id
+    )
+
+
+def _team_map(session: Session, workspace: Workspace, chosen: Period, teams: list[TeamView]) -> Map:
+    """Who carried whom between teams: a person counts in each team they are in, and in
+    `OTHERS` when in none of the teams shown (fewer than SMALLEST_GROUP of them: not shown).
+    Carrying within a team is not drawn."""
+    carried = _carried(workspace, chosen)
+    shown = [t.group_id for t in teams]
+    membership = (
+        select(TeamMember.user_id, TeamMember.group_id)
+        .where(TeamMember.team_id == workspace.team_id, TeamMember.group_id.in_(shown))
+        .subquery("membership")
+    )
+    carrier, carried_in = membership.alias("carrier_team"), membership.alias("carried_team")
+    source = func.coalesce(carrier.c.group_id, OTHERS)
+    target = func.coalesce(carried_in.c.group_id, OTHERS)
+    members = _member_ids(workspace)
+    rows = session.execute(
+        select(source, target, func.sum(carried.c.thanks), func.sum(carried.c.kept))
+        .select_from(carried)
+        .outerjoin(carrier, carrier.c.user_id == carried.c.carrier)
+        .outerjoin(carried_in, carried_in.c.user_id == carried.c.carried)
+        .where(carried.c.carrier.in_(members), carried.c.carried.in_(members))
+        .group_by(source, target)
+    ).all()
+    others = session.scalar(
+        select(func.count()).where(
+            _members(workspace),
+            ~Person.user_id.in_(
+                select(TeamMember.user_id).where(
+                    TeamMember.team_id == workspace.team_id, TeamMember.group_id.in_(shown)
+                )
+            ),
+        )
+    )
+    nodes = shown + ([OTHERS] if (others or 0) >= SMALLEST_GROUP else [])
+    directed = {
+        (a, b): (int(t), int(k)) for a, b, t, k in rows if a != b and a in nodes and b in nodes
+    }
+    return Map(True, nodes, _links(directed), directed)
+
+
+def _relied_on(
+    session: Session, workspace: Workspace, chosen: Period, who: Any
+) -> list[tuple[str, int]]:
+    """The colleagues outside `who` who carried its people most in the period."""
+    carried = _carried(workspace, chosen)
+    times = func.sum(carried.c.thanks + carried.c.kept)
+    rows = session.execute(
+        select(carried.c.carrier, times)
+        .where(
+            carried.c.carried.in_(who),
+            ~carried.c.carrier.in_(who),
+            carried.c.carrier.in_(_member_ids(workspace)),
+        )
+        .group_by(carried.c.carrier)
+        .order_by(times.desc(), carried.c.carrier)
+        .limit(TOP)
+    ).all()
+    return [(user_id, int(n)) for user_id, n in rows]
 
 
 def _links(volumes: dict[tuple[str, str], tuple[int, int]]) -> list[Link]:

@@ -36,6 +36,7 @@ from bot.store.models import (
     ReactionThanks,
     SettingsChange,
     SlackRequest,
+    TeamMember,
     WorkspaceSetting,
     slack_installations,
 )
@@ -205,6 +206,7 @@ def forget(db: Database, workspace: Workspace, user_id: str, now: datetime) -> d
                 .values(description=REMOVED)
             )
         run(delete(BuyInGoal).where(BuyInGoal.team_id == team, BuyInGoal.user_id == user_id))
+        run(delete(TeamMember).where(TeamMember.team_id == team, TeamMember.user_id == user_id))
         run(
             update(BuyInGoal)
             .where(BuyInGoal.team_id == team, BuyInGoal.target_user_id == user_id)

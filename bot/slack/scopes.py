@@ -13,6 +13,7 @@ BOT_SCOPES: dict[str, str] = {
     "groups:read": "the same for a private digest or check-in channel",
     "channels:join": "joining the public digest channel by itself",
     "reactions:read": "appreciation by emoji reaction (reaction_added, reaction_removed)",
+    "usergroups:read": "the teams (user groups) of the insights page's collaboration map",
 }
 
 

@@ -56,6 +56,8 @@ class InstalledWorkspace(WorkspaceScoped, Base):
     uninstalled_at: Mapped[datetime | None]
     # When the member list (timezones, leavers) was last read from users.list.
     people_refreshed_at: Mapped[datetime | None]
+    # When its user groups (teams) were last read from usergroups.list.
+    teams_refreshed_at: Mapped[datetime | None]
 
 
 class Person(WorkspaceScoped, Base):
@@ -237,6 +239,33 @@ class RecapTally(WorkspaceScoped, Base):
     given: Mapped[int] = mapped_column(Integer, default=0)
     received: Mapped[int] = mapped_column(Integer, default=0)
     thanked: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Team(WorkspaceScoped, Base):
+    """A Slack user group, as `usergroups.list` last said: the teams of the insights page.
+    Replaced whole with its members on each read (services/teams.py)."""
+
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("team_id", "group_id", name="uq_teams_team_group"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(32))
+    handle: Mapped[str] = mapped_column(String(255), default="")
+    name: Mapped[str] = mapped_column(String(255), default="")
+
+
+class TeamMember(WorkspaceScoped, Base):
+    """One person in one user group."""
+
+    __tablename__ = "team_members"
+    __table_args__ = (
+        UniqueConstraint("team_id", "group_id", "user_id", name="uq_team_members_team_group_user"),
+        Index("ix_team_members_team_user", "team_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
 
 
 class DailyGiving(WorkspaceScoped, Base):

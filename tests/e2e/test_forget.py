@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 
+from bot.domain import Workspace
+from bot.services import teams
 from bot.store.db import Database
 from bot.store.models import Ask, Base, Listen, OutboxMessage
 from tests.conftest import ANA, BEN, GIVER
@@ -56,6 +59,10 @@ def settled(db: Database) -> None:
         return stored(db) == 0 and not waiting
 
     assert wait_until(done, 30), "requests or messages still waiting"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
 
 
 def everything(db: Database) -> list[tuple[str, str]]:
@@ -109,6 +116,10 @@ def test_forget_leaves_neither_their_words_nor_their_id_in_any_table(
         assert bot.client is not None
         waiting = bot.client.command(command="/appreciate", text=f"<@{BEN}> {MARK}", user_id=GIVER)
         assert waiting[0] == 200 and stored(db) == 1
+    # Gloria is in a team, as Slack's user groups said.
+    teams.replace(
+        db, Workspace("T111"), [teams.TeamInfo("SSALES", "sales", "Sales", [GIVER, ANA])], now()
+    )
     before = everything(db)
     assert any(MARK in row for _, row in before) and any(GIVER in row for _, row in before)
     sqlite_file = Path(db.url.removeprefix("sqlite:///")) if db.url.startswith("sqlite") else None

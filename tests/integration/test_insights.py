@@ -14,7 +14,7 @@ import pytest
 from bot.domain import PersonInfo, Workspace
 from bot.insights_page import respond
 from bot.pages import insights as pages
-from bot.services import appreciation, asks, insights, lifecycle, listening
+from bot.services import appreciation, asks, insights, lifecycle, listening, teams
 from bot.slack import people
 from bot.store.db import Database
 
@@ -237,3 +237,67 @@ def test_csv_tables_carry_the_filters_and_stay_inert(history: Database) -> None:
     assert status.startswith("404")
     _, _, values = respond(history, Viewer("U3", True), "/insights.csv", "table=map", NOW)
     assert "'=HYPERLINK(1)" in values.decode()
+
+
+SALES, OPS, TINY = "SSALES", "SOPS", "STINY"
+
+
+@pytest.fixture
+def with_teams(history: Database) -> Database:
+    # Sales carried Ops with a public thanks; Ops kept a commitment to Sales, unthanked.
+    give(history, WS, "U4", ["U1"], NOW - timedelta(hours=3), "x1")
+    kept = ask(history, "U1", "U4", NOW - timedelta(days=1), "x2", "the forecast", private=False)
+    asks.apply(history, WS, kept, "U4", "commit", NOW - timedelta(hours=20))
+    asks.apply(history, WS, kept, "U4", "done", NOW - timedelta(hours=10))
+    teams.replace(
+        history,
+        WS,
+        [
+            teams.TeamInfo(SALES, "sales", "Sales", ["U1", "U2", "U3"]),
+            teams.TeamInfo(OPS, "ops", "Ops", ["U4", "U5", "U6", "UBOT"]),
+            teams.TeamInfo(TINY, "tiny", "Tiny", ["U1", "U6", "UBOT"]),
+        ],
+        NOW,
+    )
+    teams.replace(history, OTHER, [teams.TeamInfo(SALES, "s", "Elsewhere", ["U1", "U9"])], NOW)
+    return history
+
+
+def test_the_map_is_of_teams_when_there_are_teams(with_teams: Database) -> None:
+    found = insights.for_workspace(with_teams, WS, insights.period("4w", NOW))
+
+    # Tiny has two people (a bot is nobody): not broken out. Everyone is in a team: no "others".
+    assert [(t.group_id, t.members) for t in found.teams] == [(OPS, 3), (SALES, 3)]
+    assert found.map.of_teams and found.map.nodes == [OPS, SALES]
+    assert found.map.directed == {(SALES, OPS): (1, 0), (OPS, SALES): (0, 1)}
+    assert found.map.leaning() == [(SALES, OPS, 1)]
+    assert found.map.unthanked() == [OPS]
+    assert found.names[SALES] == "Sales"
+
+
+def test_a_team_page_is_of_its_people(with_teams: Database) -> None:
+    found = insights.for_workspace(with_teams, WS, insights.period("4w", NOW), SALES)
+
+    assert found.team is not None and found.team.name == "Sales"
+    assert found.participation.members == 3
+    assert {a.user_id for a in found.advocates} <= {"U1", "U2", "U3"}
+    # Ops' U4 kept a commitment to U1. (U4 thanking U1 is U1 carrying U4, not the reverse.)
+    assert found.relied_on == [("U4", 1)]
+    with pytest.raises(insights.NoSuchTeam):
+        insights.for_workspace(with_teams, WS, insights.period("4w", NOW), TINY)
+
+
+def test_the_team_pages_and_who_may_see_them(with_teams: Database) -> None:
+    admin = Viewer("U1", True)
+    _, _, page = respond(with_teams, admin, "/insights", "period=quarter", NOW)
+    assert 'href="/insights?period=quarter&amp;team=SSALES"' in page.decode()
+    status, _, team_page = respond(with_teams, admin, "/insights", f"team={SALES}", NOW)
+    assert status == "200 OK" and "Who Sales relies on" in team_page.decode()
+    assert "Elsewhere" not in team_page.decode()
+    status, _, _ = respond(with_teams, admin, "/insights", f"team={TINY}", NOW)
+    assert status.startswith("404")
+    # A member's own page, whatever the URL says.
+    _, _, own = respond(with_teams, Viewer("U2", False), "/insights", f"team={SALES}", NOW)
+    assert "Your insights" in own.decode() and "relies on" not in own.decode()
+    _, _, leaning = respond(with_teams, admin, "/insights.csv", "table=leaning", NOW)
+    assert list(csv.reader(io.StringIO(leaning.decode())))[1:] == [["Sales", "Ops", "1"]]

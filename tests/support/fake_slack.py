@@ -47,6 +47,7 @@ DEFAULT_SCOPES: tuple[str, ...] = (
     "channels:read",
     "groups:read",
     "reactions:read",
+    "usergroups:read",
 )
 BOT_ID = "B111"
 APP_ID = "A111"
@@ -275,6 +276,7 @@ class FakeSlack:
         self._delays: dict[str, float] = {}
         self._drops: dict[str, deque[bool]] = {}
         self._home_views: dict[str, JsonDict] = {}
+        self._usergroups: dict[str, JsonDict] = {}
         self._used_trigger_ids: set[str] = set()
         self._last_ts_micros = 0
         self._view_counter = 0
@@ -288,6 +290,7 @@ class FakeSlack:
             "auth.teams.list": self._auth_teams_list,
             "users.info": self._users_info,
             "users.list": self._users_list,
+            "usergroups.list": self._usergroups_list,
             "chat.postMessage": self._chat_post_message,
             "chat.postEphemeral": self._chat_post_ephemeral,
             "chat.update": self._chat_update,
@@ -396,6 +399,43 @@ class FakeSlack:
         ]
 
     # ------------------------------------------------------------------ state control
+
+    def add_usergroup(
+        self,
+        group_id: str,
+        name: str,
+        users: list[str],
+        *,
+        handle: str | None = None,
+        auto_type: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        """A user group as usergroups.list shows it (Slack's own admins/owners groups have
+        an auto_type; a disabled one a date_delete)."""
+        created = int(self.clock())
+        with self._lock:
+            self._usergroups[group_id] = {
+                "id": group_id,
+                "team_id": self.team_id,
+                "is_usergroup": True,
+                "is_subteam": True,
+                "is_external": False,
+                "auto_provision": False,
+                "enterprise_subteam_id": "",
+                "name": name,
+                "description": "",
+                "handle": handle or name.lower().replace(" ", "-"),
+                "auto_type": auto_type,
+                "created_by": "U0ADMIN",
+                "updated_by": "U0ADMIN",
+                "deleted_by": None,
+                "date_create": created,
+                "date_update": created,
+                "date_delete": created if disabled else 0,
+                "prefs": {"channels": [], "groups": []},
+                "user_count": len(users),
+                "users": list(users),
+            }
 
     def add_user(
         self,
@@ -802,6 +842,21 @@ class FakeSlack:
         if user is None:
             return _error("user_not_found")
         return {"ok": True, "user": user.to_slack()}
+
+    def _usergroups_list(self, params: JsonDict, token: str) -> JsonDict:
+        if "usergroups:read" not in self.scopes:
+            return {**_error("missing_scope"), "needed": "usergroups:read"}
+        with_users = str(params.get("include_users", "")).lower() in ("1", "true")
+        with_disabled = str(params.get("include_disabled", "")).lower() in ("1", "true")
+        groups = []
+        for group in self._usergroups.values():
+            if group["date_delete"] and not with_disabled:
+                continue
+            shown = {key: value for key, value in group.items() if key != "users"}
+            if with_users:
+                shown["users"] = list(group["users"])
+            groups.append(shown)
+        return {"ok": True, "usergroups": groups}
 
     def _users_list(self, params: JsonDict, token: str) -> JsonDict:
         return {

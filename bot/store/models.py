@@ -260,7 +260,8 @@ class TeamMember(WorkspaceScoped, Base):
     __tablename__ = "team_members"
     __table_args__ = (
         UniqueConstraint("team_id", "group_id", "user_id", name="uq_team_members_team_group_user"),
-        Index("ix_team_members_team_user", "team_id", "user_id"),
+        # A person's teams, read from the index alone.
+        Index("ix_team_members_team_user", "team_id", "user_id", "group_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

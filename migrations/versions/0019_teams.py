@@ -43,7 +43,9 @@ def upgrade() -> None:
             "team_id", "group_id", "user_id", name="uq_team_members_team_group_user"
         ),
     )
-    op.create_index("ix_team_members_team_user", "team_members", ["team_id", "user_id"])
+    op.create_index(
+        "ix_team_members_team_user", "team_members", ["team_id", "user_id", "group_id"]
+    )
     with op.batch_alter_table("workspaces") as batch:
         batch.add_column(sa.Column("teams_refreshed_at", sa.DateTime(timezone=True), nullable=True))
 

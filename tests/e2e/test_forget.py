@@ -5,8 +5,8 @@ requests it stored, and on SQLite not in the database file's bytes either."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.client import HTTPConnection
 from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -18,6 +20,7 @@ from bot.store.db import Database
 from bot.store.models import SigninState, WebSession
 from tests.conftest import ANA, BEN, GIVER, TEAM
 from tests.e2e.processes import Running, bot_env, running, wait_until
+from tests.e2e.test_cli import advocate
 from tests.support.fake_slack import FakeSlack
 from tests.support.fake_socket_mode import FakeSocketMode
 from tests.support.ports import free_port
@@ -364,3 +367,96 @@ def test_socket_mode_serves_sign_in_and_insights_on_port(
             # Slack's requests come over the socket: the Request URL is not served here.
             events = browser.request("POST", f"http://127.0.0.1:{port}/slack/events")
             assert events.status == 404
+
+
+def test_forgetting_a_person_ends_their_sessions(
+    bot: Running, people: FakeSlack, db: Database, tmp_path: Path
+) -> None:
+    forgotten = sign_in(bot, people, ANA)
+    admin = sign_in(bot, people, ADMIN)
+    env = bot_env(people, db)
+
+    result = advocate("forget", "--user", ANA, "--team", TEAM, env=env, cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert signed_out(bot, forgotten)
+    assert admin.request("GET", base(bot) + "/insights").status == 200
+
+
+def test_a_state_used_twice_at_once_signs_in_once(
+    bot: Running, people: FakeSlack, db: Database
+) -> None:
+    people.signin_as(ADMIN)
+    browser = Browser()
+    to_app = browser.follow(base(bot) + "/slack/signin", stop_at="/slack/signin_redirect")
+    jar = dict(browser.cookies[urlsplit(base(bot)).netloc])
+    copies = [Browser(cookies={urlsplit(base(bot)).netloc: dict(jar)}) for _ in range(4)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda b: b.request("GET", to_app.url), copies))
+
+    assert sorted(a.status for a in answers) == [302, 400, 400, 400]
+    assert sessions(db) == 1
+
+
+OAUTH_TEAMS = {"T701": ("Alpha", "xoxb-alpha"), "T702": ("Beta", "xoxb-beta")}
+
+
+@pytest.fixture
+def two_workspaces(people: FakeSlack, db: Database, tmp_path: Path) -> Iterator[Running]:
+    """OAuth mode, installed in two workspaces, each with an admin and a member."""
+    from slack_sdk.oauth.installation_store import Installation
+
+    from bot.config import Settings
+    from bot.domain import Workspace
+    from bot.services import workspaces
+    from bot.slack.oauth import installation_store
+
+    settings = Settings(
+        slack_client_id=CLIENT_ID, slack_client_secret=CLIENT_SECRET, database_url=db.url
+    )
+    store = installation_store(settings, db)
+    for team, (name, token) in OAUTH_TEAMS.items():
+        store.save(
+            Installation(
+                app_id="A111",
+                enterprise_id=None,
+                team_id=team,
+                team_name=name,
+                user_id=f"U{team}A",
+                bot_token=token,
+                bot_id="B1",
+                bot_user_id="UBOT",
+                installed_at=time.time(),
+            )
+        )
+        people.add_token(token, team, name)
+        workspaces.ensure(db, Workspace(team), name, datetime.now(UTC))
+        people.add_user(f"U{team}A", name=f"admin-{name}", is_admin=True, team_id=team)
+        people.add_user(f"U{team}M", name=f"member-{name}", team_id=team)
+    env = bot_env(people, db, SLACK_CLIENT_ID=CLIENT_ID, SLACK_CLIENT_SECRET=CLIENT_SECRET)
+    env.pop("SLACK_BOT_TOKEN")
+    with running(env, tmp_path, "run", "--http", "--no-scheduler") as started:
+        yield started
+
+
+def test_each_workspace_s_people_see_only_their_own_workspace(
+    two_workspaces: Running, people: FakeSlack, db: Database
+) -> None:
+    bot = two_workspaces
+    alpha = sign_in(bot, people, "UT701A", "T701").follow(base(bot) + "/insights")
+    beta = sign_in(bot, people, "UT702A", "T702").follow(base(bot) + "/insights")
+    member = sign_in(bot, people, "UT702M", "T702").follow(base(bot) + "/insights")
+
+    assert "Insights for Alpha" in alpha.body and "Beta" not in alpha.body
+    assert "Insights for Beta" in beta.body and "Alpha" not in beta.body
+    assert "Your insights, member-Beta" in member.body
+    # Slack looked each person up with their own workspace's token, never another's.
+    tokens = {c.params.get("user"): c.token for c in people.calls_to("users.info")}
+    assert tokens == {"UT701A": "xoxb-alpha", "UT702A": "xoxb-beta", "UT702M": "xoxb-beta"}
+    # A workspace the app is not installed in gets nothing.
+    people.add_user("UT703A", name="admin-gamma", is_admin=True, team_id="T703")
+    people.signin_as("UT703A", "T703")
+    shows_nothing(Browser().follow(base(bot) + "/insights"))
+    with db.transaction() as session:
+        teams = set(session.scalars(select(WebSession.team_id)))
+    assert teams == {"T701", "T702"}

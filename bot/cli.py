@@ -220,7 +220,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         settings.require("slack_signing_secret")
     else:
         settings.require("slack_bot_token", "slack_signing_secret")
-    if not socket and settings.metrics_port == (args.port or settings.port):
+    # Socket Mode listens on PORT too when it serves sign-in and the insights pages.
+    listens = not socket or settings.signin_enabled
+    if listens and settings.metrics_port == (args.port or settings.port):
         raise CommandError("METRICS_PORT must differ from the HTTP port (PORT or --port).")
     # Over HTTP the workers run in a process of their own (bot/worker.py), started first so
     # that on Linux it is forked before this process opens a database connection or starts

@@ -258,6 +258,14 @@ class SignIn:
         admin = workspace_settings.is_admin(db, workspace, config, found.user_id, person)
         return Viewer(workspace.team_id, found.user_id, person.name, admin)
 
+    def not_signed_in(self, environ: dict[str, Any]) -> Page:
+        """A page asked for without a valid session: to sign-in, and back here after; a
+        session cookie that did not hold is cleared."""
+        cleared = []
+        if SESSION_COOKIE in cookies_of(environ):
+            cleared.append(self._cookie(environ, SESSION_COOKIE, "", 0))
+        return redirect(self.signin_location(environ), cleared)
+
     def signin_location(self, environ: dict[str, Any]) -> str:
         """Where a request without a session goes: sign-in, then back to this page."""
         here = environ.get("PATH_INFO") or DEFAULT_RETURN

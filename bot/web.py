@@ -87,7 +87,7 @@ class WebApp:
         """Sign-in (bot/signin.py) and the insights pages (bot/insights_page.py), each with
         the security headers; any failure a plain page that shows nothing."""
         from bot import insights_page
-        from bot.signin import SIGNIN_PATH, SIGNOUT_PATH, page, redirect
+        from bot.signin import SIGNIN_PATH, SIGNOUT_PATH, page
 
         assert self.signin is not None
         path = environ.get("PATH_INFO") or ""
@@ -102,7 +102,7 @@ class WebApp:
             elif path in INSIGHTS_PATHS:
                 viewer = self.signin.viewer(environ)
                 if viewer is None:
-                    status, headers, body = redirect(self.signin.signin_location(environ), [])
+                    status, headers, body = self.signin.not_signed_in(environ)
                 else:
                     status, headers, body = insights_page.respond(
                         self.db,

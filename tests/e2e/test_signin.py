@@ -280,6 +280,8 @@ def test_a_tampered_cookie_is_refused(bot: Running, people: FakeSlack) -> None:
         jar["advocate_session"] = tampered
         answer = browser.request("GET", base(bot) + "/insights")
         assert answer.status == 302 and "Insights" not in answer.body
+        assert any(c.startswith("advocate_session=;") for c in answer.cookies_set())
+        jar["advocate_session"] = tampered
         csv = browser.request("GET", base(bot) + "/insights.csv")
         assert csv.status == 302 and csv.body == ""
     jar["advocate_session"] = value
@@ -460,3 +462,20 @@ def test_each_workspace_s_people_see_only_their_own_workspace(
     with db.transaction() as session:
         teams = set(session.scalars(select(WebSession.team_id)))
     assert teams == {"T701", "T702"}
+
+
+def test_a_session_outlives_a_restart_and_a_new_secret_ends_it(
+    people: FakeSlack, db: Database, tmp_path: Path
+) -> None:
+    env = bot_env(people, db, SLACK_CLIENT_ID=CLIENT_ID, SLACK_CLIENT_SECRET=CLIENT_SECRET)
+    with running(env, tmp_path, "run", "--http", "--no-scheduler") as first:
+        browser = sign_in(first, people, ADMIN)
+        jar = dict(browser.cookies[urlsplit(base(first)).netloc])
+    with running(env, tmp_path, "run", "--http", "--no-scheduler") as second:
+        again = Browser(cookies={urlsplit(base(second)).netloc: dict(jar)})
+        assert again.request("GET", base(second) + "/insights").status == 200
+    people.openid_client(CLIENT_ID, "rotated-secret")
+    rotated = {**env, "SLACK_CLIENT_SECRET": "rotated-secret"}
+    with running(rotated, tmp_path, "run", "--http", "--no-scheduler") as third:
+        stale = Browser(cookies={urlsplit(base(third)).netloc: dict(jar)})
+        assert signed_out(third, stale)

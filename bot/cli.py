@@ -46,6 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         configure_logging(settings)
+        if settings.signin_enabled and not settings.oauth_mode:
+            # Token mode with sign-in: Bolt would read these two and turn to OAuth mode.
+            os.environ.pop("SLACK_CLIENT_ID", None)
+            os.environ.pop("SLACK_CLIENT_SECRET", None)
         return int(args.handler(settings, args) or 0)
     except CommandError as error:
         print(f"advocate: {error}", file=sys.stderr)
@@ -216,7 +220,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         settings.require("slack_signing_secret")
     else:
         settings.require("slack_bot_token", "slack_signing_secret")
-    if not socket and settings.metrics_port == (args.port or settings.port):
+    # Socket Mode listens on PORT too when it serves sign-in and the insights pages.
+    listens = not socket or settings.signin_enabled
+    if listens and settings.metrics_port == (args.port or settings.port):
         raise CommandError("METRICS_PORT must differ from the HTTP port (PORT or --port).")
     # Over HTTP the workers run in a process of their own (bot/worker.py), started first so
     # that on Linux it is forked before this process opens a database connection or starts
@@ -254,18 +260,28 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             scheduler = make_scheduler(runtime)
             scheduler.start()
         _stop_on_sigterm()
+        from bot.signin import make_signin
+
+        signin = make_signin(runtime)
+        port = args.port or settings.port
         if socket:
             from bot.socket_mode import PipelineSocketHandler
 
+            if signin is not None:
+                from bot.web import WebApp, serving_pages
+
+                log.info("serving sign-in and /insights on port %s", port)
+                pages = serving_pages(WebApp(None, runtime.db, signin=signin), port)
+                cleanup.callback(pages.close)
             log.info("starting in Socket Mode")
             assert settings.slack_app_token
             PipelineSocketHandler(pipeline, settings.slack_app_token).start()
         else:
             from bot.web import WebApp, serve
 
-            port = args.port or settings.port
-            log.info("serving HTTP on port %s (POST /slack/events, GET /healthz)", port)
-            serve(WebApp(pipeline, runtime.db, settings.slack_signing_secret), port)
+            served = " and /insights" if signin is not None else ""
+            log.info("serving HTTP on port %s (POST /slack/events, GET /healthz%s)", port, served)
+            serve(WebApp(pipeline, runtime.db, settings.slack_signing_secret, signin), port)
     finally:
         # The requests in hand are finished; what is stored waits for the next start.
         if worker_process is not None:

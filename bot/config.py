@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -59,7 +60,21 @@ class Settings:
 
     @property
     def oauth_mode(self) -> bool:
+        """Installations from the OAuth flow. With SLACK_BOT_TOKEN set as well, the app stays
+        in token mode and the client id and secret serve sign-in only."""
+        return self.signin_enabled and not self.slack_bot_token
+
+    @property
+    def signin_enabled(self) -> bool:
+        """Sign in with Slack, for the web pages (bot/signin.py)."""
         return bool(self.slack_client_id and self.slack_client_secret)
+
+    @property
+    def slack_origin(self) -> str:
+        """Slack's origin (`https://slack.com`, GovSlack's, a test server's), from
+        SLACK_API_URL: where sign-in sends people and finds its keys."""
+        parts = urlsplit(self.slack_api_url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     @property
     def uses_default_sqlite(self) -> bool:

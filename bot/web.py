@@ -1,4 +1,5 @@
-"""The HTTP surface: Slack's one Request URL, the OAuth pages, and a health check."""
+"""The HTTP surface: Slack's one Request URL, the OAuth pages, sign-in and the insights
+pages, and a health check."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt import BoltRequest
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -17,10 +18,14 @@ from slack_sdk.signature import SignatureVerifier
 from bot.pipeline import Pipeline
 from bot.store.db import Database
 
+if TYPE_CHECKING:
+    from bot.signin import SignIn
+
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+INSIGHTS_PATHS = ("/insights", "/insights.csv")
 # Slack's payloads are far below this; a bigger body is refused (413) from its headers,
 # before it is read. Slack signs a request within minutes of sending it.
 MAX_BODY_BYTES = 1024 * 1024
@@ -40,21 +45,36 @@ class WebApp:
     parsed gets 400, never a 500 or a traceback.
     """
 
-    def __init__(self, pipeline: Pipeline, db: Database, signing_secret: str | None = None) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline | None,
+        db: Database,
+        signing_secret: str | None = None,
+        signin: SignIn | None = None,
+    ) -> None:
+        """Without a `pipeline` (Socket Mode), only the health check, sign-in and the
+        insights pages are served."""
         self.pipeline = pipeline
         # The OAuth pages (install, redirect) are Bolt's own.
-        self.slack = SlackRequestHandler(pipeline.answers)
+        self.slack = SlackRequestHandler(pipeline.answers) if pipeline is not None else None
         self.db = db
         self.verifier = SignatureVerifier(signing_secret) if signing_secret else None
+        self.signin = signin
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == HEALTH_PATH:
+        path = environ.get("PATH_INFO")
+        if path == HEALTH_PATH:
             return self.health(start_response)
+        if self.signin is not None and (path in INSIGHTS_PATHS or path in _SIGNIN_PATHS):
+            # People's browsers, not Slack: no Slack signature to check.
+            return self.pages(environ, start_response)
+        if self.pipeline is None or self.slack is None:
+            return _answer(start_response, "404 Not Found", {"error": "not found"})
         posted = environ.get("REQUEST_METHOD") == "POST"
         if posted and self.verifier is not None and not self._signed(environ):
             return _answer(start_response, "401 Unauthorized", {"error": "invalid request"})
         try:
-            if posted and environ.get("PATH_INFO") == EVENTS_PATH:
+            if posted and path == EVENTS_PATH:
                 return self.events(environ, start_response)
             return self.slack(environ, start_response)
         except Exception as error:
@@ -63,8 +83,47 @@ class WebApp:
             )
             return _answer(start_response, "400 Bad Request", {"error": "bad request"})
 
+    def pages(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """Sign-in (bot/signin.py) and the insights pages (bot/insights_page.py), each with
+        the security headers; any failure a plain page that shows nothing."""
+        from bot import insights_page
+        from bot.signin import SIGNIN_PATH, SIGNOUT_PATH, page
+
+        assert self.signin is not None
+        path = environ.get("PATH_INFO") or ""
+        method = environ.get("REQUEST_METHOD")
+        try:
+            if path == SIGNOUT_PATH and method in ("GET", "POST"):
+                status, headers, body = self.signin.sign_out(environ)
+            elif method != "GET":
+                status, headers, body = page("405 Method Not Allowed", "Not allowed", "")
+            elif path == SIGNIN_PATH:
+                status, headers, body = self.signin.begin(environ)
+            elif path in INSIGHTS_PATHS:
+                viewer = self.signin.viewer(environ)
+                if viewer is None:
+                    status, headers, body = self.signin.not_signed_in(environ)
+                else:
+                    status, headers, body = insights_page.respond(
+                        self.db,
+                        viewer,
+                        path,
+                        environ.get("QUERY_STRING", ""),
+                        self.signin.runtime.clock(),
+                    )
+            else:
+                status, headers, body = self.signin.finish(environ)
+        except Exception as error:
+            log.warning("the page %s failed: %s", path, type(error).__name__)
+            log.debug("the page %s failed", path, exc_info=True)
+            status, headers, body = page(
+                "500 Internal Server Error", "Something went wrong", "<p>Please try again.</p>"
+            )
+        return _respond(start_response, status, headers, body)
+
     def events(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """The Request URL: through the pipeline (verify, persist, acknowledge)."""
+        assert self.pipeline is not None
         body = _read_body(environ).decode("utf-8")
         headers: dict[str, str | Sequence[str]] = {
             key[5:].replace("_", "-").lower(): [value]
@@ -116,6 +175,21 @@ class WebApp:
         return _answer(start_response, status, body)
 
 
+_SIGNIN_PATHS = ("/slack/signin", "/slack/signin_redirect", "/slack/signout")
+
+
+def _respond(
+    start_response: StartResponse, status: str, headers: list[tuple[str, str]], body: bytes
+) -> list[bytes]:
+    """A page's answer, with the security headers whatever the page set."""
+    from bot.signin import SECURITY_HEADERS
+
+    ours = {name.lower() for name, _ in SECURITY_HEADERS}
+    kept = [(k, v) for k, v in headers if k.lower() not in ours and k.lower() != "content-length"]
+    start_response(status, [*kept, *SECURITY_HEADERS, ("Content-Length", str(len(body)))])
+    return [body]
+
+
 def _answer(start_response: StartResponse, status: str, body: dict[str, str]) -> list[bytes]:
     payload = json.dumps(body).encode()
     start_response(
@@ -133,6 +207,20 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     body = environ["wsgi.input"].read(length) if length > 0 else b""
     environ["wsgi.input"] = io.BytesIO(body)
     return body
+
+
+def serving_pages(wsgi_app: WebApp, port: int, host: str = "0.0.0.0") -> Any:
+    """Serve `wsgi_app` on a thread of its own (Socket Mode's pages); returns the server,
+    whose `close()` stops it."""
+    import threading
+
+    from waitress.server import create_server
+
+    server = create_server(
+        wsgi_app, host=host, port=port, threads=4, ident="advocate", **SERVER_OPTIONS
+    )
+    threading.Thread(target=server.run, name="pages", daemon=True).start()
+    return server
 
 
 def serve(wsgi_app: WebApp, port: int, host: str = "0.0.0.0") -> None:

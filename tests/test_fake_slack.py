@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
+from http.client import HTTPConnection
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 from urllib.request import Request, urlopen
 
+import jwt
 import pytest
 from jsonschema import Draft7Validator
 from slack_bolt.request.payload_utils import (
@@ -43,7 +46,7 @@ from tests.support.slack_requests import (
     slash_command_body,
     view_submission_payload,
 )
-from tests.support.specs import load_json
+from tests.support.specs import load_json, read_text
 
 SECRET = "test-signing-secret"
 SECTION = {"type": "section", "text": {"type": "mrkdwn", "text": "hello"}}
@@ -438,3 +441,117 @@ def test_client_for_tests_signs_and_reports_errors() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _openid_fields(section: str) -> set[str]:
+    """The fields the reference names in one sentence of its Sign in with Slack section."""
+    text = " ".join(read_text("README.md").split())
+    start = text.index(section)
+    end = re.compile(r"\.(\s|$)").search(text, text.index(":", start + len(section)))
+    assert end is not None
+    sentence = text[start : end.start()]
+    return set(re.findall(r"`([^`]+)`", sentence.split(":", 1)[1]))
+
+
+def _sign_in(fake: FakeSlack, nonce: str = "n-1") -> tuple[str, str]:
+    """The authorize page with the app's redirect URL: the code and state it sends back."""
+    query = urlencode(
+        {
+            "response_type": "code",
+            "scope": "openid email profile",
+            "client_id": "111.222",
+            "state": "s-1",
+            "nonce": nonce,
+            "redirect_uri": "http://localhost:3000/slack/signin_redirect",
+        }
+    )
+    connection = HTTPConnection("127.0.0.1", fake.port, timeout=10)
+    connection.request("GET", f"/openid/connect/authorize?{query}")
+    response = connection.getresponse()
+    response.read()
+    assert response.status == 302
+    location = response.getheader("Location") or ""
+    assert location.startswith("http://localhost:3000/slack/signin_redirect?")
+    answer = parse_qs(location.split("?", 1)[1])
+    return answer["code"][0], answer["state"][0]
+
+
+def test_sign_in_with_slack_gives_an_id_token_signed_by_its_published_key(
+    fake: FakeSlack,
+) -> None:
+    fake.add_user("U222", real_name="Ana")
+    fake.openid_client("111.222", "client-secret")
+    fake.signin_as("U222")
+    code, state = _sign_in(fake)
+    assert state == "s-1"
+    api = WebClient(base_url=fake.url)
+    redirect = "http://localhost:3000/slack/signin_redirect"
+
+    answer = api.openid_connect_token(
+        client_id="111.222", client_secret="client-secret", code=code, redirect_uri=redirect
+    )
+
+    # The reference names the arguments, then the answer: the answer's fields are among them,
+    # all of those a token that is not refreshable has.
+    documented_answer = _openid_fields("**`openid.connect.token`**")
+    assert set(answer.data) <= documented_answer
+    assert {"ok", "access_token", "token_type", "id_token"} <= set(answer.data)
+    keys = jwt.PyJWKClient(f"{fake.origin}/openid/connect/keys")
+    token = answer["id_token"]
+    claims = jwt.decode(
+        token,
+        keys.get_signing_key_from_jwt(token).key,
+        algorithms=["RS256"],
+        audience="111.222",
+        issuer=fake.origin,
+    )
+    documented = _openid_fields("The id_token's claims")
+    assert set(claims) <= documented
+    assert documented - set(claims) <= {"at_hash", "picture"}
+    assert claims["nonce"] == "n-1"
+    assert (claims["https://slack.com/user_id"], claims["https://slack.com/team_id"]) == (
+        "U222",
+        "T111",
+    )
+    assert claims["name"] == "Ana"
+    # A code works once.
+    with pytest.raises(SlackApiError, match="invalid_code"):
+        api.openid_connect_token(
+            client_id="111.222", client_secret="client-secret", code=code, redirect_uri=redirect
+        )
+
+
+def test_sign_in_refuses_a_wrong_client_secret_or_redirect_and_can_be_made_to_lie(
+    fake: FakeSlack,
+) -> None:
+    fake.openid_client("111.222", "client-secret")
+    fake.signin_as("U111")
+    api = WebClient(base_url=fake.url)
+    redirect = "http://localhost:3000/slack/signin_redirect"
+    code, _ = _sign_in(fake)
+    with pytest.raises(SlackApiError, match="bad_client_secret"):
+        api.openid_connect_token(
+            client_id="111.222", client_secret="wrong", code=code, redirect_uri=redirect
+        )
+    with pytest.raises(SlackApiError, match="bad_redirect_uri"):
+        api.openid_connect_token(
+            client_id="111.222",
+            client_secret="client-secret",
+            code=code,
+            redirect_uri="http://elsewhere/",
+        )
+
+    fake.next_id_token(other_key=True, aud="someone-else")
+    code, _ = _sign_in(fake)
+    token = api.openid_connect_token(
+        client_id="111.222", client_secret="client-secret", code=code, redirect_uri=redirect
+    )["id_token"]
+    keys = jwt.PyJWKClient(f"{fake.origin}/openid/connect/keys")
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(
+            token,
+            keys.get_signing_key_from_jwt(token).key,
+            algorithms=["RS256"],
+            options={"verify_aud": False},
+        )
+    assert jwt.decode(token, options={"verify_signature": False})["aud"] == "someone-else"

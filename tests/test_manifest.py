@@ -77,3 +77,15 @@ def test_every_request_url_points_at_slack_events(manifest: dict[str, Any]) -> N
     for url in urls:
         assert url.startswith("https://"), url
         assert url.endswith("/slack/events"), url
+
+
+def test_sign_in_with_slack_is_declared(manifest: dict[str, Any]) -> None:
+    from bot.signin import REDIRECT_PATH, SCOPES
+
+    oauth = manifest["oauth_config"]
+    assert set(oauth["scopes"]["user"]) == set(SCOPES)
+    redirects = oauth["redirect_urls"]
+    assert any(url.endswith(REDIRECT_PATH) for url in redirects)
+    # Without a redirect_uri, an install goes to the first URL: the install's own.
+    assert redirects[0].endswith("/slack/oauth_redirect")
+    assert all(url.startswith("https://") for url in redirects)

@@ -22,7 +22,7 @@ from bot.jobs.digest import DigestOutcome, post_digest
 from bot.jobs.teams import refresh_teams
 from bot.pipeline import purge_done
 from bot.runtime import Runtime
-from bot.services import lifecycle, retention, workspaces
+from bot.services import lifecycle, retention, sessions, workspaces
 from bot.services import settings as workspace_settings
 from bot.services.schedule import due_week
 from bot.slack.client import SingleWorkspaceClients
@@ -124,6 +124,8 @@ def tick(runtime: Runtime, now: datetime | None = None) -> TickReport:
     lifecycle.purge_expired(runtime.db, now, runtime.settings.retention_days)
     # What is erased is erased on the real clock, whatever `--now` says is due.
     purge_done(runtime.db, system_clock())
+    # Sign-ins never finished and sessions past their 12 hours.
+    sessions.purge_expired(runtime.db, system_clock())
     retention.prune_now_and_then(
         runtime.db, system_clock(), runtime.settings.message_retention_days
     )

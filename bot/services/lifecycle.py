@@ -37,6 +37,7 @@ from bot.store.models import (
     SettingsChange,
     SlackRequest,
     TeamMember,
+    WebSession,
     WorkspaceSetting,
     slack_installations,
 )
@@ -65,6 +66,8 @@ def uninstalled(db: Database, workspace: Workspace, now: datetime) -> None:
             .values(revoked_at=now)
             .execution_options(synchronize_session=False)
         )
+        # Nobody of the workspace sees its pages any more.
+        session.execute(delete(WebSession).where(WebSession.team_id == workspace.team_id))
         # Nothing more is sent there: the token is gone.
         session.execute(
             delete(OutboxMessage).where(
@@ -241,6 +244,8 @@ def forget(db: Database, workspace: Workspace, user_id: str, now: datetime) -> d
             change.changes = _replaced(change.changes, user_id, ghost)
             counts["settings_changes"] += 1
         run(delete(Person).where(Person.team_id == team, Person.user_id == user_id))
+        # Signed in to the web pages: signed out.
+        run(delete(WebSession).where(WebSession.team_id == team, WebSession.user_id == user_id))
         # The person who installed the app (OAuth mode) is recorded with the installation.
         run(
             update(slack_installations)

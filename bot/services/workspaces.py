@@ -53,6 +53,22 @@ def active(db: Database, *, include_uninstalled: bool = False) -> list[Workspace
     return [Workspace(r[0], r[1]) for r in rows]
 
 
+def served(db: Database, team_id: str) -> tuple[Workspace, str] | None:
+    """The workspace `team_id` and its name, while the app serves it; None once uninstalled
+    or never installed."""
+    with db.transaction() as session:
+        row = session.execute(
+            select(
+                InstalledWorkspace.team_id,
+                InstalledWorkspace.enterprise_id,
+                InstalledWorkspace.name,
+            ).where(
+                InstalledWorkspace.team_id == team_id, InstalledWorkspace.uninstalled_at.is_(None)
+            )
+        ).first()
+    return None if row is None else (Workspace(row[0], row[1]), row[2] or "")
+
+
 def resolve(
     db: Database, team_id: str | None, owner: TokenOwner | None, *, cleanup: bool = False
 ) -> Workspace:

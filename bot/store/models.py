@@ -595,6 +595,40 @@ class SlackRequest(Base):
     last_error: Mapped[str | None] = mapped_column(String(255))
 
 
+class SigninState(Base):
+    """A sign-in with Slack under way: the `state` sent to Slack, used once before it
+    expires, and the `nonce` its id_token must carry. No workspace yet: the person is not
+    known until Slack answers."""
+
+    __tablename__ = "signin_states"
+    __table_args__ = (UniqueConstraint("state", name="uq_signin_states_state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[str] = mapped_column(String(64))
+    # Where to go once signed in: a path of this app, never another site.
+    return_to: Mapped[str] = mapped_column(String(512), default="/insights")
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class WebSession(WorkspaceScoped, Base):
+    """A person signed in to the web pages. The cookie holds a random id; this row holds only
+    its SHA-256, so that the table alone opens no session."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (
+        UniqueConstraint("id_sha256", name="uq_web_sessions_id_sha256"),
+        Index("ix_web_sessions_team_user", "team_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id_sha256: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 # slack-sdk's OAuth stores keep installations (tokens) and OAuth states in these tables of
 # the app's own database; declaring them here lets Alembic create and migrate them.
 slack_installations = SQLAlchemyInstallationStore.build_installations_table(

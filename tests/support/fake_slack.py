@@ -12,8 +12,10 @@ API, so code that only works against a too-friendly fake fails here first.
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
+import secrets
 import threading
 import time
 from collections import deque
@@ -26,8 +28,11 @@ from email.policy import HTTP
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 if TYPE_CHECKING:
     from tests.support.fake_socket_mode import FakeSocketMode
@@ -240,7 +245,9 @@ def _format_ts(micros: int) -> str:
 
 
 DROPPED = 0  # a reply status meaning: close the connection without answering
-_CLIENT_AUTHENTICATED = {"oauth.v2.access", "oauth.v2.exchange"}
+_CLIENT_AUTHENTICATED = {"oauth.v2.access", "oauth.v2.exchange", "openid.connect.token"}
+# How long an id_token of Sign in with Slack is valid.
+ID_TOKEN_SECONDS = 3600
 _BOT_OR_USER_TOKENS = ("xoxb-", "xoxp-", "xoxe.xoxb-")
 # Methods that take the app-level token (xapp-) and no other; every other method refuses it.
 _APP_TOKEN_METHODS = {"apps.connections.open"}
@@ -285,6 +292,15 @@ class FakeSlack:
         self._org_teams: dict[str, list[JsonDict]] = {}
         # Tokens of an uninstalled app: every method answers token_revoked, as Slack does.
         self._revoked: set[str] = set()
+        # Sign in with Slack (OpenID Connect): the app's client, who signs in next, the codes
+        # given out, the key that signs id_tokens, and changes a test makes to the next one.
+        self._oidc_clients: dict[str, str] = {}
+        self._signing_in: tuple[str, str] | None = None
+        self._codes: dict[str, JsonDict] = {}
+        self._signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self._kid = "fake-" + secrets.token_hex(4)
+        self._next_id_token: JsonDict = {}
+        self._next_id_token_key: rsa.RSAPrivateKey | None = None
         self._handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
             "auth.teams.list": self._auth_teams_list,
@@ -305,6 +321,7 @@ class FakeSlack:
             "views.push": self._views_open,
             "views.update": self._views_update,
             "views.publish": self._views_publish,
+            "openid.connect.token": self._openid_connect_token,
         }
         # Real workspaces always list Slackbot and the app's own bot user; code that walks
         # users.list has to cope with both.
@@ -358,6 +375,11 @@ class FakeSlack:
     def url(self) -> str:
         # WebClient appends the method name directly, so the trailing slash matters.
         return f"http://127.0.0.1:{self.port}/api/"
+
+    @property
+    def origin(self) -> str:
+        """Where Slack's own pages are (the authorize page, the keys): the id_token's issuer."""
+        return f"http://127.0.0.1:{self.port}"
 
     def response_url(self, key: str = "default") -> str:
         return f"http://127.0.0.1:{self.port}/response/{key}"
@@ -489,6 +511,29 @@ class FakeSlack:
             }
             self._org_teams[token] = [{"id": t, "name": n} for t, n in teams.items()]
 
+    def openid_client(self, client_id: str, client_secret: str) -> None:
+        """The app's client id and secret, which the authorize page and openid.connect.token
+        accept (Sign in with Slack)."""
+        with self._lock:
+            self._oidc_clients[client_id] = client_secret
+
+    def signin_as(self, user_id: str | None, team_id: str | None = None) -> None:
+        """Who signs in on the authorize page from now on (the fake's own team by default);
+        None: the person cancels, and the page sends them back with `error=access_denied`."""
+        with self._lock:
+            self._signing_in = None if user_id is None else (user_id, team_id or self.team_id)
+
+    def next_id_token(self, *, other_key: bool = False, **claims: Any) -> None:
+        """Change the next id_token openid.connect.token gives: claims replaced (None
+        removes one; `exp` and `iat` as instants), or signed by a key not in the JWKS."""
+        with self._lock:
+            self._next_id_token = dict(claims)
+            self._next_id_token_key = (
+                rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                if other_key
+                else None
+            )
+
     def revoke(self, token: str) -> None:
         """Uninstall as Slack does: from now on every call with `token` is refused."""
         with self._lock:
@@ -611,6 +656,13 @@ class FakeSlack:
             return self._handle_api(parts.path[len("/api/") :], parts.path, headers, params)
         if parts.path.startswith("/response/"):
             return self._handle_response_url(parts.path, params)
+        if parts.path == "/openid/connect/authorize":
+            with self._lock:
+                return self._authorize(params or {})
+        if parts.path == "/openid/connect/keys":
+            with self._lock:
+                self.calls.append(Call("openid.connect.keys", {}, None, parts.path))
+            return _Reply(HTTPStatus.OK, self.jwks(), {})
         return _Reply(HTTPStatus.NOT_FOUND, "not found", {})
 
     @staticmethod
@@ -653,6 +705,15 @@ class FakeSlack:
             token = authorization[len("bearer ") :].strip() or None
         if token is None and params is not None and isinstance(params.get("token"), str):
             token = params["token"]
+        if authorization.lower().startswith("basic ") and params is not None:
+            # Client credentials in a Basic header, as slack_sdk sends them for OAuth methods.
+            try:
+                decoded = base64.b64decode(authorization[len("basic ") :].strip()).decode()
+            except ValueError:
+                decoded = ""
+            client_id, _, client_secret = decoded.partition(":")
+            params.setdefault("client_id", unquote(client_id))
+            params.setdefault("client_secret", unquote(client_secret))
         with self._lock:
             drop = self._drops.get(method)
             if drop:
@@ -1088,3 +1149,91 @@ class FakeSlack:
         answer = self._view_answer(view)
         self._home_views[user_id] = copy.deepcopy(answer["view"])
         return answer
+
+    # ------------------------------------------------------------------ Sign in with Slack
+
+    def jwks(self) -> JsonDict:
+        """The keys that sign id_tokens, as Slack publishes them at /openid/connect/keys."""
+        key = jwt.algorithms.RSAAlgorithm.to_jwk(self._signing_key.public_key(), as_dict=True)
+        return {"keys": [{**key, "kid": self._kid, "alg": "RS256", "use": "sig"}]}
+
+    def _authorize(self, params: JsonDict) -> _Reply:
+        """Slack's authorize page, where the person has already agreed: straight back to the
+        app's redirect_uri with a code, or an error."""
+        self.calls.append(
+            Call("openid.connect.authorize", dict(params), None, "/openid/connect/authorize")
+        )
+        client_id = str(params.get("client_id") or "")
+        redirect_uri = str(params.get("redirect_uri") or "")
+        if client_id not in self._oidc_clients or not redirect_uri.startswith("http"):
+            return _Reply(HTTPStatus.BAD_REQUEST, "invalid client_id or redirect_uri", {})
+        state = str(params.get("state") or "")
+
+        def back(**answer: str) -> _Reply:
+            query = urlencode({**answer, "state": state})
+            separator = "&" if "?" in redirect_uri else "?"
+            return _Reply(HTTPStatus.FOUND, "", {"Location": f"{redirect_uri}{separator}{query}"})
+
+        # Slack takes scopes apart by commas (as slack_sdk joins them) or spaces (as OIDC does).
+        if "openid" not in str(params.get("scope") or "").replace(",", " ").split():
+            return back(error="invalid_scope")
+        if params.get("response_type") != "code":
+            return back(error="unsupported_response_type")
+        if self._signing_in is None:
+            return back(error="access_denied")
+        code = secrets.token_urlsafe(16)
+        user_id, team_id = self._signing_in
+        self._codes[code] = {
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "nonce": params.get("nonce"),
+            "user_id": user_id,
+            "team_id": team_id,
+        }
+        return back(code=code)
+
+    def _openid_connect_token(self, params: JsonDict, token: str | None) -> JsonDict:
+        client_id = str(params.get("client_id") or "")
+        if client_id not in self._oidc_clients:
+            return _error("invalid_client_id")
+        if params.get("client_secret") != self._oidc_clients[client_id]:
+            return _error("bad_client_secret")
+        # A code works once, for the client and redirect_uri it was given to.
+        granted = self._codes.pop(str(params.get("code") or ""), None)
+        if granted is None or granted["client_id"] != client_id:
+            return _error("invalid_code")
+        if params.get("redirect_uri") != granted["redirect_uri"]:
+            return _error("bad_redirect_uri")
+        user = self._users.get(granted["user_id"])
+        now = int(time.time())  # what id_tokens are checked against: the real clock
+        claims: JsonDict = {
+            "iss": self.origin,
+            "sub": granted["user_id"],
+            "aud": client_id,
+            "exp": now + ID_TOKEN_SECONDS,
+            "iat": now,
+            "auth_time": now,
+            "nonce": granted["nonce"],
+            "https://slack.com/user_id": granted["user_id"],
+            "https://slack.com/team_id": granted["team_id"],
+            "https://slack.com/team_name": "Example",
+            "https://slack.com/team_domain": "example",
+            "name": user.real_name if user else granted["user_id"],
+            "email": f"{granted['user_id'].lower()}@example.com",
+            "email_verified": True,
+            "locale": "en-US",
+        }
+        for name, value in self._next_id_token.items():
+            if value is None:
+                claims.pop(name, None)
+            else:
+                claims[name] = value
+        key = self._next_id_token_key or self._signing_key
+        self._next_id_token, self._next_id_token_key = {}, None
+        id_token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": self._kid})
+        return {
+            "ok": True,
+            "access_token": "xoxp-signin-" + secrets.token_hex(8),
+            "token_type": "Bearer",
+            "id_token": id_token,
+        }

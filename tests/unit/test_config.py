@@ -215,6 +215,13 @@ def test_require_names_the_first_missing_setting() -> None:
         ({"SLACK_APP_TOKEN": "xapp-1"}, True, False, True),
         ({"SLACK_CLIENT_ID": "1.2"}, False, False, True),
         ({"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "s"}, False, True, True),
+        # A bot token as well: token mode, the client id and secret serve sign-in only.
+        (
+            {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "s", "SLACK_BOT_TOKEN": "xoxb-1"},
+            False,
+            False,
+            True,
+        ),
         ({"DATABASE_URL": "postgresql://db/advocate"}, False, False, False),
     ],
 )
@@ -283,3 +290,28 @@ def test_log_format_is_text_or_json() -> None:
     with pytest.raises(ConfigError) as error:
         Settings.from_mapping({"LOG_FORMAT": "logfmt"})
     assert str(error.value) == "LOG_FORMAT must be text or json, got 'logfmt'."
+
+
+@pytest.mark.parametrize(
+    ("env", "signin", "origin"),
+    [
+        ({}, False, "https://slack.com"),
+        (
+            {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "s", "SLACK_BOT_TOKEN": "xoxb-1"},
+            True,
+            "https://slack.com",
+        ),
+        (
+            {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "s"},
+            True,
+            "https://slack.com",
+        ),
+        ({"SLACK_API_URL": "https://slack-gov.com/api/"}, False, "https://slack-gov.com"),
+        ({"SLACK_API_URL": "http://127.0.0.1:8080/api"}, False, "http://127.0.0.1:8080"),
+    ],
+)
+def test_sign_in_follows_the_client_credentials_and_slack_origin(
+    env: dict[str, str], signin: bool, origin: str
+) -> None:
+    settings = Settings.from_mapping(env)
+    assert (settings.signin_enabled, settings.slack_origin) == (signin, origin)

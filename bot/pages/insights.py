@@ -45,6 +45,7 @@ svg#map{max-width:520px}
 .figure{padding:8px 12px;background:#f6f6f6;border-radius:6px}
 .figure b{display:block;font-size:1.4rem}
 .csv{font-size:.85rem}.muted{color:#616061}
+header form{margin:0}header button{font:inherit;padding:2px 10px}
 """
 
 
@@ -358,8 +359,8 @@ def _page(
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
         f'<header><div><h1>{escape(title)}</h1><p class="muted">{escape(subtitle)}</p></div>'
-        f'<div><span class="muted">Signed in as {escape(viewer_name)}</span> · '
-        '<a href="/slack/signout">Sign out</a></div></header>'
+        f'<form method="post" action="/slack/signout"><span class="muted">Signed in as '
+        f'{escape(viewer_name)}</span> <button type="submit">Sign out</button></form></header>'
         f'<main><nav aria-label="Period">{periods}</nav>{body}</main></body></html>'
     )
 

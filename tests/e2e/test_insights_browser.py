@@ -71,9 +71,12 @@ def bot(slack: FakeSlack, db: Database, tmp_path: Path) -> Iterator[Running]:
             ("U555", BEN, "for the pricing deck"),
             (ANA, BEN, "for covering the demo"),
         ]
-        for giver, recipient, why in thanks:
+        for n, (giver, recipient, why) in enumerate(thanks):
             status, _ = started.client.command(
-                command="/appreciate", text=f"<@{recipient}> {why}", user_id=giver
+                command="/appreciate",
+                text=f"<@{recipient}> {why}",
+                user_id=giver,
+                response_url=slack.response_url(f"thanks-{n}"),
             )
             assert status == 200
         assert wait_until(lambda: stored(db) == 0, 30)

@@ -128,7 +128,7 @@ def sign_in(bot: Running, slack: FakeSlack, user_id: str, team_id: str = TEAM) -
 
 def shows_nothing(answer: Answer) -> None:
     assert answer.status in (400, 401, 403), (answer.status, answer.body)
-    assert "Insights for" not in answer.body and "Your insights" not in answer.body
+    assert "Insights: " not in answer.body and "Your insights" not in answer.body
     assert 'href="/slack/signin"' in answer.body
     assert not any(
         c.startswith("advocate_session=") and "Max-Age=0" not in c for c in answer.cookies_set()
@@ -171,7 +171,7 @@ def test_an_admin_signs_in_and_sees_the_workspace_page(
 
     assert answer.status == 200, answer.body
     assert answer.url == base(bot) + "/insights?period=quarter"
-    assert "Insights for Example" in answer.body
+    assert "Insights: Example" in answer.body
     for name, value in SECURITY.items():
         assert answer.header(name) == value
     [cookie] = [c for c in browser.cookies[urlsplit(base(bot)).netloc] if c == "advocate_session"]
@@ -200,13 +200,14 @@ def test_admins_by_setting_see_the_workspace_page_members_their_own(
     bot: Running, people: FakeSlack
 ) -> None:
     by_setting = sign_in(bot, people, BEN).follow(base(bot) + "/insights")
-    assert "Insights for Example" in by_setting.body
+    assert "Insights: Example" in by_setting.body
 
     member = sign_in(bot, people, ANA).follow(base(bot) + "/insights")
     assert "Your insights, ana" in member.body
-    assert "Insights for" not in member.body
-    csv = sign_in(bot, people, ANA).follow(base(bot) + "/insights.csv")
+    assert "Insights: " not in member.body
+    csv = sign_in(bot, people, ANA).follow(base(bot) + "/insights.csv?table=weekly")
     assert csv.status == 200 and csv.header("Content-Type").startswith("text/csv")
+    assert csv.body.startswith("Week of,Thanks you gave,Thanks you received")
 
 
 def test_a_forged_or_replayed_state_is_refused(bot: Running, people: FakeSlack) -> None:
@@ -365,7 +366,7 @@ def test_socket_mode_serves_sign_in_and_insights_on_port(
             browser = Browser()
             answer = browser.follow(f"http://127.0.0.1:{port}/insights")
             assert answer.status == 200, answer.body
-            assert "Insights for Example" in answer.body
+            assert "Insights: Example" in answer.body
             # Slack's requests come over the socket: the Request URL is not served here.
             events = browser.request("POST", f"http://127.0.0.1:{port}/slack/events")
             assert events.status == 404
@@ -449,8 +450,8 @@ def test_each_workspace_s_people_see_only_their_own_workspace(
     beta = sign_in(bot, people, "UT702A", "T702").follow(base(bot) + "/insights")
     member = sign_in(bot, people, "UT702M", "T702").follow(base(bot) + "/insights")
 
-    assert "Insights for Alpha" in alpha.body and "Beta" not in alpha.body
-    assert "Insights for Beta" in beta.body and "Alpha" not in beta.body
+    assert "Insights: Alpha" in alpha.body and "Beta" not in alpha.body
+    assert "Insights: Beta" in beta.body and "Alpha" not in beta.body
     assert "Your insights, member-Beta" in member.body
     # Slack looked each person up with their own workspace's token, never another's.
     tokens = {c.params.get("user"): c.token for c in people.calls_to("users.info")}

@@ -2,8 +2,134 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+
+from bot.domain import Workspace
+from bot.errors import UserError
+from bot.listeners.common import config_of, looked_up, workspace_of
+from bot.runtime import Runtime
+from bot.services import appreciation, outbox, steps
+
+log = logging.getLogger(__name__)
+
 # The callback ids of the steps in manifest.json's `functions`: the contract with the
 # workflows people build, never renamed.
 APPRECIATE_STEP = "appreciate"
 ASK_STEP = "ask_for_commitment"
 STEPS = (APPRECIATE_STEP, ASK_STEP)
+
+
+def register(app: App, runtime: Runtime) -> None:
+    @app.event("function_executed")
+    def step_executed(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+        workspace = workspace_of(context)
+        execution_id = str(event.get("function_execution_id") or "")
+        callback_id = (event.get("function") or {}).get("callback_id")
+        run = steps.find(runtime.db, workspace, execution_id)
+        if run is None or run.status != "open":
+            log.info("step run %s has ended already; nothing to do", execution_id)
+            return
+        inputs = event.get("inputs") or {}
+        if callback_id == APPRECIATE_STEP:
+            appreciate(runtime, client, workspace, execution_id, inputs)
+        elif callback_id == ASK_STEP:
+            ask_for_commitment(runtime, client, workspace, execution_id, inputs)
+        else:
+            log.warning("a step this app does not have: %r", callback_id)
+
+
+def end(
+    runtime: Runtime,
+    workspace: Workspace,
+    execution_id: str,
+    *,
+    outputs: dict[str, Any] | None = None,
+    error: str | None = None,
+) -> None:
+    """Complete the run (or fail it with `error`): recorded once, then sent."""
+    message = steps.result(workspace, execution_id, runtime.clock(), outputs=outputs, error=error)
+    runtime.sender.deliver(outbox.enqueue(runtime.db, workspace, [message]))
+
+
+def appreciate(
+    runtime: Runtime,
+    client: WebClient,
+    workspace: Workspace,
+    execution_id: str,
+    inputs: dict[str, Any],
+) -> None:
+    """The "Appreciate someone" step: `/appreciate` with the step's inputs, every rule the
+    same; its refusals fail the step with the words a person reads."""
+    settings = config_of(runtime, workspace)
+    giver_id = str(inputs.get("giver") or "")
+    recipients = inputs.get("recipients") or []
+    recipient_ids = list(dict.fromkeys(str(r) for r in recipients if r))
+    channel_id = str(inputs.get("channel") or "") or None
+    try:
+        tag = str(inputs.get("value") or "").strip()
+        values = (
+            [appreciation.company_value(tag, settings.values)] if tag and settings.values else []
+        )
+        draft = appreciation.Draft(
+            giver_id=giver_id,
+            recipient_ids=recipient_ids,
+            reason=str(inputs.get("reason") or "").strip(),
+            values=values,
+            channel_id=channel_id,
+            source_key=steps.key_of(execution_id),
+        )
+        appreciation.check_draft(draft)  # a refused draft costs no lookups
+        if channel_id:
+            draft.said_in_private = runtime.conversations.private(
+                client, workspace.team_id, channel_id
+            )
+        given = appreciation.give_and_deliver(
+            runtime.db,
+            workspace,
+            draft,
+            runtime.clock(),
+            lookup=looked_up(runtime, client, workspace, [giver_id, *recipient_ids]),
+            deliver=runtime.sender.deliver_claimed,
+            daily_limit=settings.daily_limit,
+            fallback_tz=settings.timezone,
+        )
+    except UserError as refused:
+        end(runtime, workspace, execution_id, error=str(refused))
+        return
+    appreciation_id = given.recorded.appreciation_id
+    if not channel_id:
+        end(runtime, workspace, execution_id, outputs={})
+        return
+    post = outbox.find(runtime.db, workspace, f"appreciation:{appreciation_id}:post")
+    if post is not None and post.status == "pending":
+        # Recorded by a run that died before sending it: sent now (once, by its key).
+        runtime.sender.deliver([post.id])
+        post = outbox.find(runtime.db, workspace, post.dedupe_key)
+    if post is None or post.status == "failed":
+        problem = appreciation.post_problem(post.last_error if post else None, channel_id)
+        end(runtime, workspace, execution_id, error=problem)
+        return
+    if post.status != "sent" or not post.sent_ts:
+        # Slack is slow: the post goes out with the next tick, and the step is tried again.
+        raise StepNotReady(f"the appreciation of run {execution_id} is not posted yet")
+    where = post.sent_channel_id or channel_id
+    permalink = client.chat_getPermalink(channel=where, message_ts=post.sent_ts)["permalink"]
+    end(runtime, workspace, execution_id, outputs={"permalink": permalink})
+
+
+class StepNotReady(Exception):
+    """The run waits for a message Slack has not taken yet; its request runs again."""
+
+
+def ask_for_commitment(
+    runtime: Runtime,
+    client: WebClient,
+    workspace: Workspace,
+    execution_id: str,
+    inputs: dict[str, Any],
+) -> None:
+    raise NotImplementedError

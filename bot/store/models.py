@@ -487,7 +487,7 @@ class OutboxMessage(WorkspaceScoped, Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(191))
-    kind: Mapped[str] = mapped_column(String(32))  # channel_post | dm | ephemeral
+    kind: Mapped[str] = mapped_column(String(32))  # channel_post | dm | ephemeral | step_result
     channel_id: Mapped[str] = mapped_column(String(32))
     user_id: Mapped[str | None] = mapped_column(String(32))
     response_url: Mapped[str | None] = mapped_column(String(1024))
@@ -510,6 +510,33 @@ class OutboxMessage(WorkspaceScoped, Base):
     created_at: Mapped[datetime]
     # When its body was erased (services/retention.py): only the key is left.
     erased_at: Mapped[datetime | None]
+
+
+class StepExecution(WorkspaceScoped, Base):
+    """A run of one of the app's Workflow Builder steps (bot/services/steps.py), recorded
+    with its function token in the transaction that stored its `function_executed` event.
+
+    The token is kept only while the run is open: the step may complete much later (when a
+    helper commits), and only that token completes it. It is erased in the transaction that
+    marks the completion sent (bot/slack/outbox.py), or when the completion fails for good.
+    """
+
+    __tablename__ = "step_executions"
+    __table_args__ = (
+        UniqueConstraint("team_id", "execution_id", name="uq_step_executions_team_execution"),
+        Index("ix_step_executions_team_ask", "team_id", "ask_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    execution_id: Mapped[str] = mapped_column(String(64))
+    callback_id: Mapped[str] = mapped_column(String(64))
+    token: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open|completed|failed
+    # The ask a "Ask for a commitment" run posted, and when it is complete: committed|done.
+    ask_id: Mapped[int | None] = mapped_column(Integer)
+    complete_when: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
 
 
 class BotToken(Base):

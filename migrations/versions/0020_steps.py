@@ -1,0 +1,51 @@
+"""Workflow Builder steps: each run of a step, with its function token while it is open
+
+Revision ID: 0020
+Revises: 0018
+Create Date: 2026-12-07 22:30:00.000000
+
+`step_executions` holds one row per run of the app's custom steps (`appreciate`,
+`ask_for_commitment`), keyed by Slack's function execution id: the run's token (erased
+once the run is completed or failed), its status, and the ask a run posted.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+import bot.store.db
+from alembic import op
+
+revision: str = "0020"
+down_revision: str | None = "0018"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "step_executions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("execution_id", sa.String(length=64), nullable=False),
+        sa.Column("callback_id", sa.String(length=64), nullable=False),
+        sa.Column("token", sa.String(length=255), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("ask_id", sa.Integer(), nullable=True),
+        sa.Column("complete_when", sa.String(length=16), nullable=True),
+        sa.Column("created_at", bot.store.db.UTCDateTime(), nullable=False),
+        sa.Column("closed_at", bot.store.db.UTCDateTime(), nullable=True),
+        sa.Column("team_id", sa.String(length=32), nullable=False),
+        sa.Column("enterprise_id", sa.String(length=32), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_step_executions")),
+        sa.UniqueConstraint(
+            "team_id", "execution_id", name="uq_step_executions_team_execution"
+        ),
+    )
+    op.create_index(
+        "ix_step_executions_team_ask", "step_executions", ["team_id", "ask_id"], unique=False
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_step_executions_team_ask", table_name="step_executions")
+    op.drop_table("step_executions")

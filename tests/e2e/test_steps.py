@@ -1,0 +1,195 @@
+"""Workflow Builder's custom steps through the real `advocate run`, over HTTP and Socket
+Mode, against the fake Slack: each run ends once, with the words a person would read."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.store.db import Database
+from bot.store.models import SlackRequest, StepExecution
+from tests.conftest import ANA, BEN, GIVER, MovableClock
+from tests.e2e.helpers import appreciation_count, block_text, only_appreciation
+from tests.e2e.processes import Running, bot_env, running, start, wait_until
+from tests.support.fake_slack import FakeSlack
+from tests.support.fake_socket_mode import FakeSocketMode
+from tests.support.slack_requests import event_body
+
+PERMALINK = [{"name": "permalink", "type": "string", "is_required": False}]
+
+
+class Deliver:
+    """Slack's deliveries of events to one running app, over HTTP or Socket Mode."""
+
+    def __init__(self, bot: Running, socket_mode: FakeSocketMode | None) -> None:
+        self.bot = bot
+        self.socket_mode = socket_mode
+
+    def __call__(self, event: dict[str, Any], event_id: str | None = None) -> None:
+        if self.socket_mode is not None:
+            payload = json.loads(event_body(event, event_id=event_id))
+            envelope = self.socket_mode.send_envelope("events_api", payload)
+            self.socket_mode.wait_ack(envelope, timeout=10)
+            return
+        assert self.bot.client is not None
+        status, _ = self.bot.client.event(event, event_id=event_id)
+        assert status == 200
+
+
+@contextmanager
+def app(mode: str, slack: FakeSlack, db: Database, tmp_path: Path, **env: str) -> Iterator[Deliver]:
+    if mode == "http":
+        with running(bot_env(slack, db, **env), tmp_path, "run", "--http") as bot:
+            yield Deliver(bot, None)
+        return
+    with FakeSocketMode() as socket_mode:
+        slack.use_socket_mode(socket_mode)
+        environment = bot_env(slack, db, SLACK_APP_TOKEN="xapp-1-test", **env)
+        with running(environment, tmp_path, "run", "--socket") as bot:
+            socket_mode.wait_connected(1, timeout=30)
+            yield Deliver(bot, socket_mode)
+
+
+def appreciate(slack: FakeSlack, **inputs: Any) -> dict[str, Any]:
+    return slack.execute("appreciate", inputs, output_parameters=PERMALINK)
+
+
+def ended(slack: FakeSlack, execution_id: str) -> bool:
+    return slack.execution(execution_id).state != "running"
+
+
+def completions(slack: FakeSlack, execution_id: str) -> list[str]:
+    """The completions Slack accepted for this run (a refused one changes nothing)."""
+    return [
+        call.method
+        for call in slack.calls
+        if call.method.startswith("functions.complete")
+        and call.params.get("function_execution_id") == execution_id
+    ]
+
+
+def tokens_kept(db: Database) -> list[str | None]:
+    with db.transaction() as session:
+        return list(session.scalars(select(StepExecution.token)))
+
+
+def stored_bodies(db: Database) -> str:
+    with db.transaction() as session:
+        return " ".join(str(body) for body in session.scalars(select(SlackRequest.body)))
+
+
+@pytest.fixture
+def real_time(clock: MovableClock) -> None:
+    clock.now = datetime.now(UTC)  # Slack's timestamps are the processes' real time
+
+
+@pytest.mark.usefixtures("real_time")
+@pytest.mark.parametrize("mode", ["http", "socket"])
+def test_the_appreciate_step_posts_and_completes_with_the_permalink_once(
+    mode: str, slack: FakeSlack, db: Database, tmp_path: Path
+) -> None:
+    event = appreciate(
+        slack,
+        giver=GIVER,
+        recipients=[ANA, BEN],
+        reason="for <!here> the launch & the docs",
+        channel="C111",
+        value="#Teamwork",
+    )
+    execution_id = event["function_execution_id"]
+    with app(mode, slack, db, tmp_path, ADVOCATE_VALUES="teamwork,ownership") as deliver:
+        deliver(event, event_id="EvSTEP1")
+        assert wait_until(lambda: ended(slack, execution_id), 30), "the step never ended"
+        # Slack delivers it again: the same event, then a new one for the same run.
+        deliver(event, event_id="EvSTEP1")
+        deliver(event, event_id="EvSTEP2")
+        time.sleep(2.0)
+
+    run = slack.execution(execution_id)
+    assert run.state == "completed", run
+    [post] = [m for m in slack.messages("C111") if not m.get("thread_ts")]
+    assert run.outputs == {
+        "permalink": f"https://example.slack.com/archives/C111/p{post['ts'].replace('.', '')}"
+    }
+    text = block_text(post)
+    assert f"<@{ANA}>" in text and f"<@{BEN}>" in text and "#teamwork" in text
+    # What a workflow passes on is escaped like anything a person types.
+    assert "<!here>" not in text and "&amp;" in text
+    assert appreciation_count(db) == 1
+    assert only_appreciation(db).company_values == ["teamwork"]
+    assert completions(slack, execution_id) == ["functions.completeSuccess"]
+    # The run's token was kept only while it ran, and never with the stored request.
+    assert tokens_kept(db) == [None]
+    assert event["bot_access_token"] not in stored_bodies(db)
+
+
+@pytest.mark.usefixtures("real_time")
+def test_refusals_fail_the_step_with_the_words_a_person_reads(
+    slack: FakeSlack, db: Database, tmp_path: Path
+) -> None:
+    slack.add_user("UROBOT", name="robot", is_bot=True)
+    yourself = appreciate(slack, giver=GIVER, recipients=[GIVER], reason="me", channel="C111")
+    bot = appreciate(slack, giver=GIVER, recipients=["UROBOT"], reason="beeps", channel="C111")
+    first = appreciate(slack, giver=GIVER, recipients=[ANA], reason="the deck", channel="C111")
+    over = appreciate(slack, giver=GIVER, recipients=[BEN], reason="the demo", channel="C111")
+    value = appreciate(slack, giver=ANA, recipients=[BEN], reason="x", value="speed")
+    with app("http", slack, db, tmp_path, ADVOCATE_DAILY_LIMIT="1", ADVOCATE_VALUES="craft") as go:
+        for event in (yourself, bot, first):
+            go(event)
+        assert wait_until(lambda: ended(slack, first["function_execution_id"]), 30)
+        go(over)
+        go(value)
+        assert wait_until(
+            lambda: all(ended(slack, e["function_execution_id"]) for e in (yourself, bot, over)),
+            30,
+        )
+        assert wait_until(lambda: ended(slack, value["function_execution_id"]), 30)
+
+    def error(event: dict[str, Any]) -> str:
+        run = slack.execution(event["function_execution_id"])
+        assert run.state == "failed", run
+        return run.error or ""
+
+    assert "thanking others" in error(yourself)
+    assert "is a bot" in error(bot)
+    assert "You've given 1 appreciations today" in error(over)
+    assert "#speed isn't one of your company values (#craft)" in error(value)
+    assert slack.execution(first["function_execution_id"]).state == "completed"
+    assert appreciation_count(db) == 1
+    assert tokens_kept(db) == [None] * 5
+
+
+@pytest.mark.usefixtures("real_time")
+def test_killed_after_completing_it_completes_once_after_a_restart(
+    slack: FakeSlack, db: Database, tmp_path: Path
+) -> None:
+    event = appreciate(slack, giver=GIVER, recipients=[ANA], reason="the migration", channel="C111")
+    execution_id = event["function_execution_id"]
+    env = bot_env(slack, db)
+    # Slack completes the run, and everything dies before it answers.
+    slack.set_delay("functions.completeSuccess", 30)
+    bot = start(env, tmp_path, "run", "--http")
+    assert bot.client is not None
+    bot.client.event(event)
+    assert wait_until(lambda: ended(slack, execution_id), 30)
+    bot.stop(signal.SIGKILL)
+    slack.set_delay("functions.completeSuccess", 0)
+
+    with running(env, tmp_path, "run", "--http"):
+        assert wait_until(lambda: tokens_kept(db) == [None], 30), "never marked completed"
+        time.sleep(1.0)
+
+    assert slack.execution(execution_id).state == "completed"
+    assert appreciation_count(db) == 1
+    assert len([m for m in slack.messages("C111") if not m.get("thread_ts")]) == 1
+    # The second attempt found the run ended: one completion reached Slack.
+    assert completions(slack, execution_id)[0] == "functions.completeSuccess"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any
 
 from slack_bolt import App, BoltContext
@@ -10,7 +11,8 @@ from slack_sdk import WebClient
 
 from bot.domain import Workspace
 from bot.errors import UserError
-from bot.listeners.common import config_of, looked_up, workspace_of
+from bot.listeners import asks as ask_listeners
+from bot.listeners.common import config_of, looked_up, lookup_with, workspace_of
 from bot.runtime import Runtime
 from bot.services import appreciation, outbox, steps
 
@@ -132,4 +134,39 @@ def ask_for_commitment(
     execution_id: str,
     inputs: dict[str, Any],
 ) -> None:
-    raise NotImplementedError
+    """The "Ask for a commitment" step: `/ask` with the step's inputs, posted with its
+    thread questions by the same code. The run ends when the ask changes
+    (steps.ask_changed): it completes on the helper's commitment (or when they mark it
+    done, with `complete_when: done`), and fails on a decline or the asker's cancel."""
+    complete_when = "done" if inputs.get("complete_when") == "done" else "committed"
+    steps.expect(runtime.db, workspace, execution_id, complete_when)
+    asker_id = str(inputs.get("asker") or "")
+    lookup = lookup_with(runtime, client, workspace)
+    try:
+        due_on = _date(inputs.get("due_date"))
+        ask_listeners.begin(
+            runtime,
+            client,
+            workspace,
+            lookup,
+            asker_id=asker_id,
+            helper_id=str(inputs.get("helper") or ""),
+            request=str(inputs.get("request") or ""),
+            channel_id=str(inputs.get("channel") or ""),
+            due_on=due_on,
+            asker=lookup(asker_id) if asker_id else None,
+            source_key=steps.key_of(execution_id),
+            thread_ts=None,
+        )
+    except UserError as refused:
+        end(runtime, workspace, execution_id, error=str(refused))
+
+
+def _date(value: Any) -> date | None:
+    """A `slack#/types/date` input (YYYY-MM-DD), or None when the workflow gave none."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise UserError(f"{value} isn't a date I can read; pick one in the step.") from None

@@ -14,13 +14,15 @@ from __future__ import annotations
 import copy
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Table, bindparam, select, update
+from sqlalchemy.orm import Session
 
 from bot.domain import Workspace
 from bot.services import outbox
-from bot.store.db import Database
-from bot.store.models import OutboxMessage, StepExecution
+from bot.store.db import Database, insert_ignoring_conflicts
+from bot.store.models import Ask, OutboxMessage, StepExecution
 from bot.store.queries import insert_for
 
 # The outbox kind of a run's ending; its channel_id is the run's execution id.
@@ -53,7 +55,6 @@ def capture(payload: Any, team_id: str | None, now: datetime) -> tuple[Any, dict
         "callback_id": callback_id[:64],
         "token": token if isinstance(token, str) else None,
         "status": "open",
-        "ask_id": None,
         "complete_when": None,
         "created_at": now,
         "closed_at": None,
@@ -85,8 +86,9 @@ def find(db: Database, workspace: Workspace, execution_id: str) -> StepExecution
 
 
 def key_of(execution_id: str) -> str:
-    """The one outbox key of a run's ending: completed or failed, never both, never twice."""
-    return f"step:{execution_id}"
+    """The one outbox key of a run's ending (completed or failed, never both, never
+    twice), and the source key of what the run recorded (its appreciation, its ask)."""
+    return f"{_KEY_PREFIX}{execution_id}"
 
 
 def result(
@@ -135,3 +137,81 @@ _ENDED = (
     .values(token=None, status=bindparam("ending"), closed_at=bindparam("at"))
     .execution_options(synchronize_session=False)
 )
+
+
+def expect(db: Database, workspace: Workspace, execution_id: str, complete_when: str) -> None:
+    """Record when an "Ask for a commitment" run is complete: `committed` or `done`."""
+    with db.transaction() as session:
+        session.execute(
+            update(StepExecution)
+            .where(
+                StepExecution.team_id == workspace.team_id,
+                StepExecution.execution_id == execution_id,
+            )
+            .values(complete_when=complete_when)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def ask_changed(
+    session: Session, workspace: Workspace, ask: Ask, event: str, changes: dict[str, Any]
+) -> None:
+    """In the transaction that changed an ask: when a step's run posted it and this change
+    ends the run, its ending is recorded (once, by the run's key). A commitment completes
+    a run waiting for one; marking it done completes any; a decline (its reason the error)
+    and the asker's cancel fail it."""
+    execution_id = ask.source_key.removeprefix(_KEY_PREFIX)
+    if execution_id == ask.source_key:
+        return  # not posted by a step
+    complete_when = session.scalar(
+        select(StepExecution.complete_when).where(
+            StepExecution.team_id == workspace.team_id,
+            StepExecution.execution_id == execution_id,
+            StepExecution.status == "open",
+        )
+    )
+    if complete_when is None:
+        return
+    now: datetime = changes["updated_at"]
+    committed_on = changes.get("committed_on") or ask.committed_on
+    outputs: dict[str, Any] = {"helper": ask.helper_id}
+    if committed_on is not None:
+        outputs["committed_by"] = committed_on.isoformat()
+    if event == "commit" and complete_when == "committed":
+        message = result(workspace, execution_id, now, outputs=outputs)
+    elif event == "done":
+        if committed_on is None:
+            outputs["committed_by"] = now.astimezone(ZoneInfo(ask.timezone)).date().isoformat()
+        message = result(workspace, execution_id, now, outputs=outputs)
+    elif event == "decline":
+        reason = (changes.get("decline_reason") or "").strip()
+        message = result(
+            workspace, execution_id, now, error=reason or f"<@{ask.helper_id}> declined the ask."
+        )
+    elif event == "cancel":
+        message = result(
+            workspace, execution_id, now, error=f"<@{ask.asker_id}> cancelled the ask."
+        )
+    else:
+        return
+    row = {c.key: getattr(message, c.key) for c in _OUTBOX_COLUMNS}
+    insert_ignoring_conflicts(session, OutboxMessage, [row], ["team_id", "dedupe_key"])
+
+
+_KEY_PREFIX = "step:"
+_OUTBOX_COLUMNS = [c for c in OutboxMessage.__table__.columns if c.key != "id"]
+
+
+def pending_ending(db: Database, workspace: Workspace, ask: Ask) -> list[int]:
+    """The ending of the run that posted `ask`, when it waits to be sent."""
+    if not ask.source_key.startswith(_KEY_PREFIX):
+        return []
+    with db.transaction() as session:
+        found = session.scalar(
+            select(OutboxMessage.id).where(
+                OutboxMessage.team_id == workspace.team_id,
+                OutboxMessage.dedupe_key == ask.source_key,
+                OutboxMessage.status == "pending",
+            )
+        )
+    return [found] if found is not None else []

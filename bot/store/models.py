@@ -524,7 +524,6 @@ class StepExecution(WorkspaceScoped, Base):
     __tablename__ = "step_executions"
     __table_args__ = (
         UniqueConstraint("team_id", "execution_id", name="uq_step_executions_team_execution"),
-        Index("ix_step_executions_team_ask", "team_id", "ask_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -532,8 +531,8 @@ class StepExecution(WorkspaceScoped, Base):
     callback_id: Mapped[str] = mapped_column(String(64))
     token: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), default="open")  # open|completed|failed
-    # The ask a "Ask for a commitment" run posted, and when it is complete: committed|done.
-    ask_id: Mapped[int | None] = mapped_column(Integer)
+    # When an "Ask for a commitment" run is complete: committed | done. Its ask is the one
+    # whose source_key is the run's key (bot/services/steps.py).
     complete_when: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]

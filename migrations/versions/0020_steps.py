@@ -6,7 +6,7 @@ Create Date: 2026-12-07 22:30:00.000000
 
 `step_executions` holds one row per run of the app's custom steps (`appreciate`,
 `ask_for_commitment`), keyed by Slack's function execution id: the run's token (erased
-once the run is completed or failed), its status, and the ask a run posted.
+once the run is completed or failed), its status, and when an ask's run is complete.
 """
 
 from collections.abc import Sequence
@@ -30,7 +30,6 @@ def upgrade() -> None:
         sa.Column("callback_id", sa.String(length=64), nullable=False),
         sa.Column("token", sa.String(length=255), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("ask_id", sa.Integer(), nullable=True),
         sa.Column("complete_when", sa.String(length=16), nullable=True),
         sa.Column("created_at", bot.store.db.UTCDateTime(), nullable=False),
         sa.Column("closed_at", bot.store.db.UTCDateTime(), nullable=True),
@@ -41,11 +40,7 @@ def upgrade() -> None:
             "team_id", "execution_id", name="uq_step_executions_team_execution"
         ),
     )
-    op.create_index(
-        "ix_step_executions_team_ask", "step_executions", ["team_id", "ask_id"], unique=False
-    )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_step_executions_team_ask", table_name="step_executions")
     op.drop_table("step_executions")

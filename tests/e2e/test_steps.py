@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,17 @@ import pytest
 from sqlalchemy import select
 
 from bot.store.db import Database
-from bot.store.models import SlackRequest, StepExecution
+from bot.store.models import Ask, SlackRequest, StepExecution
 from tests.conftest import ANA, BEN, GIVER, MovableClock
 from tests.e2e.helpers import appreciation_count, block_text, only_appreciation
 from tests.e2e.processes import Running, bot_env, running, start, wait_until
 from tests.support.fake_slack import FakeSlack
 from tests.support.fake_socket_mode import FakeSocketMode
-from tests.support.slack_requests import event_body
+from tests.support.slack_requests import (
+    block_actions_payload,
+    event_body,
+    view_submission_payload,
+)
 
 PERMALINK = [{"name": "permalink", "type": "string", "is_required": False}]
 
@@ -193,3 +198,224 @@ def test_killed_after_completing_it_completes_once_after_a_restart(
     assert len([m for m in slack.messages("C111") if not m.get("thread_ts")]) == 1
     # The second attempt found the run ended: one completion reached Slack.
     assert completions(slack, execution_id)[0] == "functions.completeSuccess"
+
+
+# ---------------------------------------------------------------- Ask for a commitment
+
+ASK_OUTPUTS = [
+    {"name": "committed_by", "type": "slack#/types/date", "is_required": False},
+    {"name": "helper", "type": "slack#/types/user_id", "is_required": True},
+]
+
+
+def ask_step(slack: FakeSlack, **inputs: Any) -> dict[str, Any]:
+    inputs = {"asker": GIVER, "helper": ANA, "request": "review the quote", "channel": "C111"} | (
+        inputs
+    )
+    return slack.execute("ask_for_commitment", inputs, output_parameters=ASK_OUTPUTS)
+
+
+def asks(db: Database) -> list[Ask]:
+    with db.transaction() as session:
+        return list(session.scalars(select(Ask).order_by(Ask.id)))
+
+
+def the_ask(db: Database) -> Ask:
+    [row] = asks(db)
+    return row
+
+
+def posted_ask(slack: FakeSlack, db: Database) -> Ask:
+    """The ask a step posted, once its questions are in its thread."""
+
+    def questions() -> bool:
+        return any(
+            m.get("thread_ts") and "Can you commit?" in str(m.get("blocks"))
+            for m in slack.messages("C111")
+        )
+
+    assert wait_until(questions, 30), "the ask's questions never came"
+    return the_ask(db)
+
+
+def click(bot: Running, slack: FakeSlack, action_id: str, ask: Ask, user: str) -> None:
+    assert bot.client is not None
+    payload = block_actions_payload(
+        action_id=action_id,
+        value=str(ask.id),
+        user_id=user,
+        message_ts=ask.thread_ts or "",
+        response_url=slack.response_url(f"click-{user}"),
+    )
+    status, _ = bot.client.interactive(payload)
+    assert status == 200
+
+
+def submit(bot: Running, slack: FakeSlack, count: int, values: dict[str, Any], user: str) -> None:
+    """Submit the modal the app opened (its `count`-th) with `values`."""
+    view = slack.wait_for("views.open", count)[count - 1].params["view"]
+    assert bot.client is not None
+    status, _ = bot.client.interactive(
+        view_submission_payload(
+            callback_id=view["callback_id"],
+            values=values,
+            private_metadata=view.get("private_metadata", ""),
+            user_id=user,
+            view_id=f"V{count:03d}",
+        )
+    )
+    assert status == 200
+
+
+def commit(bot: Running, slack: FakeSlack, ask: Ask, day: date, count: int = 1) -> None:
+    click(bot, slack, "ask_commit", ask, ANA)
+    picked = {"type": "datepicker", "selected_date": day.isoformat()}
+    submit(bot, slack, count, {"date": {"value": picked}}, ANA)
+
+
+def in_days(days: int) -> date:
+    return datetime.now(UTC).date() + timedelta(days=days)
+
+
+@pytest.mark.usefixtures("real_time")
+@pytest.mark.parametrize("mode", ["http", "socket"])
+def test_the_ask_step_posts_the_ask_and_completes_on_the_commitment(
+    mode: str, slack: FakeSlack, db: Database, tmp_path: Path
+) -> None:
+    due = in_days(5)
+    event = ask_step(slack, due_date=due.isoformat())
+    execution_id = event["function_execution_id"]
+    environment = bot_env(slack, db)
+    with app(mode, slack, db, tmp_path) as deliver:
+        deliver(event)
+        ask = posted_ask(slack, db)
+        # Its buttons are the ask's own, clicked over HTTP whichever way events come.
+        bot = deliver.bot
+        if bot.client is None:
+            bot = start(environment, tmp_path, "run", "--http", "--no-scheduler")
+        try:
+            commit(bot, slack, ask, in_days(3))
+            assert wait_until(lambda: ended(slack, execution_id), 30), "never completed"
+            time.sleep(1.0)
+        finally:
+            if bot is not deliver.bot:
+                bot.stop()
+
+    run = slack.execution(execution_id)
+    assert run.state == "completed", run
+    assert run.outputs == {"committed_by": in_days(3).isoformat(), "helper": ANA}
+    row = the_ask(db)
+    assert (row.asker_id, row.helper_id, row.request) == (GIVER, ANA, "review the quote")
+    assert row.due_on == due and row.status == "committed"
+    assert completions(slack, execution_id) == ["functions.completeSuccess"]
+    assert tokens_kept(db) == [None]
+
+
+@pytest.mark.usefixtures("real_time")
+def test_the_ask_step_waits_for_done_when_asked_and_a_double_click_completes_once(
+    slack: FakeSlack, db: Database, tmp_path: Path
+) -> None:
+    event = ask_step(slack, complete_when="done")
+    execution_id = event["function_execution_id"]
+    with app("http", slack, db, tmp_path) as deliver:
+        deliver(event)
+        ask = posted_ask(slack, db)
+        commit(deliver.bot, slack, ask, in_days(2))
+        assert wait_until(lambda: the_ask(db).status == "committed", 30)
+        time.sleep(1.0)
+        assert not ended(slack, execution_id), "completed before it was done"
+        # Ana clicks "Done" twice, at once.
+        clicks = [
+            threading.Thread(target=click, args=(deliver.bot, slack, "ask_done", ask, ANA))
+            for _ in range(2)
+        ]
+        for thread in clicks:
+            thread.start()
+        for thread in clicks:
+            thread.join()
+        assert wait_until(lambda: ended(slack, execution_id), 30), "never completed"
+        time.sleep(1.5)
+
+    run = slack.execution(execution_id)
+    assert run.state == "completed", run
+    assert run.outputs == {"committed_by": in_days(2).isoformat(), "helper": ANA}
+    assert completions(slack, execution_id) == ["functions.completeSuccess"]
+    assert the_ask(db).status == "done"
+
+
+@pytest.mark.usefixtures("real_time")
+def test_the_ask_step_fails_on_a_decline_with_its_reason_and_on_a_cancel(
+    slack: FakeSlack, db: Database, tmp_path: Path
+) -> None:
+    declined = ask_step(slack)
+    with app("http", slack, db, tmp_path) as deliver:
+        deliver(declined)
+        ask = posted_ask(slack, db)
+        click(deliver.bot, slack, "ask_decline", ask, ANA)
+        reason = {"type": "plain_text_input", "value": "No capacity until the 15th"}
+        submit(deliver.bot, slack, 1, {"reason": {"value": reason}}, ANA)
+        assert wait_until(lambda: ended(slack, declined["function_execution_id"]), 30)
+
+        cancelled = ask_step(slack, request="send the numbers")
+        deliver(cancelled)
+        assert wait_until(lambda: len(asks(db)) == 2 and all(a.thread_ts for a in asks(db)))
+        click(deliver.bot, slack, "ask_cancel", asks(db)[1], GIVER)
+        assert wait_until(lambda: ended(slack, cancelled["function_execution_id"]), 30)
+
+    run = slack.execution(declined["function_execution_id"])
+    assert (run.state, run.error) == ("failed", "No capacity until the 15th")
+    run = slack.execution(cancelled["function_execution_id"])
+    assert (run.state, run.error) == ("failed", f"<@{GIVER}> cancelled the ask.")
+    assert tokens_kept(db) == [None, None]
+
+
+@pytest.mark.usefixtures("real_time")
+def test_the_ask_step_refuses_what_ask_refuses(
+    slack: FakeSlack, db: Database, tmp_path: Path
+) -> None:
+    yourself = ask_step(slack, helper=GIVER)
+    robot = ask_step(slack, helper="UBOT")
+    with app("http", slack, db, tmp_path) as deliver:
+        deliver(yourself)
+        deliver(robot)
+        assert wait_until(
+            lambda: (
+                ended(slack, yourself["function_execution_id"])
+                and ended(slack, robot["function_execution_id"])
+            ),
+            30,
+        )
+    assert "can't ask yourself" in (slack.execution(yourself["function_execution_id"]).error or "")
+    assert "is a bot" in (slack.execution(robot["function_execution_id"]).error or "")
+    assert slack.messages("C111") == []
+
+
+@pytest.mark.usefixtures("real_time")
+def test_killed_right_after_the_helpers_click_the_step_completes_once_after_a_restart(
+    slack: FakeSlack, db: Database, tmp_path: Path
+) -> None:
+    event = ask_step(slack, complete_when="done")
+    execution_id = event["function_execution_id"]
+    env = bot_env(slack, db)
+    bot = start(env, tmp_path, "run", "--http")
+    try:
+        Deliver(bot, None)(event)
+        ask = posted_ask(slack, db)
+        # The click is recorded, and everything dies while its thread reply is on its way.
+        slack.set_delay("chat.postMessage", 30)
+        posted = len(slack.calls_to("chat.postMessage"))
+        click(bot, slack, "ask_done", ask, ANA)
+        assert wait_until(lambda: len(slack.calls_to("chat.postMessage")) > posted, 30)
+    finally:
+        bot.stop(signal.SIGKILL)
+    slack.set_delay("chat.postMessage", 0)
+    assert not ended(slack, execution_id)
+    assert the_ask(db).status == "done"
+
+    with running(env, tmp_path, "run", "--http"):
+        assert wait_until(lambda: ended(slack, execution_id), 30), "never completed"
+        assert wait_until(lambda: tokens_kept(db) == [None], 30)
+        time.sleep(1.0)
+
+    assert slack.execution(execution_id).state == "completed"
+    assert completions(slack, execution_id) == ["functions.completeSuccess"]

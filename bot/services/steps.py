@@ -215,3 +215,20 @@ def pending_ending(db: Database, workspace: Workspace, ask: Ask) -> list[int]:
             )
         )
     return [found] if found is not None else []
+
+
+def forgotten(session: Session, workspace: Workspace, keys: list[str], now: datetime) -> None:
+    """Runs whose unsent endings were erased (`advocate forget`): they end here, and their
+    tokens are erased."""
+    executions = [key.removeprefix(_KEY_PREFIX) for key in keys if key.startswith(_KEY_PREFIX)]
+    if not executions:
+        return
+    session.execute(
+        update(StepExecution)
+        .where(
+            StepExecution.team_id == workspace.team_id,
+            StepExecution.execution_id.in_(executions),
+        )
+        .values(token=None, status="failed", closed_at=now)
+        .execution_options(synchronize_session=False)
+    )

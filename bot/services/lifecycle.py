@@ -71,6 +71,8 @@ def uninstalled(db: Database, workspace: Workspace, now: datetime) -> None:
                 OutboxMessage.team_id == workspace.team_id, OutboxMessage.status == "pending"
             )
         )
+        # Nor is any step's run ended: their tokens go with the app.
+        steps.uninstalled(session, workspace, now)
     log.warning(
         "workspace %s uninstalled; its data is kept until the retention ends", workspace.team_id
     )

@@ -232,3 +232,13 @@ def forgotten(session: Session, workspace: Workspace, keys: list[str], now: date
         .values(token=None, status="failed", closed_at=now)
         .execution_options(synchronize_session=False)
     )
+
+
+def uninstalled(session: Session, workspace: Workspace, now: datetime) -> None:
+    """The app left the workspace: its open runs end here, and their tokens are erased."""
+    session.execute(
+        update(StepExecution)
+        .where(StepExecution.team_id == workspace.team_id, StepExecution.status == "open")
+        .values(token=None, status="failed", closed_at=now)
+        .execution_options(synchronize_session=False)
+    )

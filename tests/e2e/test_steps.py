@@ -320,6 +320,10 @@ def test_the_ask_step_waits_for_done_when_asked_and_a_double_click_completes_onc
     with app("http", slack, db, tmp_path) as deliver:
         deliver(event)
         ask = posted_ask(slack, db)
+        # It is on the Home of both, like any ask.
+        for person in (GIVER, ANA):
+            deliver({"type": "app_home_opened", "user": person, "tab": "home"})
+            assert wait_until(lambda p=person: "review the quote" in str(slack.home_view(p)), 30)
         commit(deliver.bot, slack, ask, in_days(2))
         assert wait_until(lambda: the_ask(db).status == "committed", 30)
         time.sleep(1.0)

@@ -29,13 +29,14 @@ def register(app: App, runtime: Runtime) -> None:
     @app.event("function_executed")
     def step_executed(event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         workspace = workspace_of(context)
-        execution_id = str(event.get("function_execution_id") or "")
-        callback_id = (event.get("function") or {}).get("callback_id")
-        run = steps.find(runtime.db, workspace, execution_id)
+        given = event.get("function_execution_id")
+        run = steps.find(runtime.db, workspace, given) if isinstance(given, str) else None
         if run is None or run.status != "open":
-            log.info("step run %s has ended already; nothing to do", execution_id)
+            log.info("step run %r is not open (ended, or never recorded)", given)
             return
-        inputs = event.get("inputs") or {}
+        execution_id, callback_id = run.execution_id, run.callback_id
+        inputs = event.get("inputs")
+        inputs = inputs if isinstance(inputs, dict) else {}
         if callback_id == APPRECIATE_STEP:
             appreciate(runtime, client, workspace, execution_id, inputs)
         elif callback_id == ASK_STEP:
@@ -69,6 +70,7 @@ def appreciate(
     settings = config_of(runtime, workspace)
     giver_id = str(inputs.get("giver") or "")
     recipients = inputs.get("recipients") or []
+    recipients = recipients if isinstance(recipients, list) else [recipients]
     recipient_ids = list(dict.fromkeys(str(r) for r in recipients if r))
     channel_id = str(inputs.get("channel") or "") or None
     try:

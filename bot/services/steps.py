@@ -40,26 +40,33 @@ def capture(payload: Any, team_id: str | None, now: datetime) -> tuple[Any, dict
     event = payload.get("event")
     if not isinstance(event, dict) or event.get("type") != "function_executed":
         return payload, None
-    execution_id = event.get("function_execution_id")
-    function = event.get("function")
-    callback_id = function.get("callback_id") if isinstance(function, dict) else None
-    if not team_id or not isinstance(execution_id, str) or not isinstance(callback_id, str):
-        return payload, None
     stripped = copy.deepcopy(payload)
-    token = stripped["event"].pop("bot_access_token", None)
-    enterprise = payload.get("enterprise_id")
+    token = _text(stripped["event"].pop("bot_access_token", None), 255)
+    execution_id = _text(event.get("function_execution_id"), 64)
+    function = event.get("function")
+    callback_id = _text(function.get("callback_id") if isinstance(function, dict) else None, 64)
+    if not team_id or execution_id is None or callback_id is None:
+        return stripped, None
     row = {
         "team_id": team_id,
-        "enterprise_id": enterprise if isinstance(enterprise, str) else None,
-        "execution_id": execution_id[:64],
-        "callback_id": callback_id[:64],
-        "token": token if isinstance(token, str) else None,
+        "enterprise_id": _text(payload.get("enterprise_id"), 32),
+        "execution_id": execution_id,
+        "callback_id": callback_id,
+        "token": token,
         "status": "open",
         "complete_when": None,
         "created_at": now,
         "closed_at": None,
     }
     return stripped, row
+
+
+def _text(value: Any, limit: int) -> str | None:
+    """`value` as Slack sends such ids and tokens, or None: stored as text, it must be
+    short, and hold no NUL (PostgreSQL refuses one) nor anything unprintable."""
+    if isinstance(value, str) and 0 < len(value) <= limit and value.isprintable():
+        return value
+    return None
 
 
 def keep(connection: Connection, row: dict[str, Any]) -> None:

@@ -174,24 +174,35 @@ def test_refusals_fail_the_step_with_the_words_a_person_reads(
 
 
 @pytest.mark.usefixtures("real_time")
-def test_killed_after_completing_it_completes_once_after_a_restart(
-    slack: FakeSlack, db: Database, tmp_path: Path
+@pytest.mark.parametrize(
+    "dies_in",
+    [
+        # Recorded and posted; everything dies before the run's completion is recorded.
+        "chat.getPermalink",
+        # Slack completes the run, and everything dies before it answers.
+        "functions.completeSuccess",
+    ],
+)
+def test_killed_between_recording_and_completing_it_completes_once_after_a_restart(
+    dies_in: str, slack: FakeSlack, db: Database, tmp_path: Path
 ) -> None:
     event = appreciate(slack, giver=GIVER, recipients=[ANA], reason="the migration", channel="C111")
     execution_id = event["function_execution_id"]
     env = bot_env(slack, db)
-    # Slack completes the run, and everything dies before it answers.
-    slack.set_delay("functions.completeSuccess", 30)
+    slack.set_delay(dies_in, 30)
     bot = start(env, tmp_path, "run", "--http")
     assert bot.client is not None
     bot.client.event(event)
-    assert wait_until(lambda: ended(slack, execution_id), 30)
+    assert wait_until(lambda: slack.calls_to(dies_in), 30)
     bot.stop(signal.SIGKILL)
-    slack.set_delay("functions.completeSuccess", 0)
+    slack.set_delay(dies_in, 0)
+    assert appreciation_count(db) == 1
 
     with running(env, tmp_path, "run", "--http"):
         assert wait_until(lambda: tokens_kept(db) == [None], 30), "never marked completed"
         time.sleep(1.0)
+
+    assert slack.execution(execution_id).outputs is not None
 
     assert slack.execution(execution_id).state == "completed"
     assert appreciation_count(db) == 1

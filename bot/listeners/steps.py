@@ -1,4 +1,12 @@
-"""Workflow Builder's custom steps: "Appreciate someone" and "Ask for a commitment"."""
+"""Workflow Builder's custom steps: "Appreciate someone" and "Ask for a commitment".
+
+A run starts as a `function_executed` event, stored before the ack like every event (its
+token kept apart, bot/services/steps.py), and worked here by the same code as `/appreciate`
+and `/ask`. Bolt's `app.function` would hand the listener `complete()` and `fail()`, which
+call Slack at once; a run's ending is an outbox message instead, keyed by the run, so that
+it is recorded with what caused it and sent once, also when the process dies between the
+helper's click and the call. So the listener is a plain event listener.
+"""
 
 from __future__ import annotations
 
@@ -43,6 +51,7 @@ def register(app: App, runtime: Runtime) -> None:
             ask_for_commitment(runtime, client, workspace, execution_id, inputs)
         else:
             log.warning("a step this app does not have: %r", callback_id)
+            end(runtime, workspace, execution_id, error="Advocate has no such step.")
 
 
 def end(

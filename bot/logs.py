@@ -22,7 +22,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-TOKEN = re.compile(r"xox(?:[abpre]|e\.xox[bp])-[A-Za-z0-9-]+")
+# Slack's tokens: bot, user, app, refresh and rotated ones, and a step run's (xwfp-).
+TOKEN = re.compile(r"(?:xox(?:[abpre]|e\.xox[bp])|xwfp)-[A-Za-z0-9-]+")
 _installed = False
 # The request this thread is answering or working: (delivery key, team id, kind).
 _request: ContextVar[tuple[str, str | None, str] | None] = ContextVar("request", default=None)
@@ -30,6 +31,10 @@ _request: ContextVar[tuple[str, str | None, str] | None] = ContextVar("request",
 
 def redact(text: str) -> str:
     return TOKEN.sub("xox…(redacted)", text)
+
+
+def _may_hold_a_token(text: str) -> bool:
+    return "xox" in text or "xwfp" in text
 
 
 def request_id(key: str) -> str:
@@ -68,7 +73,7 @@ def install_redaction() -> None:
             message = record.getMessage()
         except Exception:  # a malformed record is logging's problem, not ours
             return record
-        if "xox" in message:
+        if _may_hold_a_token(message):
             record.msg, record.args = redact(message), ()
         return record
 
@@ -106,7 +111,7 @@ class JsonFormatter(logging.Formatter):
             entry["stack"] = self.formatStack(record.stack_info)
         line = json.dumps(entry, default=str)
         # The message was redacted when the record was made; a traceback was not.
-        return redact(line) if "xox" in line else line
+        return redact(line) if _may_hold_a_token(line) else line
 
 
 def log_json_lines() -> logging.Handler:

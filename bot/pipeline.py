@@ -56,6 +56,7 @@ from bot.listeners.errors import APOLOGY, failure_of, reply_to_person
 from bot.listeners.forms import ACCEPTED
 from bot.logs import about_request
 from bot.runtime import Runtime
+from bot.services import steps
 from bot.store.db import Database
 from bot.store.models import SlackRequest
 from bot.store.queries import insert_for
@@ -261,12 +262,14 @@ class Pipeline:
     def _persist(self, request: BoltRequest, delivery: Delivery) -> bool:
         now = self.clock()
         socket_mode = request.mode == "socket_mode"
+        # A step's run keeps its token apart, only while it is open (bot/services/steps.py).
+        body, step = steps.capture(request.body, delivery.team_id, now)
         row = {
             "key": delivery.key,
             "team_id": delivery.team_id,
             "kind": delivery.kind,
             "mode": "socket" if socket_mode else "http",
-            "body": json.dumps(request.body) if socket_mode else request.raw_body,
+            "body": json.dumps(body) if socket_mode or step else request.raw_body,
             "headers": {} if socket_mode else {k: list(v) for k, v in request.headers.items()},
             "accepted": request.context.get(ACCEPTED),
             "fast": delivery.fast,
@@ -281,6 +284,8 @@ class Pipeline:
             "last_error": None,
         }
         with self.db.engine.begin() as connection:
+            if step is not None:
+                steps.keep(connection, step)
             return connection.scalar(_store(connection.dialect.name), row) is not None
 
 

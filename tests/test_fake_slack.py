@@ -555,3 +555,61 @@ def test_sign_in_refuses_a_wrong_client_secret_or_redirect_and_can_be_made_to_li
             options={"verify_aud": False},
         )
     assert jwt.decode(token, options={"verify_signature": False})["aud"] == "someone-else"
+
+
+def test_custom_step_runs_as_slack_runs_them(fake: FakeSlack) -> None:
+    outputs = [{"name": "permalink", "type": "string", "is_required": True}]
+    event = fake.execute(
+        "appreciate",
+        {"giver": "U1", "recipients": ["U2", "U3"], "reason": "the launch"},
+        output_parameters=outputs,
+    )
+    template = load_json("payloads/event_function_executed.json")["event"]
+    assert set(event) == set(template)
+    assert event["type"] == "function_executed"
+    assert event["function"]["callback_id"] == "appreciate"
+    assert event["inputs"]["recipients"] == ["U2", "U3"]
+    execution_id, token = event["function_execution_id"], event["bot_access_token"]
+    assert execution_id.startswith("Fx") and token.startswith("xwfp-")
+    envelope = json.loads(event_body(event))
+    assert is_event(envelope) and envelope["event"] == event
+
+    bot = WebClient(token="xoxb-test", base_url=fake.url)
+    step = WebClient(token=token, base_url=fake.url)
+    other = WebClient(token=fake.execute("appreciate", {})["bot_access_token"], base_url=fake.url)
+    # Only the run's own token completes it, with the outputs its function declares.
+    with pytest.raises(SlackApiError, match="not_allowed_token_type"):
+        bot.functions_completeSuccess(function_execution_id=execution_id, outputs={})
+    with pytest.raises(SlackApiError, match="access_denied"):
+        other.functions_completeSuccess(function_execution_id=execution_id, outputs={})
+    with pytest.raises(SlackApiError, match="parameter_validation_failed"):
+        step.functions_completeSuccess(function_execution_id=execution_id, outputs={})
+    # While it runs, the token works like a bot token.
+    assert step.chat_postMessage(channel="C1", text="hi")["ok"] is True
+    answer = step.functions_completeSuccess(
+        function_execution_id=execution_id, outputs={"permalink": "https://x"}
+    )
+    assert answer.data == {"ok": True}
+    assert fake.execution(execution_id).state == "completed"
+    assert fake.execution(execution_id).outputs == {"permalink": "https://x"}
+    # Completed: a second completion is refused, and the token is dead for anything else.
+    with pytest.raises(SlackApiError, match="function_execution_not_found"):
+        step.functions_completeError(function_execution_id=execution_id, error="late")
+    with pytest.raises(SlackApiError, match="invalid_auth"):
+        step.chat_postMessage(channel="C1", text="hi")
+    with pytest.raises(SlackApiError, match="invalid_auth"):
+        WebClient(token="xwfp-made-up", base_url=fake.url).auth_test()
+    assert fake.execution(execution_id).error is None
+
+
+def test_custom_step_fails_with_its_error(fake: FakeSlack) -> None:
+    event = fake.execute("ask_for_commitment", {"asker": "U1", "helper": "U2"})
+    step = WebClient(token=event["bot_access_token"], base_url=fake.url)
+    execution_id = event["function_execution_id"]
+    with pytest.raises(SlackApiError, match="invalid_arguments"):
+        step.functions_completeError(function_execution_id=execution_id, error="")
+    step.functions_completeError(function_execution_id=execution_id, error="Not this week.")
+    assert fake.execution(execution_id).state == "failed"
+    assert fake.execution(execution_id).error == "Not this week."
+    with pytest.raises(SlackApiError, match="function_execution_not_found"):
+        step.functions_completeSuccess(function_execution_id=execution_id, outputs={})

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.listeners import asks, shortcuts
+from bot.listeners import asks, shortcuts, steps
 from bot.slack.scopes import BOT_SCOPES
 from tests.support.blockkit import assert_valid_manifest
 
@@ -21,9 +21,52 @@ def manifest() -> dict[str, Any]:
     return data
 
 
-def test_manifest_is_valid_against_the_v1_schema(manifest: dict[str, Any]) -> None:
-    assert manifest["_metadata"]["major_version"] == 1
+def test_manifest_is_valid_against_the_v2_schema(manifest: dict[str, Any]) -> None:
+    # Version 2 is the one whose schema declares custom steps' parameters as objects.
+    assert manifest["_metadata"]["major_version"] == 2
     assert_valid_manifest(manifest)
+
+
+def test_custom_steps_are_declared_with_their_contract(manifest: dict[str, Any]) -> None:
+    functions = manifest["functions"]
+    assert set(functions) == set(steps.STEPS) == {"appreciate", "ask_for_commitment"}
+    assert manifest["settings"]["function_runtime"] == "remote"
+    assert manifest["settings"]["org_deploy_enabled"] is True
+    assert "function_executed" in manifest["settings"]["event_subscriptions"]["bot_events"]
+
+    def types(parameters: dict[str, Any]) -> dict[str, str]:
+        return {name: p["type"] for name, p in parameters["properties"].items()}
+
+    appreciate = functions["appreciate"]
+    assert appreciate["title"] == "Appreciate someone"
+    assert types(appreciate["input_parameters"]) == {
+        "giver": "slack#/types/user_id",
+        "recipients": "array",
+        "reason": "string",
+        "channel": "slack#/types/channel_id",
+        "value": "string",
+    }
+    recipients = appreciate["input_parameters"]["properties"]["recipients"]
+    assert recipients["items"] == {"type": "slack#/types/user_id"}
+    assert set(appreciate["input_parameters"]["required"]) == {"giver", "recipients", "reason"}
+    assert types(appreciate["output_parameters"]) == {"permalink": "string"}
+
+    ask = functions["ask_for_commitment"]
+    assert ask["title"] == "Ask for a commitment"
+    assert types(ask["input_parameters"]) == {
+        "asker": "slack#/types/user_id",
+        "helper": "slack#/types/user_id",
+        "request": "string",
+        "channel": "slack#/types/channel_id",
+        "due_date": "slack#/types/date",
+        "complete_when": "string",
+    }
+    assert ask["input_parameters"]["properties"]["complete_when"]["enum"] == ["committed", "done"]
+    assert set(ask["input_parameters"]["required"]) == {"asker", "helper", "request", "channel"}
+    assert types(ask["output_parameters"]) == {
+        "committed_by": "slack#/types/date",
+        "helper": "slack#/types/user_id",
+    }
 
 
 @pytest.mark.parametrize("command", ["/appreciate", "/ask", "/listen"])

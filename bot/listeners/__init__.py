@@ -22,6 +22,7 @@ from bot.listeners import (
     reactions,
     settings,
     shortcuts,
+    steps,
     views,
 )
 from bot.listeners.errors import guarded
@@ -106,4 +107,5 @@ def register(app: App, runtime: Runtime) -> None:
     listening.register(guarded_app, runtime)
     reactions.register(guarded_app, runtime)
     settings.register(guarded_app, runtime)
+    steps.register(guarded_app, runtime)
     apply_on(app, forms(runtime))

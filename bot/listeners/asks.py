@@ -28,7 +28,7 @@ from bot.listeners.common import (
 from bot.listeners.forms import Form, Refused, Submission
 from bot.listeners.modals import open_appreciation_modal
 from bot.runtime import Runtime
-from bot.services import ask_posts, asks
+from bot.services import ask_posts, asks, steps
 from bot.services.dates import parse_due, split_due
 from bot.services.people import mark_used
 from bot.slack import ask_status, conversations
@@ -132,6 +132,8 @@ def after_change(
     runtime: Runtime, client: WebClient, workspace: Workspace, ask: Any, event: str
 ) -> None:
     runtime.sender.deliver(ask_posts.event_post(runtime.db, workspace, ask, event, runtime.clock()))
+    # The ending of the step's run that posted this ask, when this change ended it.
+    runtime.sender.deliver(steps.pending_ending(runtime.db, workspace, ask))
     ask_status.refresh(client, ask)
 
 

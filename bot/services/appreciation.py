@@ -97,16 +97,24 @@ def parse_command_text(text: str, known_values: Sequence[str]) -> ParsedText:
         pieces = _SLACK_TOKEN.split(rest)
         for i in range(0, len(pieces), 2):
             for tag in _VALUE_TAG.findall(pieces[i]):
-                value = tag.lower()
-                if value not in known_values:
-                    listed = ", ".join(f"#{v}" for v in known_values)
-                    raise UserError(f"#{tag} isn't one of your company values ({listed}).")
+                value = company_value(tag, known_values)
                 if value not in values:
                     values.append(value)
             pieces[i] = _VALUE_TAG.sub("", pieces[i])
         rest = "".join(pieces)
     reason = re.sub(r"\s+", " ", rest).strip()
     return ParsedText(recipient_ids=recipients, reason=reason, values=values)
+
+
+def company_value(tag: str, known_values: Sequence[str]) -> str:
+    """The company value `tag` names (`#Craft` or `craft`). Raises UserError when it is
+    not one of the workspace's values."""
+    tag = tag.strip().removeprefix("#")
+    value = tag.lower()
+    if value not in known_values:
+        listed = ", ".join(f"#{v}" for v in known_values)
+        raise UserError(f"#{tag} isn't one of your company values ({listed}).")
+    return value
 
 
 def check_draft(draft: Draft, giver: PersonInfo | None = None) -> None:
@@ -377,7 +385,16 @@ def top(
         return queries.leaderboard(session, workspace, period_start(period, now, zone), limit)
 
 
-def give(
+@dataclass(frozen=True)
+class Given:
+    """An appreciation given: as recorded, and how its messages went (none when it was
+    recorded before)."""
+
+    recorded: Recorded
+    deliveries: list[outbox.Delivery]
+
+
+def give_and_deliver(
     db: Database,
     workspace: Workspace,
     draft: Draft,
@@ -387,13 +404,10 @@ def give(
     deliver: Callable[[outbox.Claim], list[outbox.Delivery]],
     daily_limit: int,
     fallback_tz: str,
-) -> str:
-    """The whole use case: check, record, deliver, and say what happened to the giver.
-
-    `lookup` asks Slack about a person; `deliver` sends the outbox messages recorded
-    claimed by this process. Raises
-    UserError for anything refused; nothing is recorded then.
-    """
+) -> Given:
+    """Check, record, deliver. `lookup` asks Slack about a person; `deliver` sends the
+    outbox messages recorded claimed by this process. Raises UserError for anything
+    refused; nothing is recorded then."""
     check_draft(draft)
     giver = lookup(draft.giver_id) or PersonInfo(user_id=draft.giver_id)
     check_recipients([lookup(uid) for uid in draft.recipient_ids], draft.recipient_ids)
@@ -408,8 +422,36 @@ def give(
         send_now=True,
     )
     if recorded.duplicate or recorded.claim is None:
+        return Given(recorded, [])
+    return Given(recorded, deliver(recorded.claim))
+
+
+def give(
+    db: Database,
+    workspace: Workspace,
+    draft: Draft,
+    now: datetime,
+    *,
+    lookup: Callable[[str], PersonInfo | None],
+    deliver: Callable[[outbox.Claim], list[outbox.Delivery]],
+    daily_limit: int,
+    fallback_tz: str,
+) -> str:
+    """The whole use case: check, record, deliver, and say what happened to the giver.
+    Raises UserError for anything refused; nothing is recorded then."""
+    given = give_and_deliver(
+        db,
+        workspace,
+        draft,
+        now,
+        lookup=lookup,
+        deliver=deliver,
+        daily_limit=daily_limit,
+        fallback_tz=fallback_tz,
+    )
+    recorded, deliveries = given.recorded, given.deliveries
+    if recorded.duplicate or recorded.claim is None:
         return "That appreciation is already recorded; nothing was sent twice."
-    deliveries = deliver(recorded.claim)
     by_kind = {d.id: d for d in deliveries}
     post = (
         by_kind.get(recorded.outbox_ids[0]) if draft.channel_id and not draft.is_private else None

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.domain import Workspace
 from bot.errors import UserError
+from bot.services import steps
 from bot.store.db import Database
 from bot.store.models import Ask, Obstacle
 
@@ -203,6 +204,9 @@ def apply(
             .values(**values)
             .execution_options(synchronize_session=False)
         )
+        if getattr(changed, "rowcount", 0) == 1:
+            # A step's run that waited for this change ends with it (bot/services/steps.py).
+            steps.ask_changed(session, workspace, ask, event, values)
     if getattr(changed, "rowcount", 0) != 1:
         current = require(db, workspace, ask_id)
         raise UserError(f"Already answered: this ask is {describe_status(current)}.")

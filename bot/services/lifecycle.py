@@ -15,6 +15,7 @@ from sqlalchemy import Text, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain import Workspace
+from bot.services import steps
 from bot.services.digest import GHOST_PREFIX
 from bot.services.retention import erased_body
 from bot.store import queries
@@ -74,6 +75,8 @@ def uninstalled(db: Database, workspace: Workspace, now: datetime) -> None:
                 OutboxMessage.team_id == workspace.team_id, OutboxMessage.status == "pending"
             )
         )
+        # Nor is any step's run ended: their tokens go with the app.
+        steps.uninstalled(session, workspace, now)
     log.warning(
         "workspace %s uninstalled; its data is kept until the retention ends", workspace.team_id
     )
@@ -314,6 +317,16 @@ def _forget_messages(
         about.append(OutboxMessage.appreciation_id.in_(appreciations))
         about += [OutboxMessage.dedupe_key.startswith(f"appreciation:{a}:") for a in appreciations]
     about += [OutboxMessage.dedupe_key.startswith(f"ask:{a}:") for a in asks]
+    # The ending of a step's run that posted one of their asks: a decline's reason.
+    if asks:
+        about += [
+            OutboxMessage.dedupe_key == key
+            for key in session.scalars(
+                select(Ask.source_key).where(
+                    Ask.team_id == team, Ask.id.in_(asks), Ask.source_key.startswith("step:")
+                )
+            )
+        ]
     about += [OutboxMessage.dedupe_key.startswith(f"listen:{n}:") for n in listens]
     rows = session.execute(
         select(OutboxMessage.id, OutboxMessage.status, OutboxMessage.dedupe_key).where(
@@ -323,6 +336,13 @@ def _forget_messages(
     unsent = [row.id for row in rows if row.status == "pending"]
     if unsent:
         run(delete(OutboxMessage).where(OutboxMessage.id.in_(unsent)))
+        # A step's run whose ending is gone will never end here: its token goes too.
+        steps.forgotten(
+            session,
+            workspace,
+            [row.dedupe_key for row in rows if row.status == "pending"],
+            now,
+        )
     for row in rows:
         if row.status == "pending":
             continue

@@ -31,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import holders, metrics
 from bot.clock import Clock, system_clock
 from bot.domain import TokenOwner
+from bot.services import steps
 from bot.services.outbox import LEASE, Claim, Delivery, Posted, known_dm_channels
 from bot.slack.client import MAX_RATE_LIMIT_WAIT, ClientProvider, ForeignWorkspace, retry_after
 from bot.store.db import Database
@@ -270,6 +271,8 @@ class OutboxSender:
             return self._retry_later(message, claim, f"token: {type(error).__name__}")
         known = claim.dm_channels.get((message.team_id, message.user_id or ""))
         try:
+            if message.kind == steps.STEP_RESULT:
+                return self._end_step(client, message, claim)
             channel_id = self._target_channel(client, message, known, claim)
             ts = None
             # An ephemeral message leaves no history to look in: a retry may repeat it.
@@ -299,6 +302,37 @@ class OutboxSender:
         except (SlackClientError, OSError) as error:
             return self._retry_later(message, claim, type(error).__name__)
         return Delivery(message.id, "sent", channel_id)
+
+    def _end_step(self, client: WebClient, message: OutboxMessage, claim: Claim) -> Delivery:
+        """Complete (or fail) a step's run, with the run's own token. A retry after a
+        sender died between the call and its mark finds the run ended: that is its
+        ending, sent once."""
+        token = steps.token_of(self.db, message.team_id, message.channel_id)
+        if token is None:
+            return self._fail(message, claim, "no_function_token")
+        run = WebClient(
+            token=token,
+            base_url=client.base_url,
+            timeout=client.timeout,
+            retry_handlers=client.retry_handlers,
+        )
+        payload: dict[str, Any] = dict(message.payload)
+        self._before_call(claim, message)
+        try:
+            if "error" in payload:
+                run.functions_completeError(
+                    function_execution_id=message.channel_id, error=payload["error"]
+                )
+            else:
+                run.functions_completeSuccess(
+                    function_execution_id=message.channel_id, outputs=payload.get("outputs") or {}
+                )
+        except SlackApiError as error:
+            if message.attempts <= 1 or error.response.get("error") not in steps.ALREADY_ENDED:
+                raise
+            log.info("outbox %s: the run was ended by an earlier attempt", message.id)
+        claim.posted.append(Posted(message, message.channel_id, None, None))
+        return Delivery(message.id, "sent", message.channel_id)
 
     def _before_call(self, claim: Claim, message: OutboxMessage) -> None:
         """Make sure the claim outlasts the next Web API call, or stop: ClaimLost."""
@@ -430,6 +464,8 @@ class OutboxSender:
                     lost[sent.message.id] = Delivery(
                         sent.message.id, "sent", sent.channel_id, error="claim_lost"
                     )
+                elif sent.message.kind == steps.STEP_RESULT:
+                    steps.ended(connection, sent.message, now, sent=True)
                 elif sent.dm_channel_id and sent.message.user_id:
                     connection.execute(
                         update(Person)
@@ -483,6 +519,9 @@ class OutboxSender:
                 )
                 .execution_options(synchronize_session=False)
             )
+            if _rowcount(marked) and message.kind == steps.STEP_RESULT:
+                # Never sent: the run's token has no use left.
+                steps.ended(session.connection(), message, self.clock(), sent=False)
         if not _rowcount(marked):
             # Another sender holds it: its outcome is the one that counts.
             return Delivery(message.id, "pending", error="claim_lost")

@@ -517,7 +517,7 @@ class OutboxMessage(WorkspaceScoped, Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(191))
-    kind: Mapped[str] = mapped_column(String(32))  # channel_post | dm | ephemeral
+    kind: Mapped[str] = mapped_column(String(32))  # channel_post | dm | ephemeral | step_result
     channel_id: Mapped[str] = mapped_column(String(32))
     user_id: Mapped[str | None] = mapped_column(String(32))
     response_url: Mapped[str | None] = mapped_column(String(1024))
@@ -540,6 +540,32 @@ class OutboxMessage(WorkspaceScoped, Base):
     created_at: Mapped[datetime]
     # When its body was erased (services/retention.py): only the key is left.
     erased_at: Mapped[datetime | None]
+
+
+class StepExecution(WorkspaceScoped, Base):
+    """A run of one of the app's Workflow Builder steps (bot/services/steps.py), recorded
+    with its function token in the transaction that stored its `function_executed` event.
+
+    The token is kept only while the run is open: the step may complete much later (when a
+    helper commits), and only that token completes it. It is erased in the transaction that
+    marks the completion sent (bot/slack/outbox.py), or when the completion fails for good.
+    """
+
+    __tablename__ = "step_executions"
+    __table_args__ = (
+        UniqueConstraint("team_id", "execution_id", name="uq_step_executions_team_execution"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    execution_id: Mapped[str] = mapped_column(String(64))
+    callback_id: Mapped[str] = mapped_column(String(64))
+    token: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open|completed|failed
+    # When an "Ask for a commitment" run is complete: committed | done. Its ask is the one
+    # whose source_key is the run's key (bot/services/steps.py).
+    complete_when: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
 
 
 class BotToken(Base):

@@ -99,8 +99,23 @@ def test_forget_leaves_neither_their_words_nor_their_id_in_any_table(
             listen = session.scalars(select(Listen.id)).one()
         answer = text_input("need", f"{MARK} notice")
         submit(bot, "listen_answer_modal", answer, {"listen_id": listen}, GIVER)
-        # Ben thanks Gloria's message with a reaction: its words become the reason.
+        # A workflow's step asks Gloria for something; she declines in her own words, which
+        # end the step's run.
         assert bot.client is not None
+        step = slack.execute(
+            "ask_for_commitment",
+            {"asker": ANA, "helper": GIVER, "request": "sign the form", "channel": "C111"},
+            output_parameters=[{"name": "helper", "type": "slack#/types/user_id"}],
+        )
+        assert bot.client.event(step)[0] == 200
+        settled(db)
+        with db.transaction() as session:
+            stepped = session.scalars(select(Ask.id).where(Ask.request == "sign the form")).one()
+        reason = text_input("reason", f"no {MARK} time")
+        submit(bot, "ask_decline_modal", reason, {"ask_id": stepped}, GIVER)
+        settled(db)
+        assert slack.execution(step["function_execution_id"]).error == f"no {MARK} time"
+        # Ben thanks Gloria's message with a reaction: its words become the reason.
         reaction = {
             "type": "reaction_added",
             "user": BEN,

@@ -1,7 +1,8 @@
 """Every Slack surface the manifest declares, driven through the real processes: `advocate
 run --http` (its server and the worker process it forks) and `advocate run --socket`, on
 SQLite and PostgreSQL. One story per process walks through every command, shortcut, button,
-form and event, and checks the Web API calls that come out and the rows that result."""
+form, event and Workflow Builder step, and checks the Web API calls that come out and the
+rows that result."""
 
 from __future__ import annotations
 
@@ -126,6 +127,7 @@ class Story:
         self.commands: set[str] = set()
         self.shortcuts: set[str] = set()
         self.events: set[str] = set()
+        self.steps: set[str] = set()
 
     def settle(self) -> None:
         assert wait_until(lambda: stored(self.db) == 0, 20), "a request was not worked"
@@ -668,6 +670,38 @@ def settings_surfaces(story: Story) -> None:
     assert (me.checkin_day, me.checkin_time) == ("wed", "16:45")
 
 
+def step_surfaces(story: Story) -> None:
+    """Workflow Builder's two steps: each run recorded and posted, and ended once."""
+    slack = story.slack
+    outputs = [{"name": "permalink", "type": "string"}]
+    inputs = {"giver": BEN, "recipients": [ANA], "reason": "the onboarding", "channel": "C111"}
+    # The values as the settings story left them.
+    run = slack.execute("appreciate", {**inputs, "value": "teamwork"}, output_parameters=outputs)
+    story.steps.add("appreciate")
+    story.event(run)
+    thanks = story.rows(Appreciation, Appreciation.giver_id == BEN)[-1]
+    assert thanks.company_values == ["teamwork"] and thanks.reason == "the onboarding"
+    done = slack.execution(run["function_execution_id"])
+    assert done.state == "completed" and "archives/C111" in str(done.outputs)
+    refused = slack.execute("appreciate", {**inputs, "recipients": [BOT]})
+    story.event(refused)
+    assert "is a bot" in str(slack.execution(refused["function_execution_id"]).error)
+
+    helper = [{"name": "committed_by", "type": "slack#/types/date"}, {"name": "helper"}]
+    asked = {"asker": BEN, "helper": ANA, "request": "send the onboarding plan", "channel": "C111"}
+    run = slack.execute("ask_for_commitment", asked, output_parameters=helper)
+    story.steps.add("ask_for_commitment")
+    story.event(run)
+    [ask] = story.rows(Ask, Ask.request == "send the onboarding plan")
+    assert "Can you commit?" in story.thread(ask)[0]
+    day = datetime.now(ZoneInfo("Europe/Paris")).date() + timedelta(days=2)
+    view = story.opens(lambda: story.click("ask_commit", ANA, value=str(ask.id)))
+    assert story.submit(view, picked_date(day), ANA, "VSTEP") == {}
+    done = slack.execution(run["function_execution_id"])
+    assert done.state == "completed"
+    assert done.outputs == {"committed_by": day.isoformat(), "helper": ANA}
+
+
 def lifecycle_events(story: Story) -> None:
     """People changing, and the app leaving the workspace (uninstalled, token revoked)."""
     left = {"id": LEFT, "team_id": "T111", "name": "left", "deleted": True, "is_bot": False}
@@ -716,6 +750,7 @@ def test_every_surface_works_through_the_real_processes(
                 reaction_surfaces(story)
                 checkin_surfaces(story)
                 settings_surfaces(story)
+                step_surfaces(story)
                 lifecycle_events(story)
             finally:
                 log = bot.stop(signal.SIGKILL)
@@ -726,6 +761,7 @@ def test_every_surface_works_through_the_real_processes(
     assert story.commands == {c["command"] for c in features["slash_commands"]}
     assert story.shortcuts == {s["callback_id"] for s in features["shortcuts"]}
     assert story.events == set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    assert story.steps == set(manifest["functions"])
     requests = story.rows(SlackRequest)
     assert {r.kind for r in requests} == {"command", "shortcut", "action", "view", "event"}
     assert {(r.status, r.mode) for r in requests} == {("done", mode)}

@@ -11,7 +11,16 @@ from sqlalchemy import func, select
 from bot.domain import PersonInfo, Workspace
 from bot.jobs.tick import tick
 from bot.runtime import Runtime
-from bot.services import appreciation, asks, checkins, digest, export, lifecycle, workspaces
+from bot.services import (
+    appreciation,
+    asks,
+    checkins,
+    digest,
+    export,
+    lifecycle,
+    steps,
+    workspaces,
+)
 from bot.services.people import mark_used
 from bot.services.settings import for_workspace
 from bot.slack import people
@@ -167,3 +176,30 @@ def test_export_has_every_kind_and_only_this_workspace(
     files = export.to_csv_files(data, tmp_path / "out")
     assert sorted(p.name for p in files) == sorted(f"{k}.csv" for k in export.KINDS)
     assert "theirs" not in (tmp_path / "out" / "appreciations.csv").read_text()
+
+
+def test_uninstall_erases_the_tokens_of_its_open_step_runs_and_no_others(
+    runtime: Runtime, clock: MovableClock
+) -> None:
+    for ws in (WS, OTHER):
+        run = {
+            "type": "event_callback",
+            "team_id": ws.team_id,
+            "event": {
+                "type": "function_executed",
+                "function": {"callback_id": "appreciate"},
+                "function_execution_id": "Fx1",
+                "bot_access_token": f"xwfp-{ws.team_id}",
+            },
+        }
+        stripped, row = steps.capture(run, ws.team_id, clock())
+        assert row is not None and "bot_access_token" not in stripped["event"]
+        with runtime.db.engine.begin() as connection:
+            steps.keep(connection, row)
+            steps.keep(connection, {**row, "token": "xwfp-again"})  # a redelivery
+
+    lifecycle.uninstalled(runtime.db, WS, clock())
+
+    gone, kept = steps.find(runtime.db, WS, "Fx1"), steps.find(runtime.db, OTHER, "Fx1")
+    assert gone is not None and (gone.token, gone.status) == (None, "failed")
+    assert kept is not None and (kept.token, kept.status) == ("xwfp-T222", "open")

@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 if TYPE_CHECKING:
     from tests.support.fake_socket_mode import FakeSocketMode
 
-__all__ = ["BOT_ID", "DEFAULT_SCOPES", "Call", "FakeSlack"]
+__all__ = ["BOT_ID", "DEFAULT_SCOPES", "Call", "Execution", "FakeSlack"]
 
 DEFAULT_SCOPES: tuple[str, ...] = (
     "commands",
@@ -97,6 +97,20 @@ class Call:
     params: dict[str, Any]
     token: str | None
     path: str
+
+
+@dataclass
+class Execution:
+    """One run of a custom step: its function token, and how it ended (once)."""
+
+    execution_id: str
+    callback_id: str
+    token: str
+    output_names: list[str]
+    required_outputs: list[str]
+    state: str = "running"  # running | completed | failed
+    outputs: dict[str, Any] | None = None
+    error: str | None = None
 
 
 @dataclass
@@ -249,6 +263,8 @@ _CLIENT_AUTHENTICATED = {"oauth.v2.access", "oauth.v2.exchange", "openid.connect
 # How long an id_token of Sign in with Slack is valid.
 ID_TOKEN_SECONDS = 3600
 _BOT_OR_USER_TOKENS = ("xoxb-", "xoxp-", "xoxe.xoxb-")
+FUNCTION_TOKEN = "xwfp-"
+_COMPLETIONS = {"functions.completeSuccess", "functions.completeError"}
 # Methods that take the app-level token (xapp-) and no other; every other method refuses it.
 _APP_TOKEN_METHODS = {"apps.connections.open"}
 
@@ -301,6 +317,10 @@ class FakeSlack:
         self._kid = "fake-" + secrets.token_hex(4)
         self._next_id_token: JsonDict = {}
         self._next_id_token_key: rsa.RSAPrivateKey | None = None
+        # Custom step runs by execution id, and their function tokens.
+        self._executions: dict[str, Execution] = {}
+        self._function_tokens: dict[str, str] = {}
+        self._execution_counter = 0
         self._handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
             "auth.teams.list": self._auth_teams_list,
@@ -322,6 +342,8 @@ class FakeSlack:
             "views.update": self._views_update,
             "views.publish": self._views_publish,
             "openid.connect.token": self._openid_connect_token,
+            "functions.completeSuccess": self._functions_complete_success,
+            "functions.completeError": self._functions_complete_error,
         }
         # Real workspaces always list Slackbot and the app's own bot user; code that walks
         # users.list has to cope with both.
@@ -534,6 +556,48 @@ class FakeSlack:
                 else None
             )
 
+    def execute(
+        self,
+        callback_id: str,
+        inputs: dict[str, Any],
+        *,
+        execution_id: str | None = None,
+        output_parameters: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Start a run of the app's custom step `callback_id`, as a workflow does: the
+        `function_executed` event to deliver (``SlackClientForTests.event`` or a Socket
+        Mode envelope), with a token of its own that works for this run only and only
+        until it is completed."""
+        from tests.support.slack_requests import function_executed_event
+
+        with self._lock:
+            self._execution_counter += 1
+            number = self._execution_counter
+            execution_id = execution_id or f"Fx{number:04d}{secrets.token_hex(4).upper()}"
+            token = f"{FUNCTION_TOKEN}{number}-{secrets.token_hex(12)}"
+            event = function_executed_event(
+                callback_id=callback_id,
+                inputs=inputs,
+                execution_id=execution_id,
+                token=token,
+                output_parameters=output_parameters,
+            )
+            outputs = event["function"]["output_parameters"]
+            self._executions[execution_id] = Execution(
+                execution_id=execution_id,
+                callback_id=callback_id,
+                token=token,
+                output_names=[p["name"] for p in outputs],
+                required_outputs=[p["name"] for p in outputs if p.get("is_required")],
+            )
+            self._function_tokens[token] = execution_id
+        return event
+
+    def execution(self, execution_id: str) -> Execution:
+        """A run of a custom step, as Slack holds it now."""
+        with self._lock:
+            return copy.deepcopy(self._executions[execution_id])
+
     def revoke(self, token: str) -> None:
         """Uninstall as Slack does: from now on every call with `token` is refused."""
         with self._lock:
@@ -742,7 +806,17 @@ class FakeSlack:
             return _Reply(HTTPStatus.OK, _error("invalid_json"), {})
         # OAuth methods authenticate with the app's client id and secret, not a token; rotated
         # tokens start with xoxe.
-        if method not in _CLIENT_AUTHENTICATED:
+        if token is not None and token.startswith(FUNCTION_TOKEN):
+            refused = self._function_token_refusal(method, params, token)
+            if refused is not None:
+                return _Reply(HTTPStatus.OK, _error(refused), {})
+        elif method in _COMPLETIONS:
+            # Only the run's own token completes it.
+            known = token is not None and token.startswith(_BOT_OR_USER_TOKENS)
+            return _Reply(
+                HTTPStatus.OK, _error("not_allowed_token_type" if known else "not_authed"), {}
+            )
+        elif method not in _CLIENT_AUTHENTICATED:
             accepted = ("xapp-",) if method in _APP_TOKEN_METHODS else _BOT_OR_USER_TOKENS
             if token is None or not token.startswith(accepted):
                 # A real token of the wrong kind is told so, as Slack does.
@@ -756,6 +830,24 @@ class FakeSlack:
         handler = self._handlers.get(method)
         body = handler(params, token) if handler is not None else {"ok": True}
         return _Reply(HTTPStatus.OK, body, {})
+
+    def _function_token_refusal(self, method: str, params: JsonDict, token: str) -> str | None:
+        """Why Slack refuses a call made with a function token, or None. The token works
+        for its own run only, and only while that run is not completed; completing it
+        again is answered as Slack answers it."""
+        execution_id = self._function_tokens.get(token)
+        if execution_id is None:
+            return "invalid_auth"
+        execution = self._executions[execution_id]
+        if method in _COMPLETIONS:
+            if params.get("function_execution_id") != execution_id:
+                return "access_denied"
+            if execution.state != "running":
+                return "function_execution_not_found"
+            return None
+        if execution.state != "running":
+            return "invalid_auth"
+        return None
 
     def _handle_response_url(self, path: str, params: dict[str, Any] | None) -> _Reply:
         key = unquote(path[len("/response/") :])
@@ -1138,6 +1230,40 @@ class FakeSlack:
             return _error("invalid_arguments")
         # Any view id is accepted: tests update views that payload builders made up ("V111").
         return self._view_answer(view, str(view_id) if view_id else None)
+
+    def _running(self, params: JsonDict) -> Execution | str:
+        execution = self._executions.get(str(params.get("function_execution_id") or ""))
+        if execution is None:
+            return "function_execution_not_found"
+        if execution.state != "running":
+            return "execution_not_in_running_state"
+        return execution
+
+    def _functions_complete_success(self, params: JsonDict, token: str) -> JsonDict:
+        execution = self._running(params)
+        if isinstance(execution, str):
+            return _error(execution)
+        outputs = params.get("outputs")
+        if not isinstance(outputs, dict):
+            return _error("invalid_arguments")
+        unknown = [name for name in outputs if name not in execution.output_names]
+        missing = [name for name in execution.required_outputs if name not in outputs]
+        if unknown or missing:
+            return _error("parameter_validation_failed")
+        execution.state = "completed"
+        execution.outputs = copy.deepcopy(outputs)
+        return {"ok": True}
+
+    def _functions_complete_error(self, params: JsonDict, token: str) -> JsonDict:
+        execution = self._running(params)
+        if isinstance(execution, str):
+            return _error(execution)
+        error = params.get("error")
+        if not isinstance(error, str) or not error:
+            return _error("invalid_arguments")
+        execution.state = "failed"
+        execution.error = error
+        return {"ok": True}
 
     def _views_publish(self, params: JsonDict, token: str) -> JsonDict:
         view = params.get("view")

@@ -30,6 +30,7 @@ __all__ = [
     "SlackClientForTests",
     "block_actions_payload",
     "event_body",
+    "function_executed_event",
     "global_shortcut_payload",
     "interactive_body",
     "message_shortcut_payload",
@@ -325,6 +326,36 @@ def event_body(
     else:
         envelope["enterprise_id"] = enterprise_id
     return json.dumps(envelope).encode("utf-8")
+
+
+def function_executed_event(
+    *,
+    callback_id: str,
+    inputs: dict[str, Any],
+    execution_id: str,
+    token: str,
+    input_parameters: list[dict[str, Any]] | None = None,
+    output_parameters: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The `function_executed` event of one run of a custom step, for ``event_body``:
+    its function (callback id and declared parameters), the run's inputs (people as user
+    ids, an array of people as a list), its execution id and its own token (``xwfp-``)."""
+    event: dict[str, Any] = _payload("event_function_executed.json")["event"]
+    function = event["function"]
+    function.update({"callback_id": callback_id, "title": callback_id, "description": ""})
+    if input_parameters is not None:
+        function["input_parameters"] = copy.deepcopy(input_parameters)
+    if output_parameters is not None:
+        function["output_parameters"] = copy.deepcopy(output_parameters)
+    event.update(
+        {
+            "inputs": copy.deepcopy(inputs),
+            "function_execution_id": execution_id,
+            "bot_access_token": token,
+            "event_ts": _now_ts(),
+        }
+    )
+    return event
 
 
 def url_verification_body(challenge: str | None = None) -> bytes:

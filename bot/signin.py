@@ -127,8 +127,8 @@ class SignIn:
             session_id, return_to = self._finish(environ)
         except Refused as refused:
             log.warning("sign-in refused: %s", refused.reason)
-            page = refusal(refused.status)
-            return page[0], [*page[1], self._cookie(environ, STATE_COOKIE, "", 0)], page[2]
+            status, headers, body = refusal(refused.status)
+            return status, [*headers, self._cookie(environ, STATE_COOKIE, "", 0)], body
         cookies = [
             self._cookie(
                 environ,

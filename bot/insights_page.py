@@ -8,28 +8,17 @@ own. Whoever the viewer is, every figure is read for their workspace alone.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
 from urllib.parse import parse_qsl
 
 from bot.domain import Workspace
 from bot.pages import insights as pages
 from bot.services import insights
+from bot.signin import Viewer
 from bot.store.db import Database
 
 Response = tuple[str, list[tuple[str, str]], bytes]
 HTML = "text/html; charset=utf-8"
 CSV = "text/csv; charset=utf-8"
-
-
-class Viewer(Protocol):
-    @property
-    def team_id(self) -> str: ...
-    @property
-    def user_id(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def is_admin(self) -> bool: ...
 
 
 def respond(db: Database, viewer: Viewer, path: str, query_string: str, now: datetime) -> Response:

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot import signin
 from bot.domain import PersonInfo, Workspace
 from bot.insights_page import respond
 from bot.pages import insights as pages
@@ -29,9 +30,8 @@ LISTEN_MARKER = "narwhal-listen-answer"
 ASK_MARKER = "quokka-private-ask"
 
 
-class Viewer:
-    def __init__(self, user_id: str, is_admin: bool, team_id: str = WS.team_id) -> None:
-        self.team_id, self.user_id, self.name, self.is_admin = team_id, user_id, user_id, is_admin
+def viewer(user_id: str, is_admin: bool, team_id: str = WS.team_id) -> signin.Viewer:
+    return signin.Viewer(team_id, user_id, user_id, is_admin)
 
 
 def give(
@@ -185,7 +185,7 @@ def test_nothing_private_is_shown_in_any_page_or_csv(history: Database) -> None:
         now=NOW,
     )
     shown: list[str] = []
-    for viewer in [Viewer("U1", True), *(Viewer(f"U{n}", False) for n in range(1, 7))]:
+    for looking in [viewer("U1", True), *(viewer(f"U{n}", False) for n in range(1, 7))]:
         for name in insights.PERIODS:
             for path, tables in (
                 ("/insights", [""]),
@@ -193,7 +193,7 @@ def test_nothing_private_is_shown_in_any_page_or_csv(history: Database) -> None:
             ):
                 for table in tables:
                     status, _, body = respond(
-                        history, viewer, path, f"period={name}&table={table}", NOW
+                        history, looking, path, f"period={name}&table={table}", NOW
                     )
                     if status.startswith("200"):
                         shown.append(body.decode())
@@ -204,7 +204,7 @@ def test_nothing_private_is_shown_in_any_page_or_csv(history: Database) -> None:
 
 
 def test_the_page_for_an_admin_and_for_a_member(history: Database) -> None:
-    status, headers, body = respond(history, Viewer("U1", True), "/insights", "", NOW)
+    status, headers, body = respond(history, viewer("U1", True), "/insights", "", NOW)
     page = body.decode()
     assert status == "200 OK" and ("Content-Type", "text/html; charset=utf-8") in headers
     assert "Insights: T111" in page and "The internal advocates" in page and "Person 2" in page
@@ -214,10 +214,10 @@ def test_the_page_for_an_admin_and_for_a_member(history: Database) -> None:
         assert svg.get("role") == "img" and svg.get("aria-labelledby")
     assert 'href="/insights.csv?period=4w&amp;table=map"' in page
 
-    _, _, own = respond(history, Viewer("U1", True), "/insights", "view=me&period=year", NOW)
+    _, _, own = respond(history, viewer("U1", True), "/insights", "view=me&period=year", NOW)
     assert "Your insights" in own.decode() and "The internal advocates" not in own.decode()
 
-    _, _, member = respond(history, Viewer("U2", False), "/insights", "period=quarter", NOW)
+    _, _, member = respond(history, viewer("U2", False), "/insights", "period=quarter", NOW)
     assert "Your insights" in member.decode()
     assert "The internal advocates" not in member.decode()
 
@@ -226,16 +226,16 @@ def test_csv_tables_carry_the_filters_and_stay_inert(history: Database) -> None:
     people.remember(history, WS, [PersonInfo("U3", name="=HYPERLINK(1)")], NOW)
 
     status, headers, body = respond(
-        history, Viewer("U1", True), "/insights.csv", "period=4w&table=advocates", NOW
+        history, viewer("U1", True), "/insights.csv", "period=4w&table=advocates", NOW
     )
 
     assert status == "200 OK" and dict(headers)["Content-Type"].startswith("text/csv")
     assert "insights-advocates-4w-2026-10-26.csv" in dict(headers)["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(body.decode())))
     assert rows[0] == ["Person", "Colleagues who thanked them", "Thanks"]
-    status, _, _ = respond(history, Viewer("U1", True), "/insights.csv", "table=nope", NOW)
+    status, _, _ = respond(history, viewer("U1", True), "/insights.csv", "table=nope", NOW)
     assert status.startswith("404")
-    _, _, values = respond(history, Viewer("U3", True), "/insights.csv", "table=map", NOW)
+    _, _, values = respond(history, viewer("U3", True), "/insights.csv", "table=map", NOW)
     assert "'=HYPERLINK(1)" in values.decode()
 
 
@@ -288,7 +288,7 @@ def test_a_team_page_is_of_its_people(with_teams: Database) -> None:
 
 
 def test_the_team_pages_and_who_may_see_them(with_teams: Database) -> None:
-    admin = Viewer("U1", True)
+    admin = viewer("U1", True)
     _, _, page = respond(with_teams, admin, "/insights", "period=quarter", NOW)
     assert 'href="/insights?period=quarter&amp;team=SSALES"' in page.decode()
     status, _, team_page = respond(with_teams, admin, "/insights", f"team={SALES}", NOW)
@@ -297,7 +297,7 @@ def test_the_team_pages_and_who_may_see_them(with_teams: Database) -> None:
     status, _, _ = respond(with_teams, admin, "/insights", f"team={TINY}", NOW)
     assert status.startswith("404")
     # A member's own page, whatever the URL says.
-    _, _, own = respond(with_teams, Viewer("U2", False), "/insights", f"team={SALES}", NOW)
+    _, _, own = respond(with_teams, viewer("U2", False), "/insights", f"team={SALES}", NOW)
     assert "Your insights" in own.decode() and "relies on" not in own.decode()
     _, _, leaning = respond(with_teams, admin, "/insights.csv", "table=leaning", NOW)
     assert list(csv.reader(io.StringIO(leaning.decode())))[1:] == [["Sales", "Ops", "1"]]

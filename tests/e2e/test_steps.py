@@ -193,10 +193,13 @@ def test_killed_between_recording_and_completing_it_completes_once_after_a_resta
     env = bot_env(slack, db)
     slack.set_delay(dies_in, 30)
     bot = start(env, tmp_path, "run", "--http")
-    assert bot.client is not None
-    bot.client.event(event)
-    assert wait_until(lambda: slack.calls_to(dies_in), 30)
-    bot.stop(signal.SIGKILL)
+    try:
+        assert bot.client is not None
+        bot.client.event(event)
+        assert wait_until(lambda: slack.calls_to(dies_in), 30)
+    finally:
+        # Killed also when the wait fails: a process left behind slows every later test.
+        bot.stop(signal.SIGKILL)
     slack.set_delay(dies_in, 0)
     assert appreciation_count(db) == 1
 

@@ -49,9 +49,11 @@ def _respond(
     if path.endswith(".csv"):
         table = query.pop("table", "")
         if whole:
-            text = pages.workspace_csv(insights.for_workspace(db, workspace, chosen, team), table)
+            text = pages.workspace_csv(
+                insights.for_workspace(db, workspace, chosen, team, now), table
+            )
         else:
-            mine = insights.for_person(db, workspace, viewer.user_id, chosen)
+            mine = insights.for_person(db, workspace, viewer.user_id, chosen, now)
             text = pages.personal_csv(mine, table)
         if text is None:
             return _html("404 Not Found", pages.message_page("Not found", "No such table."))
@@ -64,10 +66,13 @@ def _respond(
     query.pop("table", None)
     if whole:
         page = pages.workspace_page(
-            insights.for_workspace(db, workspace, chosen, team), workspace_name, viewer.name, query
+            insights.for_workspace(db, workspace, chosen, team, now),
+            workspace_name,
+            viewer.name,
+            query,
         )
     else:
-        mine = insights.for_person(db, workspace, viewer.user_id, chosen)
+        mine = insights.for_person(db, workspace, viewer.user_id, chosen, now)
         page = pages.personal_page(mine, workspace_name, viewer.name, query)
     return _html("200 OK", page)
 

@@ -13,7 +13,10 @@ and shared:
 - forgotten people (their ids replaced, see services/lifecycle.py) and bots are absent;
 - a group smaller than `SMALLEST_GROUP` is not broken out.
 
-Every figure is a grouped query over the period: nothing reads a period row by row.
+Every figure is a grouped query. What happened in closed weeks is read from the tallies
+kept of them (services/insight_tallies.py): a page of the year reads a few thousand rows, not
+a year of history. Pairs of people (a team's page, a person's own, the map of a workspace
+without teams) are read from history through the givers' and recipients' indexes.
 """
 
 from __future__ import annotations
@@ -37,11 +40,13 @@ from sqlalchemy import (
     true,
     union_all,
 )
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from bot.domain import Workspace
+from bot.services import insight_tallies as tallies
 from bot.services.asks import deadline, end_of_day
 from bot.services.digest import GHOST_PREFIX
+from bot.services.insight_tallies import OTHERS, SMALLEST_GROUP, TeamView
 from bot.store.db import Database
 from bot.store.models import (
     Appreciation,
@@ -50,17 +55,14 @@ from bot.store.models import (
     InstalledWorkspace,
     Obstacle,
     Person,
-    Team,
     TeamMember,
 )
 
 # The periods a page can cover, in whole weeks ending with the current one.
 PERIODS: dict[str, int] = {"4w": 4, "quarter": 13, "year": 52}
 DEFAULT_PERIOD = "4w"
-SMALLEST_GROUP = 3
 TOP = 10
 MAP_PEOPLE = 30  # without teams, the map is of the most connected people
-OTHERS = "others"  # the map's node for people in no team shown
 
 
 @dataclass(frozen=True)
@@ -180,13 +182,6 @@ class Map:
 
 
 @dataclass(frozen=True)
-class TeamView:
-    group_id: str
-    name: str
-    members: int
-
-
-@dataclass(frozen=True)
 class WorkspaceInsights:
     period: Period
     weeks: list[Week]
@@ -244,23 +239,31 @@ class NoSuchTeam(LookupError):
 
 
 def for_workspace(
-    db: Database, workspace: Workspace, chosen: Period, team: str | None = None
+    db: Database,
+    workspace: Workspace,
+    chosen: Period,
+    team: str | None,
+    now: datetime,
 ) -> WorkspaceInsights:
-    """The workspace's figures for `chosen`; with `team` (a user group's id), those of its
-    people, and who outside it they rely on. Raises NoSuchTeam."""
+    """The workspace's figures for `chosen`, as of `now`; with `team` (a user group's id),
+    those of its people, and who outside it they rely on. Raises NoSuchTeam."""
     with db.transaction() as session:
-        teams = _teams(session, workspace)
-        picked = next((t for t in teams if t.group_id == team), None)
-        if team and picked is None:
-            raise NoSuchTeam(team)
+        teams = tallies.shown_teams(session, workspace)
+    picked = next((t for t in teams if t.group_id == team), None)
+    if team and picked is None:
+        raise NoSuchTeam(team)
+    tallies.ensure(db, workspace, tallies.PEOPLE, chosen.before.start, chosen.end, now)
+    if teams:
+        tallies.ensure(db, workspace, tallies.TEAMS, chosen.start, chosen.end, now)
+    with db.transaction() as session:
         who = _people_of(workspace, picked.group_id) if picked else None
-        weeks = _weeks(session, workspace, chosen, who)
-        participation = _participation(session, workspace, chosen, who)
-        advocates = _advocates(session, workspace, chosen, who)
-        values = _values(session, workspace, chosen, who)
+        weeks = _weeks(session, workspace, chosen, now, who)
+        participation = _participation(session, workspace, chosen, now, who)
+        advocates = _advocates(session, workspace, chosen, now, who)
+        values = _values(session, workspace, chosen, now, who)
         ask_figures = _ask_figures(session, workspace, chosen, who)
         if teams:
-            carried_map = _team_map(session, workspace, chosen, teams)
+            carried_map = _team_map(session, workspace, chosen, now, teams)
         else:
             carried_map = _people_map(session, workspace, chosen)
         relied_on = _relied_on(session, workspace, chosen, who) if who is not None else []
@@ -284,142 +287,119 @@ def for_workspace(
     )
 
 
-def _in(workspace: Workspace, chosen: Period) -> list[ColumnElement[bool]]:
-    r = AppreciationRecipient
-    return [r.team_id == workspace.team_id, r.created_at >= chosen.start, r.created_at < chosen.end]
-
-
-def _monday_of(column: Any, session: Session) -> ColumnElement[Any]:
-    """The Monday (UTC) of the week `column` falls in, which `_week_index` reads back. Worked
-    out per row, not by comparing each row with every Monday of the period: a year's CASE
-    of 52 comparisons cost twice as much on SQLite."""
-    if session.get_bind().dialect.name == "postgresql":
-        return func.date_trunc("week", func.timezone("UTC", column))
-    return func.date(column, "weekday 0", "-6 days")
-
-
 def _week_index(chosen: Period) -> dict[str, int]:
-    """A week's Monday, as `_monday_of` gives it (as text, its first ten characters), to
-    its place in the period."""
+    """A week's Monday, as the tallies give it (as text, its first ten characters), to its
+    place in the period."""
     return {monday.date().isoformat(): index for index, monday in enumerate(chosen.weeks)}
 
 
-def _involving(who: Any) -> list[ColumnElement[bool]]:
-    """Recipient rows given or received by `who` (a query of user ids), or all of them."""
-    r = AppreciationRecipient
-    return [] if who is None else [or_(r.giver_id.in_(who), r.user_id.in_(who))]
+def _people_rows(session: Session, workspace: Workspace, span: Period, now: datetime) -> Any:
+    return tallies.people(session, workspace, span.start, span.end, now)
 
 
-def _weeks(session: Session, workspace: Workspace, chosen: Period, who: Any) -> list[Week]:
-    r = AppreciationRecipient
-    week = _monday_of(r.created_at, session).label("week")
-    rows = session.execute(
+def _weeks(
+    session: Session, workspace: Workspace, chosen: Period, now: datetime, who: Any
+) -> list[Week]:
+    """Per week: the appreciation given (private included) and how many were thanked; for a
+    team, what its people gave and how many of them were thanked."""
+    rows = _people_rows(session, workspace, chosen, now)
+    theirs = [] if who is None else [rows.c.user_id.in_(who)]
+    found = session.execute(
         select(
-            week, func.count(func.distinct(r.appreciation_id)), func.count(func.distinct(r.user_id))
+            rows.c.week,
+            func.sum(rows.c.given),
+            func.sum(case((rows.c.received > 0, 1), else_=0)),
         )
-        .where(*_in(workspace, chosen), *_involving(who))
-        .group_by(week)
+        .where(*theirs)
+        .group_by(rows.c.week)
     ).all()
     place = _week_index(chosen)
-    counted = {place.get(str(monday)[:10]): (n, people) for monday, n, people in rows}
+    counted = {place.get(str(monday)[:10]): (int(n), int(people)) for monday, n, people in found}
     return [
         Week(monday.date(), *counted.get(index, (0, 0)))
         for index, monday in enumerate(chosen.weeks)
     ]
 
 
-def _members(workspace: Workspace) -> ColumnElement[bool]:
-    return and_(
-        Person.team_id == workspace.team_id,
-        Person.is_bot.is_(False),
-        Person.deleted.is_(False),
-        ~Person.user_id.startswith(GHOST_PREFIX),
-    )
-
-
 def _participation(
-    session: Session, workspace: Workspace, chosen: Period, who: Any
+    session: Session, workspace: Workspace, chosen: Period, now: datetime, who: Any
 ) -> Participation:
-    r = AppreciationRecipient
-    among = [_members(workspace)] + ([] if who is None else [Person.user_id.in_(who)])
+    among = [tallies.members(workspace)] + ([] if who is None else [Person.user_id.in_(who)])
     member = select(Person.user_id).where(*among)
 
-    def took_part(column: Any, span: Period) -> int:
-        return (
-            session.scalar(
-                select(func.count(func.distinct(column))).where(
-                    *_in(workspace, span), column.in_(member)
-                )
-            )
-            or 0
-        )
+    def took_part(span: Period) -> tuple[int, int]:
+        rows = _people_rows(session, workspace, span, now)
+        gave, received = session.execute(
+            select(
+                func.count(func.distinct(case((rows.c.given > 0, rows.c.user_id)))),
+                func.count(func.distinct(case((rows.c.received > 0, rows.c.user_id)))),
+            ).where(rows.c.user_id.in_(member))
+        ).one()
+        return int(gave), int(received)
 
     members = session.scalar(select(func.count()).where(*among)) or 0
-    return Participation(
-        members,
-        took_part(r.giver_id, chosen),
-        took_part(r.user_id, chosen),
-        took_part(r.giver_id, chosen.before),
-        took_part(r.user_id, chosen.before),
-    )
+    gave, received = took_part(chosen)
+    gave_before, received_before = took_part(chosen.before)
+    return Participation(members, gave, received, gave_before, received_before)
 
 
-def _advocates(session: Session, workspace: Workspace, chosen: Period, who: Any) -> list[Advocate]:
-    """Who (of `who`) was thanked in public by the most people; private appreciation never
-    ranks."""
-    r = AppreciationRecipient
-    mine = [] if who is None else [r.user_id.in_(who)]
-    givers = func.count(func.distinct(r.giver_id))
-    rows = session.execute(
-        select(r.user_id, givers, func.count())
-        .where(
-            *_in(workspace, chosen),
-            *mine,
-            r.is_private.is_(False),
-            ~r.user_id.startswith(GHOST_PREFIX),
-        )
-        .group_by(r.user_id)
-        .order_by(givers.desc(), func.count().desc(), r.user_id)
+def _advocates(
+    session: Session, workspace: Workspace, chosen: Period, now: datetime, who: Any
+) -> list[Advocate]:
+    """Who (of `who`) was thanked in public by the most people, counted week by week;
+    private appreciation never ranks."""
+    rows = _people_rows(session, workspace, chosen, now)
+    mine = [] if who is None else [rows.c.user_id.in_(who)]
+    givers, received = func.sum(rows.c.public_givers), func.sum(rows.c.public_received)
+    found = session.execute(
+        select(rows.c.user_id, givers, received)
+        .where(*mine, rows.c.public_received > 0, ~rows.c.user_id.startswith(GHOST_PREFIX))
+        .group_by(rows.c.user_id)
+        .order_by(givers.desc(), received.desc(), rows.c.user_id)
         .limit(TOP)
     ).all()
-    return [Advocate(user_id, int(g), int(n)) for user_id, g, n in rows]
+    return [Advocate(user_id, int(g), int(n)) for user_id, g, n in found]
 
 
 def _values(
-    session: Session, workspace: Workspace, chosen: Period, who: Any
+    session: Session, workspace: Workspace, chosen: Period, now: datetime, who: Any
 ) -> list[tuple[str, int]]:
     """The company values cited, most cited first (private appreciation counts: a value is
-    the workspace's own word, not anybody's). Counted by the database, from each list's
-    elements."""
+    the workspace's own word, not anybody's); for a team, those its people cited."""
+    if who is None:
+        rows = tallies.values(session, workspace, chosen.start, chosen.end, now)
+        cited = func.sum(rows.c.cited)
+        found = session.execute(
+            select(rows.c.value, cited)
+            .group_by(rows.c.value)
+            .order_by(cited.desc(), rows.c.value)
+            .limit(TOP)
+        ).all()
+        return [(str(value), int(count)) for value, count in found]
+    # A team's: read from history, its people's appreciations by the givers' index.
     a = Appreciation
     listed = (
         func.json_array_elements_text(a.company_values)
         if session.get_bind().dialect.name == "postgresql"
         else func.json_each(a.company_values)
     ).table_valued("value")
-    theirs: list[ColumnElement[bool]] = []
-    if who is not None:
-        r = AppreciationRecipient
-        involved = select(r.appreciation_id).where(*_in(workspace, chosen), *_involving(who))
-        theirs.append(a.id.in_(involved))
-    cited = func.count()
-    rows = session.execute(
-        select(listed.c.value, cited)
+    times = func.count()
+    found = session.execute(
+        select(listed.c.value, times)
         .select_from(a)
         .join(listed, true())
         .where(
             a.team_id == workspace.team_id,
+            a.giver_id.in_(who),
             a.created_at >= chosen.start,
             a.created_at < chosen.end,
-            # Most name no value: their empty lists are not opened.
             cast(a.company_values, String) != "[]",
-            *theirs,
         )
         .group_by(listed.c.value)
-        .order_by(cited.desc(), listed.c.value)
+        .order_by(times.desc(), listed.c.value)
         .limit(TOP)
     ).all()
-    return [(str(value), int(count)) for value, count in rows]
+    return [(str(value), int(count)) for value, count in found]
 
 
 def _epoch(column: Any, session: Session) -> ColumnElement[Any]:
@@ -487,44 +467,19 @@ def _ask_figures(session: Session, workspace: Workspace, chosen: Period, who: An
     )
 
 
-def _carried(workspace: Workspace, chosen: Period) -> Any:
-    """One row per way someone carried someone in the period: (carrier, carried, thanks,
-    kept). Public thanks: the recipient carried the giver. A kept commitment: the helper
-    carried the asker."""
-    r = AppreciationRecipient
-    thanks = select(
-        r.user_id.label("carrier"),
-        r.giver_id.label("carried"),
-        literal(1).label("thanks"),
-        literal(0).label("kept"),
-    ).where(*_in(workspace, chosen), r.is_private.is_(False))
-    kept = select(
-        Ask.helper_id.label("carrier"),
-        Ask.asker_id.label("carried"),
-        literal(0).label("thanks"),
-        literal(1).label("kept"),
-    ).where(
-        Ask.team_id == workspace.team_id,
-        Ask.status == "done",
-        Ask.done_at >= chosen.start,
-        Ask.done_at < chosen.end,
-    )
-    return union_all(thanks, kept).subquery("carried")
-
-
 def _people_map(session: Session, workspace: Workspace, chosen: Period) -> Map:
-    """The `MAP_PEOPLE` people most connected by carrying, and who carried whom among them."""
-    carried = _carried(workspace, chosen)
+    """The `MAP_PEOPLE` people most connected by carrying, and who carried whom among them:
+    the map of a workspace without teams, read from history."""
+    carried = tallies.carried_rows(workspace, chosen.start, chosen.end)
     person = union_all(
         select(carried.c.carrier.label("user_id"), (carried.c.thanks + carried.c.kept).label("n")),
         select(carried.c.carried.label("user_id"), (carried.c.thanks + carried.c.kept).label("n")),
     ).subquery("person")
-    member = select(Person.user_id).where(_members(workspace))
     total = func.sum(person.c.n)
     nodes = list(
         session.scalars(
             select(person.c.user_id)
-            .where(person.c.user_id.in_(member))
+            .where(person.c.user_id.in_(tallies.member_ids(workspace)))
             .group_by(person.c.user_id)
             .order_by(total.desc(), person.c.user_id)
             .limit(MAP_PEOPLE)
@@ -550,67 +505,28 @@ def _people_map(session: Session, workspace: Workspace, chosen: Period) -> Map:
     return Map(False, nodes, _links(directed), directed)
 
 
-def _teams(session: Session, workspace: Workspace) -> list[TeamView]:
-    """The teams that may be broken out: user groups of at least SMALLEST_GROUP members,
-    biggest first."""
-    size = func.count(func.distinct(TeamMember.user_id))
-    rows = session.execute(
-        select(Team.group_id, Team.name, size)
-        .join(
-            TeamMember,
-            and_(TeamMember.team_id == Team.team_id, TeamMember.group_id == Team.group_id),
-        )
-        .where(Team.team_id == workspace.team_id, TeamMember.user_id.in_(_member_ids(workspace)))
-        .group_by(Team.group_id, Team.name)
-        .having(size >= SMALLEST_GROUP)
-        .order_by(size.desc(), Team.name, Team.group_id)
-    ).all()
-    return [TeamView(group_id, name or group_id, int(members)) for group_id, name, members in rows]
-
-
-def _member_ids(workspace: Workspace) -> Any:
-    return select(Person.user_id).where(_members(workspace))
-
-
 def _people_of(workspace: Workspace, group_id: str) -> Any:
     return select(TeamMember.user_id).where(
         TeamMember.team_id == workspace.team_id, TeamMember.group_id == group_id
     )
 
 
-def _team_map(session: Session, workspace: Workspace, chosen: Period, teams: list[TeamView]) -> Map:
+def _team_map(
+    session: Session, workspace: Workspace, chosen: Period, now: datetime, teams: list[TeamView]
+) -> Map:
     """Who carried whom between teams: a person counts in each team they are in, and in
     `OTHERS` when in none of the teams shown (fewer than SMALLEST_GROUP of them: not shown).
     Carrying within a team is not drawn."""
-    carried = _carried(workspace, chosen)
     shown = [t.group_id for t in teams]
-    # Joined as the table itself, not a subquery of it, so that SQLite finds each person's
-    # teams through `ix_team_members_team_user` (a subquery has no index to look them up).
-    carrier, carried_in = aliased(TeamMember), aliased(TeamMember)
-
-    def in_team(member: Any, user_id: Any) -> ColumnElement[bool]:
-        # The teams shown are tested on the index's row, not sought: sought, SQLite probes
-        # the index once per team for every row of the period.
-        return and_(
-            member.team_id == workspace.team_id,
-            member.user_id == user_id,
-            func.coalesce(member.group_id, "").in_(shown),
-        )
-
-    source = func.coalesce(carrier.group_id, OTHERS)
-    target = func.coalesce(carried_in.group_id, OTHERS)
-    members = _member_ids(workspace)
-    rows = session.execute(
-        select(source, target, func.sum(carried.c.thanks), func.sum(carried.c.kept))
-        .select_from(carried)
-        .outerjoin(carrier, in_team(carrier, carried.c.carrier))
-        .outerjoin(carried_in, in_team(carried_in, carried.c.carried))
-        .where(carried.c.carrier.in_(members), carried.c.carried.in_(members))
-        .group_by(source, target)
+    rows = tallies.team_links(session, workspace, chosen.start, chosen.end, now, shown)
+    found = session.execute(
+        select(
+            rows.c.carrier, rows.c.carried, func.sum(rows.c.thanks), func.sum(rows.c.kept)
+        ).group_by(rows.c.carrier, rows.c.carried)
     ).all()
     others = session.scalar(
         select(func.count()).where(
-            _members(workspace),
+            tallies.members(workspace),
             ~Person.user_id.in_(
                 select(TeamMember.user_id).where(
                     TeamMember.team_id == workspace.team_id, TeamMember.group_id.in_(shown)
@@ -620,7 +536,7 @@ def _team_map(session: Session, workspace: Workspace, chosen: Period, teams: lis
     )
     nodes = shown + ([OTHERS] if (others or 0) >= SMALLEST_GROUP else [])
     directed = {
-        (a, b): (int(t), int(k)) for a, b, t, k in rows if a != b and a in nodes and b in nodes
+        (a, b): (int(t), int(k)) for a, b, t, k in found if a != b and a in nodes and b in nodes
     }
     return Map(True, nodes, _links(directed), directed)
 
@@ -628,18 +544,41 @@ def _team_map(session: Session, workspace: Workspace, chosen: Period, teams: lis
 def _relied_on(
     session: Session, workspace: Workspace, chosen: Period, who: Any
 ) -> list[tuple[str, int]]:
-    """The colleagues outside `who` who carried its people most in the period."""
-    carried = _carried(workspace, chosen)
-    times = func.sum(carried.c.thanks + carried.c.kept)
-    rows = session.execute(
-        select(carried.c.carrier, times)
+    """The colleagues outside `who` who carried its people most in the period: those they
+    thanked in public (found from their own appreciations, by the givers' index), and those
+    who kept a commitment to them."""
+    a, r = Appreciation, AppreciationRecipient
+    thanks = (
+        select(r.user_id.label("carrier"), func.count().label("n"))
+        .select_from(a)
+        .join(r, and_(r.appreciation_id == a.id, r.team_id == a.team_id))
         .where(
-            carried.c.carried.in_(who),
-            ~carried.c.carrier.in_(who),
-            carried.c.carrier.in_(_member_ids(workspace)),
+            a.team_id == workspace.team_id,
+            a.giver_id.in_(who),
+            a.created_at >= chosen.start,
+            a.created_at < chosen.end,
+            a.is_private.is_(False),
         )
-        .group_by(carried.c.carrier)
-        .order_by(times.desc(), carried.c.carrier)
+        .group_by(r.user_id)
+    )
+    kept = (
+        select(Ask.helper_id.label("carrier"), func.count().label("n"))
+        .where(
+            Ask.team_id == workspace.team_id,
+            Ask.asker_id.in_(who),
+            Ask.status == "done",
+            Ask.done_at >= chosen.start,
+            Ask.done_at < chosen.end,
+        )
+        .group_by(Ask.helper_id)
+    )
+    both = union_all(thanks, kept).subquery("both")
+    times = func.sum(both.c.n)
+    rows = session.execute(
+        select(both.c.carrier, times)
+        .where(~both.c.carrier.in_(who), both.c.carrier.in_(tallies.member_ids(workspace)))
+        .group_by(both.c.carrier)
+        .order_by(times.desc(), both.c.carrier)
         .limit(TOP)
     ).all()
     return [(user_id, int(n)) for user_id, n in rows]
@@ -672,13 +611,18 @@ def _names(session: Session, workspace: Workspace, user_ids: set[str]) -> dict[s
 
 
 def for_person(
-    db: Database, workspace: Workspace, user_id: str, chosen: Period
+    db: Database,
+    workspace: Workspace,
+    user_id: str,
+    chosen: Period,
+    now: datetime,
 ) -> PersonalInsights:
     """What `user_id` may see of themselves: their own appreciation counts (private
     included: they are one of its two people), their people from public thanks, and their
     asks."""
+    tallies.ensure(db, workspace, tallies.PEOPLE, chosen.start, chosen.end, now)
     with db.transaction() as session:
-        weeks = _personal_weeks(session, workspace, user_id, chosen)
+        weeks = _personal_weeks(session, workspace, user_id, chosen, now)
         people = _colleagues(session, workspace, user_id, chosen)
         ask_lines = _ask_lines(session, workspace, user_id, chosen)
         shown = {c.user_id for c in people} | {a.colleague_id for a in ask_lines}
@@ -687,19 +631,16 @@ def for_person(
 
 
 def _personal_weeks(
-    session: Session, workspace: Workspace, user_id: str, chosen: Period
+    session: Session, workspace: Workspace, user_id: str, chosen: Period, now: datetime
 ) -> list[PersonalWeek]:
-    r = AppreciationRecipient
-    week = _monday_of(r.created_at, session).label("week")
-    given = func.count(func.distinct(case((r.giver_id == user_id, r.appreciation_id))))
-    received = func.sum(case((r.user_id == user_id, 1), else_=0))
-    rows = session.execute(
-        select(week, given, received)
-        .where(*_in(workspace, chosen), or_(r.giver_id == user_id, r.user_id == user_id))
-        .group_by(week)
+    rows = _people_rows(session, workspace, chosen, now)
+    found = session.execute(
+        select(rows.c.week, func.sum(rows.c.given), func.sum(rows.c.received))
+        .where(rows.c.user_id == user_id)
+        .group_by(rows.c.week)
     ).all()
     place = _week_index(chosen)
-    counted = {place.get(str(monday)[:10]): (int(g), int(n or 0)) for monday, g, n in rows}
+    counted = {place.get(str(monday)[:10]): (int(g), int(n)) for monday, g, n in found}
     return [
         PersonalWeek(monday.date(), *counted.get(index, (0, 0)))
         for index, monday in enumerate(chosen.weeks)
@@ -709,16 +650,32 @@ def _personal_weeks(
 def _colleagues(
     session: Session, workspace: Workspace, user_id: str, chosen: Period
 ) -> list[Colleague]:
-    r = AppreciationRecipient
-    public = [*_in(workspace, chosen), r.is_private.is_(False)]
-    colleague = case((r.giver_id == user_id, r.user_id), else_=r.giver_id).label("colleague")
-    thanked = func.sum(case((r.giver_id == user_id, 1), else_=0))
-    thanked_me = func.sum(case((r.user_id == user_id, 1), else_=0))
+    """Whom they thanked in public (their appreciations, by the givers' index) and who
+    thanked them in public (by the recipients' index), most often first."""
+    a, r = Appreciation, AppreciationRecipient
+    span = [r.team_id == workspace.team_id, r.created_at >= chosen.start, r.created_at < chosen.end]
+    gave = (
+        select(r.user_id.label("colleague"), literal(1).label("thanked"), literal(0).label("me"))
+        .select_from(a)
+        .join(r, and_(r.appreciation_id == a.id, r.team_id == a.team_id))
+        .where(
+            a.team_id == workspace.team_id,
+            a.giver_id == user_id,
+            a.created_at >= chosen.start,
+            a.created_at < chosen.end,
+            a.is_private.is_(False),
+            r.user_id != user_id,
+        )
+    )
+    got = select(
+        r.giver_id.label("colleague"), literal(0).label("thanked"), literal(1).label("me")
+    ).where(*span, r.user_id == user_id, r.is_private.is_(False), r.giver_id != user_id)
+    both = union_all(gave, got).subquery("both")
+    thanked, thanked_me = func.sum(both.c.thanked), func.sum(both.c.me)
     rows = session.execute(
-        select(colleague, thanked, thanked_me)
-        .where(*public, or_(r.giver_id == user_id, r.user_id == user_id), r.giver_id != r.user_id)
-        .group_by(colleague)
-        .order_by((thanked + thanked_me).desc(), colleague)
+        select(both.c.colleague, thanked, thanked_me)
+        .group_by(both.c.colleague)
+        .order_by((thanked + thanked_me).desc(), both.c.colleague)
         .limit(TOP * 2)
     ).all()
     return [

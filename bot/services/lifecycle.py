@@ -15,7 +15,7 @@ from sqlalchemy import Text, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain import Workspace
-from bot.services import steps
+from bot.services import insight_tallies, steps
 from bot.services.digest import GHOST_PREFIX
 from bot.services.retention import erased_body
 from bot.store import queries
@@ -195,6 +195,8 @@ def forget(db: Database, workspace: Workspace, user_id: str, now: datetime) -> d
         )
         queries.recount_all_time(session, workspace, [user_id])
         queries.recount_recap_tallies(session, workspace, [user_id, ghost])
+        # The insights tallies named them: worked out again from the history just changed.
+        insight_tallies.invalidate(session, workspace)
         run(
             update(Ask)
             .where(Ask.team_id == team, Ask.asker_id == user_id)

@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain import PersonInfo, Workspace
+from bot.services import insight_tallies
 from bot.store import queries
 from bot.store.db import Database, insert_ignoring_conflicts
 from bot.store.models import Appreciation, AppreciationRecipient, DailyGiving, ReactionThanks
@@ -205,6 +206,7 @@ def _take_back(
     session.flush()
     queries.recount_all_time(session, workspace, recipients)
     queries.recount_recap_tallies(session, workspace, [given_by, *recipients])
+    insight_tallies.invalidate(session, workspace, [appreciation.created_at])
 
 
 def get(db: Database, workspace: Workspace, reaction: Reaction) -> ReactionThanks | None:

@@ -269,6 +269,81 @@ class TeamMember(WorkspaceScoped, Base):
     user_id: Mapped[str] = mapped_column(String(32))
 
 
+class InsightWeek(WorkspaceScoped, Base):
+    """One person's appreciation in one closed week (a UTC week, Monday to Monday), for the
+    insights page: given (private included), received (private included), received in
+    public, and how many people thanked them in public that week.
+
+    Worked out from history once the week is over (`services/insight_tallies.py`), never
+    added to as appreciation is recorded: what changes a closed week's history (a
+    withdrawn reaction, `forget`) deletes the week's rows, and they are worked out again."""
+
+    __tablename__ = "insight_weeks"
+    __table_args__ = (
+        UniqueConstraint("team_id", "week", "user_id", name="uq_insight_weeks_team_week_user"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    week: Mapped[date] = mapped_column(Date)
+    user_id: Mapped[str] = mapped_column(String(32))
+    given: Mapped[int] = mapped_column(Integer, default=0)
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    public_received: Mapped[int] = mapped_column(Integer, default=0)
+    public_givers: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class InsightTeamWeek(WorkspaceScoped, Base):
+    """Who carried whom between teams in one closed week: public thanks (the recipient's
+    teams carried the giver's) and kept commitments (the helper's carried the asker's).
+    A node is a user group shown on the map, or `others`; carrying within a node is not
+    kept. Worked out like `InsightWeek`, with the teams as they were then kept."""
+
+    __tablename__ = "insight_team_weeks"
+    __table_args__ = (
+        UniqueConstraint(
+            "team_id", "week", "carrier", "carried", name="uq_insight_team_weeks_team_week_pair"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    week: Mapped[date] = mapped_column(Date)
+    carrier: Mapped[str] = mapped_column(String(32))
+    carried: Mapped[str] = mapped_column(String(32))
+    thanks: Mapped[int] = mapped_column(Integer, default=0)
+    kept: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class InsightValueWeek(WorkspaceScoped, Base):
+    """How often each company value was cited in one closed week."""
+
+    __tablename__ = "insight_value_weeks"
+    __table_args__ = (
+        UniqueConstraint("team_id", "week", "value", name="uq_insight_value_weeks_team_week_value"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    week: Mapped[date] = mapped_column(Date)
+    value: Mapped[str] = mapped_column(String(255))
+    cited: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class InsightTalliedWeek(WorkspaceScoped, Base):
+    """A closed week whose tallies of one `kind` are worked out: `people` (InsightWeek and
+    InsightValueWeek, which depend on history alone) or `teams` (InsightTeamWeek, which
+    depends on the teams too). Its row is taken first, so that two processes never work
+    out the same week; deleting it (with the tallies) asks for the week again."""
+
+    __tablename__ = "insight_tallied_weeks"
+    __table_args__ = (
+        UniqueConstraint("team_id", "kind", "week", name="uq_insight_tallied_weeks_team_kind_week"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    week: Mapped[date] = mapped_column(Date)
+    tallied_at: Mapped[datetime]
+
+
 class DailyGiving(WorkspaceScoped, Base):
     """How many appreciations one giver has given on one day of their own calendar: the
     daily limit is a conditional increment of this row, exact however many arrive at once."""

@@ -6,18 +6,23 @@ from __future__ import annotations
 import csv
 import io
 import xml.etree.ElementTree as ElementTree
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import delete, select
 
 from bot import signin
 from bot.domain import PersonInfo, Workspace
 from bot.insights_page import respond
 from bot.pages import insights as pages
 from bot.services import appreciation, asks, insights, lifecycle, listening, teams
+from bot.services import insight_tallies as tallies
 from bot.slack import people
 from bot.store.db import Database
+from bot.store.models import InsightTalliedWeek, InsightValueWeek, InsightWeek
 
 WS = Workspace("T111")
 OTHER = Workspace("T222")
@@ -105,7 +110,7 @@ def history(db: Database) -> Database:
 
 
 def test_the_workspace_figures(history: Database) -> None:
-    found = insights.for_workspace(history, WS, insights.period("4w", NOW))
+    found = insights.for_workspace(history, WS, insights.period("4w", NOW), None, NOW)
 
     assert [week.starts_on.isoformat() for week in found.weeks] == [
         "2026-10-26",
@@ -142,7 +147,7 @@ def test_the_workspace_figures(history: Database) -> None:
 def test_a_forgotten_person_is_absent(history: Database) -> None:
     lifecycle.forget(history, WS, "U2", NOW)
 
-    found = insights.for_workspace(history, WS, insights.period("4w", NOW))
+    found = insights.for_workspace(history, WS, insights.period("4w", NOW), None, NOW)
 
     shown = {a.user_id for a in found.advocates} | set(found.map.nodes)
     assert not {user for user in shown if user == "U2" or user.startswith("X")}
@@ -150,7 +155,7 @@ def test_a_forgotten_person_is_absent(history: Database) -> None:
 
 
 def test_a_person_sees_their_own(history: Database) -> None:
-    mine = insights.for_person(history, WS, "U4", insights.period("4w", NOW))
+    mine = insights.for_person(history, WS, "U4", insights.period("4w", NOW), NOW)
 
     # Their own private thanks counts for them...
     assert sum(week.received for week in mine.weeks) == 1
@@ -158,11 +163,11 @@ def test_a_person_sees_their_own(history: Database) -> None:
     # ...but is not one of "their people": only public thanks name a colleague.
     assert [(c.user_id, c.thanked, c.thanked_me) for c in mine.people] == [("U5", 1, 0)]
 
-    asker = insights.for_person(history, WS, "U1", insights.period("4w", NOW))
+    asker = insights.for_person(history, WS, "U1", insights.period("4w", NOW), NOW)
     assert [(line.role, line.colleague_id, line.request, line.status) for line in asker.asks] == [
         ("asked", "U3", None, "declined")
     ]
-    helper = insights.for_person(history, WS, "U6", insights.period("4w", NOW))
+    helper = insights.for_person(history, WS, "U6", insights.period("4w", NOW), NOW)
     assert [(line.request, line.kept_on_time) for line in helper.asks] == [
         ("the quarterly numbers", True)
     ]
@@ -264,7 +269,7 @@ def with_teams(history: Database) -> Database:
 
 
 def test_the_map_is_of_teams_when_there_are_teams(with_teams: Database) -> None:
-    found = insights.for_workspace(with_teams, WS, insights.period("4w", NOW))
+    found = insights.for_workspace(with_teams, WS, insights.period("4w", NOW), None, NOW)
 
     # Tiny has two people (a bot is nobody): not broken out. Everyone is in a team: no "others".
     assert [(t.group_id, t.members) for t in found.teams] == [(OPS, 3), (SALES, 3)]
@@ -276,7 +281,7 @@ def test_the_map_is_of_teams_when_there_are_teams(with_teams: Database) -> None:
 
 
 def test_a_team_page_is_of_its_people(with_teams: Database) -> None:
-    found = insights.for_workspace(with_teams, WS, insights.period("4w", NOW), SALES)
+    found = insights.for_workspace(with_teams, WS, insights.period("4w", NOW), SALES, NOW)
 
     assert found.team is not None and found.team.name == "Sales"
     assert found.participation.members == 3
@@ -284,7 +289,7 @@ def test_a_team_page_is_of_its_people(with_teams: Database) -> None:
     # Ops' U4 kept a commitment to U1. (U4 thanking U1 is U1 carrying U4, not the reverse.)
     assert found.relied_on == [("U4", 1)]
     with pytest.raises(insights.NoSuchTeam):
-        insights.for_workspace(with_teams, WS, insights.period("4w", NOW), TINY)
+        insights.for_workspace(with_teams, WS, insights.period("4w", NOW), TINY, NOW)
 
 
 def test_the_team_pages_and_who_may_see_them(with_teams: Database) -> None:
@@ -301,3 +306,97 @@ def test_the_team_pages_and_who_may_see_them(with_teams: Database) -> None:
     assert "Your insights" in own.decode() and "relies on" not in own.decode()
     _, _, leaning = respond(with_teams, admin, "/insights.csv", "table=leaning", NOW)
     assert list(csv.reader(io.StringIO(leaning.decode())))[1:] == [["Sales", "Ops", "1"]]
+
+
+# The tallies kept of closed weeks.
+
+
+def test_closed_weeks_are_kept_and_read_back_the_same(history: Database) -> None:
+    chosen = insights.period("4w", NOW)
+    first = insights.for_workspace(history, WS, chosen, None, NOW)
+
+    weeks = {row.week for row in _rows(history, InsightWeek)}
+    # Last week is closed and kept; this week is read from history, never kept.
+    assert (THIS_MONDAY - timedelta(weeks=1)).date() in weeks
+    assert THIS_MONDAY.date() not in weeks
+    assert insights.for_workspace(history, WS, chosen, None, NOW) == first
+    # A day into a week, the week before is still read from history.
+    monday_morning = THIS_MONDAY + timedelta(hours=2)
+    assert tallies.closed_before(monday_morning) == THIS_MONDAY - timedelta(weeks=1)
+
+
+def _rows(db: Database, model: Any) -> list[Any]:
+    with db.transaction() as session:
+        return list(session.scalars(select(model).where(model.team_id == WS.team_id)))
+
+
+def test_forget_after_a_page_leaves_nothing_of_them_in_the_tallies(history: Database) -> None:
+    chosen = insights.period("4w", NOW)
+    insights.for_workspace(history, WS, chosen, None, NOW)
+    assert "U2" in {row.user_id for row in _rows(history, InsightWeek)}
+
+    lifecycle.forget(history, WS, "U2", NOW)
+
+    assert "U2" not in {row.user_id for row in _rows(history, InsightWeek)}
+    found = insights.for_workspace(history, WS, chosen, None, NOW)
+    assert "U2" not in {row.user_id for row in _rows(history, InsightWeek)}
+    # Their appreciation still counts, as anonymous thanks.
+    assert [week.appreciations for week in found.weeks] == [0, 0, 3, 3]
+    assert "U2" not in {a.user_id for a in found.advocates}
+
+
+def test_a_change_of_teams_redraws_the_closed_weeks(with_teams: Database) -> None:
+    chosen = insights.period("4w", NOW)
+    before = insights.for_workspace(with_teams, WS, chosen, None, NOW)
+    assert before.map.directed[SALES, OPS] == (1, 0)
+
+    # U2 moves to Ops and U5 to Sales: last week's thanks from U2 to U1, and from U4 to U5,
+    # are now Sales carrying Ops.
+    teams.replace(
+        with_teams,
+        WS,
+        [
+            teams.TeamInfo(SALES, "sales", "Sales", ["U1", "U3", "U5"]),
+            teams.TeamInfo(OPS, "ops", "Ops", ["U2", "U4", "U6"]),
+        ],
+        NOW,
+    )
+
+    after = insights.for_workspace(with_teams, WS, chosen, None, NOW)
+    assert after.map.directed[SALES, OPS] == (3, 0)
+
+
+def test_eight_pages_at_once_work_out_each_week_once(history: Database) -> None:
+    chosen = insights.period("year", NOW)
+    expected = insights.for_workspace(history, WS, insights.period("4w", NOW), None, NOW)
+    with history.transaction() as session:
+        session.execute(delete(InsightTalliedWeek))
+        session.execute(delete(InsightWeek))
+        session.execute(delete(InsightValueWeek))
+
+    with ThreadPoolExecutor(8) as pool:
+        pages = list(
+            pool.map(lambda _: insights.for_workspace(history, WS, chosen, None, NOW), range(8))
+        )
+
+    assert all(page == pages[0] for page in pages)
+    marks = [(row.kind, row.week) for row in _rows(history, InsightTalliedWeek)]
+    assert len(marks) == len(set(marks))
+    assert insights.for_workspace(history, WS, insights.period("4w", NOW), None, NOW) == expected
+
+
+def test_the_tick_works_out_the_weeks_ahead_of_the_pages(with_teams: Database) -> None:
+    # The first appreciation was six weeks before this one: six closed weeks of each kind.
+    assert tallies.catch_up(with_teams, WS, NOW, most=4) == 4
+    assert tallies.catch_up(with_teams, WS, NOW, most=4) == 4
+    assert tallies.catch_up(with_teams, WS, NOW, most=4) == 4
+    assert tallies.catch_up(with_teams, WS, NOW) == 0
+    marks = sorted((row.kind, row.week) for row in _rows(with_teams, InsightTalliedWeek))
+    first = (THIS_MONDAY - timedelta(weeks=6)).date()
+    assert [week for kind, week in marks if kind == "people"] == [
+        first + timedelta(weeks=n) for n in range(6)
+    ]
+    assert len([kind for kind, _ in marks if kind == "teams"]) == 6
+    # A page then works nothing out: it reads what is kept.
+    chosen = insights.period("quarter", NOW)
+    assert tallies.ensure(with_teams, WS, tallies.PEOPLE, chosen.before.start, chosen.end, NOW) == 0

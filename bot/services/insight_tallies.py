@@ -1,0 +1,490 @@
+"""The insights page's tallies: each closed week's appreciation per person, per company value
+and between teams, worked out once from history so that a page of the year reads a few
+thousand rows instead of a year of appreciation.
+
+A week is a UTC week, Monday to Monday. It is closed a day (`GRACE`) after it ends; until
+then the page reads it from history, with the same query that works it out. A closed week
+is worked out the first time something needs it (a page, or the tick getting ahead of the
+pages), one week per transaction, and kept until its history changes: a withdrawn reaction
+asks for its week again, `forget` and a change of teams for every week (`invalidate`).
+Appreciation is never added to a kept week: a closed week's history only changes by those.
+
+Nothing here is new arithmetic: the rows a tally keeps are the rows the page would group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Date,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.orm import Session, aliased
+
+from bot.domain import Workspace
+from bot.services.digest import GHOST_PREFIX
+from bot.store.db import Database, insert_ignoring_conflicts
+from bot.store.models import (
+    Appreciation,
+    AppreciationRecipient,
+    Ask,
+    InsightTalliedWeek,
+    InsightTeamWeek,
+    InsightValueWeek,
+    InsightWeek,
+    Person,
+    Team,
+    TeamMember,
+)
+
+GRACE = timedelta(days=1)  # how long after its end a week is still read from history
+SMALLEST_GROUP = 3  # a group smaller than this is not broken out
+OTHERS = "others"  # the map's node for people in no team shown
+PEOPLE, TEAMS = "people", "teams"  # the kinds of tallies a week has
+KEPT_WEEKS = 104  # a year, and the year before it that a page compares it with
+
+
+@dataclass(frozen=True)
+class TeamView:
+    group_id: str
+    name: str
+    members: int
+
+
+def monday(at: datetime) -> datetime:
+    """The start (UTC midnight, a Monday) of the week `at` falls in."""
+    day = at.astimezone(UTC).date()
+    day -= timedelta(days=day.weekday())
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def closed_before(now: datetime) -> datetime:
+    """The weeks before this are closed: kept as tallies once worked out."""
+    return monday(now - GRACE)
+
+
+def monday_of(column: Any, session: Session) -> Any:
+    """The Monday (UTC) of the week a stored instant falls in, as a date."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.date_trunc("week", func.timezone("UTC", column)), Date)
+    return func.date(column, "weekday 0", "-6 days")
+
+
+def members(workspace: Workspace) -> Any:
+    """The workspace's people who count: not bots, not deactivated, not forgotten."""
+    return and_(
+        Person.team_id == workspace.team_id,
+        Person.is_bot.is_(False),
+        Person.deleted.is_(False),
+        ~Person.user_id.startswith(GHOST_PREFIX),
+    )
+
+
+def member_ids(workspace: Workspace) -> Any:
+    return select(Person.user_id).where(members(workspace))
+
+
+def shown_teams(session: Session, workspace: Workspace) -> list[TeamView]:
+    """The teams that may be broken out: user groups of at least SMALLEST_GROUP members,
+    biggest first."""
+    size = func.count(func.distinct(TeamMember.user_id))
+    rows = session.execute(
+        select(Team.group_id, Team.name, size)
+        .join(
+            TeamMember,
+            and_(TeamMember.team_id == Team.team_id, TeamMember.group_id == Team.group_id),
+        )
+        .where(Team.team_id == workspace.team_id, TeamMember.user_id.in_(member_ids(workspace)))
+        .group_by(Team.group_id, Team.name)
+        .having(size >= SMALLEST_GROUP)
+        .order_by(size.desc(), Team.name, Team.group_id)
+    ).all()
+    return [TeamView(group_id, name or group_id, int(members)) for group_id, name, members in rows]
+
+
+# The rows of a span of history, in each tally's shape: what a tally keeps of a closed week,
+# and what the page reads of the weeks not closed yet.
+
+
+def people_rows(session: Session, workspace: Workspace, start: datetime, end: datetime) -> Select:
+    """(week, user_id, given, received, public_received, public_givers) of [start, end)."""
+    a, r = Appreciation, AppreciationRecipient
+    gave_week = monday_of(a.created_at, session)
+    gave = (
+        select(
+            gave_week.label("week"),
+            a.giver_id.label("user_id"),
+            func.count().label("given"),
+            literal(0).label("received"),
+            literal(0).label("public_received"),
+            literal(0).label("public_givers"),
+        )
+        .where(a.team_id == workspace.team_id, a.created_at >= start, a.created_at < end)
+        .group_by(gave_week, a.giver_id)
+    )
+    got_week = monday_of(r.created_at, session)
+    public = r.is_private.is_(False)
+    got = (
+        select(
+            got_week.label("week"),
+            r.user_id.label("user_id"),
+            literal(0).label("given"),
+            func.count().label("received"),
+            func.coalesce(func.sum(case((public, 1), else_=0)), 0).label("public_received"),
+            func.count(func.distinct(case((public, r.giver_id)))).label("public_givers"),
+        )
+        .where(r.team_id == workspace.team_id, r.created_at >= start, r.created_at < end)
+        .group_by(got_week, r.user_id)
+    )
+    both = union_all(gave, got).subquery("both")
+    c = both.c
+    return select(
+        c.week,
+        c.user_id,
+        func.sum(c.given).label("given"),
+        func.sum(c.received).label("received"),
+        func.sum(c.public_received).label("public_received"),
+        func.sum(c.public_givers).label("public_givers"),
+    ).group_by(c.week, c.user_id)
+
+
+def value_rows(session: Session, workspace: Workspace, start: datetime, end: datetime) -> Select:
+    """(week, value, cited) of [start, end): the company values cited, private appreciation
+    included (a value is the workspace's own word, not anybody's)."""
+    a = Appreciation
+    listed = (
+        func.json_array_elements_text(a.company_values)
+        if session.get_bind().dialect.name == "postgresql"
+        else func.json_each(a.company_values)
+    ).table_valued("value")
+    week = monday_of(a.created_at, session)
+    return (
+        select(week.label("week"), listed.c.value.label("value"), func.count().label("cited"))
+        .select_from(a)
+        .join(listed, true())
+        .where(
+            a.team_id == workspace.team_id,
+            a.created_at >= start,
+            a.created_at < end,
+            # Most name no value: their empty lists are not opened.
+            cast(a.company_values, String) != "[]",
+        )
+        .group_by(week, listed.c.value)
+    )
+
+
+def carried_rows(workspace: Workspace, start: datetime, end: datetime) -> Any:
+    """One row per way someone carried someone in [start, end): (at, carrier, carried,
+    thanks, kept). Public thanks: the recipient carried the giver. A kept commitment: the
+    helper carried the asker."""
+    r = AppreciationRecipient
+    thanks = select(
+        r.created_at.label("at"),
+        r.user_id.label("carrier"),
+        r.giver_id.label("carried"),
+        literal(1).label("thanks"),
+        literal(0).label("kept"),
+    ).where(
+        r.team_id == workspace.team_id,
+        r.created_at >= start,
+        r.created_at < end,
+        r.is_private.is_(False),
+    )
+    kept = select(
+        Ask.done_at.label("at"),
+        Ask.helper_id.label("carrier"),
+        Ask.asker_id.label("carried"),
+        literal(0).label("thanks"),
+        literal(1).label("kept"),
+    ).where(
+        Ask.team_id == workspace.team_id,
+        Ask.status == "done",
+        Ask.done_at >= start,
+        Ask.done_at < end,
+    )
+    return union_all(thanks, kept).subquery("carried")
+
+
+def team_rows(
+    session: Session, workspace: Workspace, start: datetime, end: datetime, shown: list[str]
+) -> Select:
+    """(week, carrier, carried, thanks, kept) between the nodes of the map, of [start, end):
+    a person counts in each team shown they are in, and in OTHERS when in none; only
+    members count; carrying within a node is left out."""
+    carried = carried_rows(workspace, start, end)
+    # Joined as the table itself, not a subquery of it, so that SQLite finds each person's
+    # teams through `ix_team_members_team_user`.
+    carrier, carried_in = aliased(TeamMember), aliased(TeamMember)
+
+    def in_team(member: Any, user_id: Any) -> Any:
+        # The teams shown are tested on the index's row, not sought: sought, SQLite probes
+        # the index once per team for every row of the span.
+        return and_(
+            member.team_id == workspace.team_id,
+            member.user_id == user_id,
+            func.coalesce(member.group_id, "").in_(shown),
+        )
+
+    source = func.coalesce(carrier.group_id, OTHERS)
+    target = func.coalesce(carried_in.group_id, OTHERS)
+    week = monday_of(carried.c.at, session)
+    everyone = member_ids(workspace)
+    return (
+        select(
+            week.label("week"),
+            source.label("carrier"),
+            target.label("carried"),
+            func.sum(carried.c.thanks).label("thanks"),
+            func.sum(carried.c.kept).label("kept"),
+        )
+        .select_from(carried)
+        .outerjoin(carrier, in_team(carrier, carried.c.carrier))
+        .outerjoin(carried_in, in_team(carried_in, carried.c.carried))
+        .where(
+            carried.c.carrier.in_(everyone),
+            carried.c.carried.in_(everyone),
+            source != target,
+        )
+        .group_by(week, source, target)
+    )
+
+
+# What a page reads: the kept tallies of the closed weeks, history for the rest.
+
+
+def _read(
+    session: Session,
+    kept: Any,
+    columns: list[str],
+    live: Any,
+    workspace: Workspace,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+) -> Any:
+    split = min(max(closed_before(now), start), end)
+    parts = []
+    if start < split:
+        parts.append(
+            select(*(getattr(kept, name) for name in ["week", *columns])).where(
+                kept.team_id == workspace.team_id,
+                kept.week >= start.date(),
+                kept.week < split.date(),
+            )
+        )
+    if split < end:
+        parts.append(live(split, end))
+    if len(parts) == 1:
+        return parts[0].subquery()
+    return union_all(*parts).subquery()
+
+
+def people(
+    session: Session, workspace: Workspace, start: datetime, end: datetime, now: datetime
+) -> Any:
+    """(week, user_id, given, received, public_received, public_givers) of [start, end)."""
+    return _read(
+        session,
+        InsightWeek,
+        ["user_id", "given", "received", "public_received", "public_givers"],
+        lambda s, e: people_rows(session, workspace, s, e),
+        workspace,
+        start,
+        end,
+        now,
+    )
+
+
+def values(
+    session: Session, workspace: Workspace, start: datetime, end: datetime, now: datetime
+) -> Any:
+    """(week, value, cited) of [start, end)."""
+    return _read(
+        session,
+        InsightValueWeek,
+        ["value", "cited"],
+        lambda s, e: value_rows(session, workspace, s, e),
+        workspace,
+        start,
+        end,
+        now,
+    )
+
+
+def team_links(
+    session: Session,
+    workspace: Workspace,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    shown: list[str],
+) -> Any:
+    """(week, carrier, carried, thanks, kept) of [start, end)."""
+    return _read(
+        session,
+        InsightTeamWeek,
+        ["carrier", "carried", "thanks", "kept"],
+        lambda s, e: team_rows(session, workspace, s, e, shown),
+        workspace,
+        start,
+        end,
+        now,
+    )
+
+
+# Working out closed weeks.
+
+
+def ensure(
+    db: Database,
+    workspace: Workspace,
+    kind: str,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    most: int | None = None,
+) -> int:
+    """Work out the closed weeks of [start, end) whose `kind` tallies are not kept yet,
+    oldest first, each in its own transaction (at most `most` of them). Returns how many
+    were worked out here."""
+    with db.transaction() as session:
+        # Nothing happened before the first appreciation (or ask): those weeks are empty,
+        # and history is never added to a week gone by.
+        firsts = [
+            session.scalar(
+                select(func.min(Appreciation.created_at)).where(
+                    Appreciation.team_id == workspace.team_id
+                )
+            )
+        ]
+        if kind == TEAMS:
+            firsts.append(
+                session.scalar(
+                    select(func.min(Ask.created_at)).where(Ask.team_id == workspace.team_id)
+                )
+            )
+        known = [first for first in firsts if first is not None]
+        if not known:
+            return 0
+        week = max(monday(start), monday(min(known)))
+        last = min(end, closed_before(now))
+        wanted = []
+        while week < last:
+            wanted.append(week)
+            week += timedelta(weeks=1)
+        if not wanted:
+            return 0
+        kept = set(
+            session.scalars(
+                select(InsightTalliedWeek.week).where(
+                    InsightTalliedWeek.team_id == workspace.team_id,
+                    InsightTalliedWeek.kind == kind,
+                    InsightTalliedWeek.week >= wanted[0].date(),
+                    InsightTalliedWeek.week <= wanted[-1].date(),
+                )
+            )
+        )
+    missing = [week for week in wanted if week.date() not in kept][:most]
+    for week in missing:
+        _work_out(db, workspace, kind, week, now)
+    return len(missing)
+
+
+def _work_out(db: Database, workspace: Workspace, kind: str, week: datetime, now: datetime) -> None:
+    scope = {"team_id": workspace.team_id, "enterprise_id": workspace.enterprise_id}
+    with db.transaction() as session:
+        # The mark first: a process that finds it taken (or waits on one being taken) leaves
+        # the week to its owner.
+        taken = insert_ignoring_conflicts(
+            session,
+            InsightTalliedWeek,
+            [{**scope, "kind": kind, "week": week.date(), "tallied_at": now}],
+            ["team_id", "kind", "week"],
+        )
+        if not taken:
+            return
+        end = week + timedelta(weeks=1)
+        for model, rows in _tallies(session, workspace, kind, week, end):
+            session.execute(
+                delete(model).where(model.team_id == workspace.team_id, model.week == week.date())
+            )
+            if rows is None:
+                continue
+            columns = list(rows.selected_columns.keys())
+            team = literal(workspace.team_id).label("team_id")
+            enterprise = literal(workspace.enterprise_id, String).label("enterprise_id")
+            session.execute(
+                model.__table__.insert().from_select(
+                    ["team_id", "enterprise_id", *columns],
+                    select(team, enterprise, *rows.subquery().c),
+                )
+            )
+
+
+def _tallies(
+    session: Session, workspace: Workspace, kind: str, start: datetime, end: datetime
+) -> list[tuple[Any, Select | None]]:
+    if kind == PEOPLE:
+        return [
+            (InsightWeek, people_rows(session, workspace, start, end)),
+            (InsightValueWeek, value_rows(session, workspace, start, end)),
+        ]
+    shown = [t.group_id for t in shown_teams(session, workspace)]
+    return [(InsightTeamWeek, team_rows(session, workspace, start, end, shown) if shown else None)]
+
+
+def invalidate(
+    session: Session,
+    workspace: Workspace,
+    weeks: Iterable[datetime] | None = None,
+    kinds: Iterable[str] = (PEOPLE, TEAMS),
+) -> None:
+    """Forget the kept tallies of `weeks` (None: every week) of `kinds`, in the transaction
+    that changed their history: they are worked out again when next needed."""
+    kinds = list(kinds)
+    days = None if weeks is None else sorted({monday(week).date() for week in weeks})
+    models: list[Any] = []
+    if PEOPLE in kinds:
+        models += [InsightWeek, InsightValueWeek]
+    if TEAMS in kinds:
+        models.append(InsightTeamWeek)
+    for model in models:
+        session.execute(
+            delete(model).where(
+                model.team_id == workspace.team_id,
+                *([] if days is None else [model.week.in_(days)]),
+            )
+        )
+    session.execute(
+        delete(InsightTalliedWeek).where(
+            InsightTalliedWeek.team_id == workspace.team_id,
+            InsightTalliedWeek.kind.in_(kinds),
+            *([] if days is None else [InsightTalliedWeek.week.in_(days)]),
+        )
+    )
+
+
+def catch_up(db: Database, workspace: Workspace, now: datetime, most: int = 8) -> int:
+    """Work out up to `most` of the closed weeks a page may read (the last KEPT_WEEKS, and
+    the year's for the map), so that pages find them kept. For the tick."""
+    end = monday(now) + timedelta(weeks=1)
+    done = ensure(db, workspace, PEOPLE, end - timedelta(weeks=KEPT_WEEKS), end, now, most)
+    with db.transaction() as session:
+        has_teams = bool(shown_teams(session, workspace))
+    if has_teams and done < most:
+        done += ensure(db, workspace, TEAMS, end - timedelta(weeks=52), end, now, most - done)
+    return done

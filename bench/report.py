@@ -873,4 +873,11 @@ def insights(section: dict[str, Any]) -> list[str]:
             ["backend", "appreciations", "page", "median", "floor", "ratio", "met"],
             rows,
         ),
+        "",
+        *(
+            f"- {backend}: the first page of the year, with no week worked out yet, worked out "
+            f"{result['cold']['weeks']} weeks in {ms(result['cold']['ms'])} ms."
+            for backend, result in section["backends"].items()
+            if "cold" in result
+        ),
     ]

@@ -28,6 +28,7 @@ from sqlalchemy import (
     cast,
     delete,
     func,
+    insert,
     literal,
     select,
     true,
@@ -42,6 +43,7 @@ from bot.store.models import (
     Appreciation,
     AppreciationRecipient,
     Ask,
+    InsightSpan,
     InsightTalliedWeek,
     InsightTeamWeek,
     InsightValueWeek,
@@ -120,37 +122,70 @@ def shown_teams(session: Session, workspace: Workspace) -> list[TeamView]:
 # and what the page reads of the weeks not closed yet.
 
 
-def people_rows(session: Session, workspace: Workspace, start: datetime, end: datetime) -> Select:
-    """(week, user_id, given, received, public_received, public_givers) of [start, end)."""
+def people_rows(
+    session: Session,
+    workspace: Workspace,
+    start: datetime,
+    end: datetime,
+    only: str | None = None,
+) -> Select:
+    """(week, user_id, given, received, public_received, public_givers) of [start, end),
+    and each week's totals as user "" (given: appreciations; received: people thanked).
+    With `only`, that person's rows alone (found by the givers' and recipients' indexes)."""
     a, r = Appreciation, AppreciationRecipient
-    gave_week = monday_of(a.created_at, session)
-    gave = (
+    gave_week, got_week = monday_of(a.created_at, session), monday_of(r.created_at, session)
+    in_gave = [a.team_id == workspace.team_id, a.created_at >= start, a.created_at < end]
+    in_got = [r.team_id == workspace.team_id, r.created_at >= start, r.created_at < end]
+    public = r.is_private.is_(False)
+
+    def counts(given: Any, received: Any, public_received: Any, public_givers: Any) -> list[Any]:
+        return [
+            given.label("given"),
+            received.label("received"),
+            public_received.label("public_received"),
+            public_givers.label("public_givers"),
+        ]
+
+    zero = literal(0)
+    parts = [
         select(
             gave_week.label("week"),
             a.giver_id.label("user_id"),
-            func.count().label("given"),
-            literal(0).label("received"),
-            literal(0).label("public_received"),
-            literal(0).label("public_givers"),
+            *counts(func.count(), zero, zero, zero),
         )
-        .where(a.team_id == workspace.team_id, a.created_at >= start, a.created_at < end)
-        .group_by(gave_week, a.giver_id)
-    )
-    got_week = monday_of(r.created_at, session)
-    public = r.is_private.is_(False)
-    got = (
+        .where(*in_gave, *([] if only is None else [a.giver_id == only]))
+        .group_by(gave_week, a.giver_id),
         select(
             got_week.label("week"),
             r.user_id.label("user_id"),
-            literal(0).label("given"),
-            func.count().label("received"),
-            func.coalesce(func.sum(case((public, 1), else_=0)), 0).label("public_received"),
-            func.count(func.distinct(case((public, r.giver_id)))).label("public_givers"),
+            *counts(
+                zero,
+                func.count(),
+                func.coalesce(func.sum(case((public, 1), else_=0)), 0),
+                func.count(func.distinct(case((public, r.giver_id)))),
+            ),
         )
-        .where(r.team_id == workspace.team_id, r.created_at >= start, r.created_at < end)
-        .group_by(got_week, r.user_id)
-    )
-    both = union_all(gave, got).subquery("both")
+        .where(*in_got, *([] if only is None else [r.user_id == only]))
+        .group_by(got_week, r.user_id),
+    ]
+    if only is None:
+        parts += [
+            select(
+                gave_week.label("week"),
+                literal("").label("user_id"),
+                *counts(func.count(), zero, zero, zero),
+            )
+            .where(*in_gave)
+            .group_by(gave_week),
+            select(
+                got_week.label("week"),
+                literal("").label("user_id"),
+                *counts(zero, func.count(func.distinct(r.user_id)), zero, zero),
+            )
+            .where(*in_got)
+            .group_by(got_week),
+        ]
+    both = union_all(*parts).subquery("both")
     c = both.c
     return select(
         c.week,
@@ -293,22 +328,6 @@ def _read(
     return union_all(*parts).subquery()
 
 
-def people(
-    session: Session, workspace: Workspace, start: datetime, end: datetime, now: datetime
-) -> Any:
-    """(week, user_id, given, received, public_received, public_givers) of [start, end)."""
-    return _read(
-        session,
-        InsightWeek,
-        ["user_id", "given", "received", "public_received", "public_givers"],
-        lambda s, e: people_rows(session, workspace, s, e),
-        workspace,
-        start,
-        end,
-        now,
-    )
-
-
 def values(
     session: Session, workspace: Workspace, start: datetime, end: datetime, now: datetime
 ) -> Any:
@@ -344,6 +363,79 @@ def team_links(
         end,
         now,
     )
+
+
+PersonSums = dict[str, list[int]]  # user_id -> [given, received, public_received, public_givers]
+
+
+def add_rows(sums: PersonSums, rows: Iterable[Any]) -> PersonSums:
+    """Add (user_id, given, received, public_received, public_givers) rows to `sums`."""
+    for user_id, *counts in rows:
+        found = sums.setdefault(user_id, [0, 0, 0, 0])
+        for index, count in enumerate(counts):
+            found[index] += int(count)
+    return sums
+
+
+def span(db: Database, workspace: Workspace, start: datetime, end: datetime, now: datetime) -> None:
+    """Sum the kept weeks of [start, end) per person, once (see InsightSpan). The weeks
+    must be worked out (`ensure`) first."""
+    if start >= end:
+        return
+    scope = {"team_id": workspace.team_id, "enterprise_id": workspace.enterprise_id}
+    bounds = {"starts_on": start.date(), "ends_on": end.date()}
+    with db.transaction() as session:
+        taken = insert_ignoring_conflicts(
+            session,
+            InsightSpan,
+            [{**scope, **bounds, "user_id": "", **dict.fromkeys(COUNTS, 0)}],
+            ["team_id", "starts_on", "ends_on", "user_id"],
+        )
+        if not taken:
+            return
+        w = InsightWeek
+        summed = (
+            select(
+                literal(workspace.team_id),
+                literal(workspace.enterprise_id, String),
+                literal(start.date(), Date),
+                literal(end.date(), Date),
+                w.user_id,
+                *(func.sum(getattr(w, name)) for name in COUNTS),
+            )
+            .where(
+                w.team_id == workspace.team_id,
+                w.week >= start.date(),
+                w.week < end.date(),
+                w.user_id != "",
+            )
+            .group_by(w.user_id)
+        )
+        session.execute(
+            insert(InsightSpan).from_select(
+                ["team_id", "enterprise_id", "starts_on", "ends_on", "user_id", *COUNTS], summed
+            )
+        )
+
+
+def span_rows(session: Session, workspace: Workspace, start: datetime, end: datetime) -> list[Any]:
+    """(user_id, given, received, public_received, public_givers) summed over [start, end)."""
+    if start >= end:
+        return []
+    s = InsightSpan
+    return list(
+        session.execute(
+            select(s.user_id, *(getattr(s, name) for name in COUNTS)).where(
+                s.team_id == workspace.team_id,
+                s.starts_on == start.date(),
+                s.ends_on == end.date(),
+                s.user_id != "",
+            )
+        )
+    )
+
+
+COUNTS = ("given", "received", "public_received", "public_givers")
 
 
 # Working out closed weeks.
@@ -428,7 +520,7 @@ def _work_out(db: Database, workspace: Workspace, kind: str, week: datetime, now
             team = literal(workspace.team_id).label("team_id")
             enterprise = literal(workspace.enterprise_id, String).label("enterprise_id")
             session.execute(
-                model.__table__.insert().from_select(
+                insert(model).from_select(
                     ["team_id", "enterprise_id", *columns],
                     select(team, enterprise, *rows.subquery().c),
                 )
@@ -460,6 +552,8 @@ def invalidate(
     models: list[Any] = []
     if PEOPLE in kinds:
         models += [InsightWeek, InsightValueWeek]
+        # Every span: a span of any length may hold one of the weeks.
+        session.execute(delete(InsightSpan).where(InsightSpan.team_id == workspace.team_id))
     if TEAMS in kinds:
         models.append(InsightTeamWeek)
     for model in models:
@@ -480,7 +574,15 @@ def invalidate(
 
 def catch_up(db: Database, workspace: Workspace, now: datetime, most: int = 8) -> int:
     """Work out up to `most` of the closed weeks a page may read (the last KEPT_WEEKS, and
-    the year's for the map), so that pages find them kept. For the tick."""
+    the year's for the map), so that pages find them kept, and delete the spans that end
+    before the closed weeks do (no page reads them any more). For the tick."""
+    with db.transaction() as session:
+        session.execute(
+            delete(InsightSpan).where(
+                InsightSpan.team_id == workspace.team_id,
+                InsightSpan.ends_on < closed_before(now).date(),
+            )
+        )
     end = monday(now) + timedelta(weeks=1)
     done = ensure(db, workspace, PEOPLE, end - timedelta(weeks=KEPT_WEEKS), end, now, most)
     with db.transaction() as session:

@@ -22,6 +22,7 @@ without teams) are read from history through the givers' and recipients' indexes
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -52,6 +53,7 @@ from bot.store.models import (
     Appreciation,
     AppreciationRecipient,
     Ask,
+    InsightWeek,
     InstalledWorkspace,
     Obstacle,
     Person,
@@ -252,14 +254,27 @@ def for_workspace(
     picked = next((t for t in teams if t.group_id == team), None)
     if team and picked is None:
         raise NoSuchTeam(team)
-    tallies.ensure(db, workspace, tallies.PEOPLE, chosen.before.start, chosen.end, now)
+    # The closed weeks are read from their tallies, worked out first where they are not.
+    split = _closed_until(chosen, now)
+    before = chosen.before
+    tallies.ensure(db, workspace, tallies.PEOPLE, before.start, chosen.end, now)
     if teams:
         tallies.ensure(db, workspace, tallies.TEAMS, chosen.start, chosen.end, now)
+    tallies.span(db, workspace, chosen.start, split, now)
+    tallies.span(db, workspace, before.start, min(before.end, split), now)
     with db.transaction() as session:
         who = _people_of(workspace, picked.group_id) if picked else None
-        weeks = _weeks(session, workspace, chosen, now, who)
-        participation = _participation(session, workspace, chosen, now, who)
-        advocates = _advocates(session, workspace, chosen, now, who)
+        theirs = None if who is None else set(session.scalars(who))
+        # The weeks not closed yet, from history: read once, for every figure.
+        live = session.execute(tallies.people_rows(session, workspace, split, chosen.end)).all()
+        sums = tallies.add_rows({}, tallies.span_rows(session, workspace, chosen.start, split))
+        tallies.add_rows(sums, (row[1:] for row in live if row.user_id))
+        sums_before = tallies.add_rows(
+            {}, tallies.span_rows(session, workspace, before.start, min(before.end, split))
+        )
+        weeks = _weeks(session, workspace, chosen, split, live, theirs)
+        participation = _participation(session, workspace, sums, sums_before, who)
+        advocates = _advocates(sums, theirs)
         values = _values(session, workspace, chosen, now, who)
         ask_figures = _ask_figures(session, workspace, chosen, who)
         if teams:
@@ -287,78 +302,89 @@ def for_workspace(
     )
 
 
+def _closed_until(chosen: Period, now: datetime) -> datetime:
+    """Where the period's closed weeks end: before it, they are read from their tallies;
+    from it, from history. A period is at least two weeks long, so the period before it is
+    closed whole."""
+    return min(max(tallies.closed_before(now), chosen.start), chosen.end)
+
+
 def _week_index(chosen: Period) -> dict[str, int]:
     """A week's Monday, as the tallies give it (as text, its first ten characters), to its
     place in the period."""
     return {monday.date().isoformat(): index for index, monday in enumerate(chosen.weeks)}
 
 
-def _people_rows(session: Session, workspace: Workspace, span: Period, now: datetime) -> Any:
-    return tallies.people(session, workspace, span.start, span.end, now)
-
-
 def _weeks(
-    session: Session, workspace: Workspace, chosen: Period, now: datetime, who: Any
+    session: Session,
+    workspace: Workspace,
+    chosen: Period,
+    split: datetime,
+    live: Sequence[Any],
+    theirs: set[str] | None,
 ) -> list[Week]:
     """Per week: the appreciation given (private included) and how many were thanked; for a
     team, what its people gave and how many of them were thanked."""
-    rows = _people_rows(session, workspace, chosen, now)
-    theirs = [] if who is None else [rows.c.user_id.in_(who)]
-    found = session.execute(
-        select(
-            rows.c.week,
-            func.sum(rows.c.given),
-            func.sum(case((rows.c.received > 0, 1), else_=0)),
-        )
-        .where(*theirs)
-        .group_by(rows.c.week)
-    ).all()
+    w = InsightWeek
+    closed = [w.team_id == workspace.team_id, w.week >= chosen.start.date(), w.week < split.date()]
+    if theirs is None:
+        # Each week's totals: its row for user "".
+        kept = session.execute(
+            select(w.week, w.given, w.received).where(*closed, w.user_id == "")
+        ).all()
+        rows = [(week, given, received) for week, given, received in kept]
+        rows += [(row.week, row.given, row.received) for row in live if not row.user_id]
+    else:
+        kept = session.execute(
+            select(w.week, w.given, w.received).where(*closed, w.user_id.in_(sorted(theirs)))
+        ).all()
+        rows = [(week, given, 1 if received else 0) for week, given, received in kept]
+        rows += [
+            (row.week, row.given, 1 if row.received else 0) for row in live if row.user_id in theirs
+        ]
     place = _week_index(chosen)
-    counted = {place.get(str(monday)[:10]): (int(n), int(people)) for monday, n, people in found}
-    return [
-        Week(monday.date(), *counted.get(index, (0, 0)))
-        for index, monday in enumerate(chosen.weeks)
-    ]
+    counted = [[0, 0] for _ in chosen.weeks]
+    for monday, given, thanked in rows:
+        index = place.get(str(monday)[:10])
+        if index is not None:
+            counted[index][0] += int(given)
+            counted[index][1] += int(thanked)
+    return [Week(monday.date(), *counted[index]) for index, monday in enumerate(chosen.weeks)]
 
 
 def _participation(
-    session: Session, workspace: Workspace, chosen: Period, now: datetime, who: Any
+    session: Session,
+    workspace: Workspace,
+    sums: tallies.PersonSums,
+    sums_before: tallies.PersonSums,
+    who: Any,
 ) -> Participation:
     among = [tallies.members(workspace)] + ([] if who is None else [Person.user_id.in_(who)])
-    member = select(Person.user_id).where(*among)
+    members = set(session.scalars(select(Person.user_id).where(*among)))
 
-    def took_part(span: Period) -> tuple[int, int]:
-        rows = _people_rows(session, workspace, span, now)
-        gave, received = session.execute(
-            select(
-                func.count(func.distinct(case((rows.c.given > 0, rows.c.user_id)))),
-                func.count(func.distinct(case((rows.c.received > 0, rows.c.user_id)))),
-            ).where(rows.c.user_id.in_(member))
-        ).one()
-        return int(gave), int(received)
+    def took_part(found: tallies.PersonSums, column: int) -> int:
+        return sum(1 for user_id in members if found.get(user_id, (0, 0))[column] > 0)
 
-    members = session.scalar(select(func.count()).where(*among)) or 0
-    gave, received = took_part(chosen)
-    gave_before, received_before = took_part(chosen.before)
-    return Participation(members, gave, received, gave_before, received_before)
+    return Participation(
+        len(members),
+        took_part(sums, 0),
+        took_part(sums, 1),
+        took_part(sums_before, 0),
+        took_part(sums_before, 1),
+    )
 
 
-def _advocates(
-    session: Session, workspace: Workspace, chosen: Period, now: datetime, who: Any
-) -> list[Advocate]:
-    """Who (of `who`) was thanked in public by the most people, counted week by week;
-    private appreciation never ranks."""
-    rows = _people_rows(session, workspace, chosen, now)
-    mine = [] if who is None else [rows.c.user_id.in_(who)]
-    givers, received = func.sum(rows.c.public_givers), func.sum(rows.c.public_received)
-    found = session.execute(
-        select(rows.c.user_id, givers, received)
-        .where(*mine, rows.c.public_received > 0, ~rows.c.user_id.startswith(GHOST_PREFIX))
-        .group_by(rows.c.user_id)
-        .order_by(givers.desc(), received.desc(), rows.c.user_id)
-        .limit(TOP)
-    ).all()
-    return [Advocate(user_id, int(g), int(n)) for user_id, g, n in found]
+def _advocates(sums: tallies.PersonSums, theirs: set[str] | None) -> list[Advocate]:
+    """Who (of `theirs`) was thanked in public by the most people, counted week by week (who
+    thanked them in two weeks counts twice); private appreciation never ranks."""
+    found = [
+        Advocate(user_id, givers, public)
+        for user_id, (_, _, public, givers) in sums.items()
+        if public > 0
+        and not user_id.startswith(GHOST_PREFIX)
+        and (theirs is None or user_id in theirs)
+    ]
+    return sorted(found, key=lambda a: (-a.givers, -a.received, a.user_id))[:TOP]
 
 
 def _values(
@@ -620,9 +646,10 @@ def for_person(
     """What `user_id` may see of themselves: their own appreciation counts (private
     included: they are one of its two people), their people from public thanks, and their
     asks."""
+    split = _closed_until(chosen, now)
     tallies.ensure(db, workspace, tallies.PEOPLE, chosen.start, chosen.end, now)
     with db.transaction() as session:
-        weeks = _personal_weeks(session, workspace, user_id, chosen, now)
+        weeks = _personal_weeks(session, workspace, user_id, chosen, split)
         people = _colleagues(session, workspace, user_id, chosen)
         ask_lines = _ask_lines(session, workspace, user_id, chosen)
         shown = {c.user_id for c in people} | {a.colleague_id for a in ask_lines}
@@ -631,19 +658,29 @@ def for_person(
 
 
 def _personal_weeks(
-    session: Session, workspace: Workspace, user_id: str, chosen: Period, now: datetime
+    session: Session, workspace: Workspace, user_id: str, chosen: Period, split: datetime
 ) -> list[PersonalWeek]:
-    rows = _people_rows(session, workspace, chosen, now)
-    found = session.execute(
-        select(rows.c.week, func.sum(rows.c.given), func.sum(rows.c.received))
-        .where(rows.c.user_id == user_id)
-        .group_by(rows.c.week)
+    w = InsightWeek
+    kept = session.execute(
+        select(w.week, w.given, w.received).where(
+            w.team_id == workspace.team_id,
+            w.user_id == user_id,
+            w.week >= chosen.start.date(),
+            w.week < split.date(),
+        )
+    ).all()
+    live = session.execute(
+        tallies.people_rows(session, workspace, split, chosen.end, only=user_id)
     ).all()
     place = _week_index(chosen)
-    counted = {place.get(str(monday)[:10]): (int(g), int(n)) for monday, g, n in found}
+    counted = [[0, 0] for _ in chosen.weeks]
+    for monday, given, received in [*kept, *((r.week, r.given, r.received) for r in live)]:
+        index = place.get(str(monday)[:10])
+        if index is not None:
+            counted[index][0] += int(given)
+            counted[index][1] += int(received)
     return [
-        PersonalWeek(monday.date(), *counted.get(index, (0, 0)))
-        for index, monday in enumerate(chosen.weeks)
+        PersonalWeek(monday.date(), *counted[index]) for index, monday in enumerate(chosen.weeks)
     ]
 
 

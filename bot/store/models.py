@@ -276,15 +276,43 @@ class InsightWeek(WorkspaceScoped, Base):
 
     Worked out from history once the week is over (`services/insight_tallies.py`), never
     added to as appreciation is recorded: what changes a closed week's history (a
-    withdrawn reaction, `forget`) deletes the week's rows, and they are worked out again."""
+    withdrawn reaction, `forget`) deletes the week's rows, and they are worked out again.
+    The row of user "" holds the week's totals: appreciations (`given`) and people thanked
+    (`received`)."""
 
     __tablename__ = "insight_weeks"
     __table_args__ = (
         UniqueConstraint("team_id", "week", "user_id", name="uq_insight_weeks_team_week_user"),
+        # A person's weeks, and a team's people's: their own page and a team's.
+        Index("ix_insight_weeks_team_user_week", "team_id", "user_id", "week"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     week: Mapped[date] = mapped_column(Date)
+    user_id: Mapped[str] = mapped_column(String(32))
+    given: Mapped[int] = mapped_column(Integer, default=0)
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    public_received: Mapped[int] = mapped_column(Integer, default=0)
+    public_givers: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class InsightSpan(WorkspaceScoped, Base):
+    """One person's `InsightWeek`s summed over a span of closed weeks [starts_on, ends_on):
+    what a page of the quarter or the year reads instead of a row per person and week.
+    Its row for user "" says the span is summed (a page may sum it while another reads).
+    Deleted with the weeks it sums; spans that end before the closed weeks do are
+    deleted by the tick."""
+
+    __tablename__ = "insight_spans"
+    __table_args__ = (
+        UniqueConstraint(
+            "team_id", "starts_on", "ends_on", "user_id", name="uq_insight_spans_team_span_user"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
     user_id: Mapped[str] = mapped_column(String(32))
     given: Mapped[int] = mapped_column(Integer, default=0)
     received: Mapped[int] = mapped_column(Integer, default=0)

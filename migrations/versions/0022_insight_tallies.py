@@ -1,4 +1,5 @@
-"""insight tallies: each closed week's appreciation per person, per value and between teams
+"""insight tallies: each closed week's appreciation per person, per value and between teams,
+and per person over the spans of closed weeks that pages read
 
 Revision ID: 0022
 Revises: 0021
@@ -43,6 +44,25 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_insight_weeks")),
         sa.UniqueConstraint("team_id", "week", "user_id", name="uq_insight_weeks_team_week_user"),
     )
+    op.create_index(
+        "ix_insight_weeks_team_user_week", "insight_weeks", ["team_id", "user_id", "week"]
+    )
+    op.create_table(
+        "insight_spans",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("starts_on", sa.Date(), nullable=False),
+        sa.Column("ends_on", sa.Date(), nullable=False),
+        sa.Column("user_id", sa.String(length=32), nullable=False),
+        sa.Column("given", sa.Integer(), nullable=False),
+        sa.Column("received", sa.Integer(), nullable=False),
+        sa.Column("public_received", sa.Integer(), nullable=False),
+        sa.Column("public_givers", sa.Integer(), nullable=False),
+        *_scope(),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_insight_spans")),
+        sa.UniqueConstraint(
+            "team_id", "starts_on", "ends_on", "user_id", name="uq_insight_spans_team_span_user"
+        ),
+    )
     op.create_table(
         "insight_team_weeks",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -84,6 +104,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("insight_tallied_weeks", "insight_value_weeks", "insight_team_weeks"):
+    for table in (
+        "insight_tallied_weeks",
+        "insight_value_weeks",
+        "insight_team_weeks",
+        "insight_spans",
+    ):
         op.drop_table(table)
+    op.drop_index("ix_insight_weeks_team_user_week", table_name="insight_weeks")
     op.drop_table("insight_weeks")

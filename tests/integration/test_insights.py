@@ -22,7 +22,7 @@ from bot.services import appreciation, asks, insights, lifecycle, listening, tea
 from bot.services import insight_tallies as tallies
 from bot.slack import people
 from bot.store.db import Database
-from bot.store.models import InsightTalliedWeek, InsightValueWeek, InsightWeek
+from bot.store.models import InsightSpan, InsightTalliedWeek, InsightValueWeek, InsightWeek
 
 WS = Workspace("T111")
 OTHER = Workspace("T222")
@@ -338,8 +338,10 @@ def test_forget_after_a_page_leaves_nothing_of_them_in_the_tallies(history: Data
     lifecycle.forget(history, WS, "U2", NOW)
 
     assert "U2" not in {row.user_id for row in _rows(history, InsightWeek)}
+    assert "U2" not in {row.user_id for row in _rows(history, InsightSpan)}
     found = insights.for_workspace(history, WS, chosen, None, NOW)
     assert "U2" not in {row.user_id for row in _rows(history, InsightWeek)}
+    assert "U2" not in {row.user_id for row in _rows(history, InsightSpan)}
     # Their appreciation still counts, as anonymous thanks.
     assert [week.appreciations for week in found.weeks] == [0, 0, 3, 3]
     assert "U2" not in {a.user_id for a in found.advocates}

@@ -2,8 +2,9 @@
 and between teams, worked out once from history so that a page of the year reads a few
 thousand rows instead of a year of appreciation.
 
-A week is a UTC week, Monday to Monday. It is closed a day (`GRACE`) after it ends; until
-then the page reads it from history, with the same query that works it out. A closed week
+A week is a UTC week, Monday to Monday. It is closed an hour (`GRACE`) after it ends, when
+nothing recorded in it can still be on its way; until then the page reads it from history,
+with the same query that works it out. A closed week
 is worked out the first time something needs it (a page, or the tick getting ahead of the
 pages), one week per transaction, and kept until its history changes: a withdrawn reaction
 asks for its week again, `forget` and a change of teams for every week (`invalidate`).
@@ -53,7 +54,7 @@ from bot.store.models import (
     TeamMember,
 )
 
-GRACE = timedelta(days=1)  # how long after its end a week is still read from history
+GRACE = timedelta(hours=1)  # how long after its end a week is still read from history
 SMALLEST_GROUP = 3  # a group smaller than this is not broken out
 OTHERS = "others"  # the map's node for people in no team shown
 PEOPLE, TEAMS = "people", "teams"  # the kinds of tallies a week has
@@ -370,10 +371,15 @@ PersonSums = dict[str, list[int]]  # user_id -> [given, received, public_receive
 
 def add_rows(sums: PersonSums, rows: Iterable[Any]) -> PersonSums:
     """Add (user_id, given, received, public_received, public_givers) rows to `sums`."""
-    for user_id, *counts in rows:
-        found = sums.setdefault(user_id, [0, 0, 0, 0])
-        for index, count in enumerate(counts):
-            found[index] += int(count)
+    for user_id, given, received, public_received, public_givers in rows:
+        found = sums.get(user_id)
+        if found is None:
+            sums[user_id] = [int(given), int(received), int(public_received), int(public_givers)]
+        else:
+            found[0] += int(given)
+            found[1] += int(received)
+            found[2] += int(public_received)
+            found[3] += int(public_givers)
     return sums
 
 

@@ -21,6 +21,7 @@ without teams) are read from history through the givers' and recipients' indexes
 
 from __future__ import annotations
 
+import heapq
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -377,14 +378,17 @@ def _participation(
 def _advocates(sums: tallies.PersonSums, theirs: set[str] | None) -> list[Advocate]:
     """Who (of `theirs`) was thanked in public by the most people, counted week by week (who
     thanked them in two weeks counts twice); private appreciation never ranks."""
-    found = [
-        Advocate(user_id, givers, public)
-        for user_id, (_, _, public, givers) in sums.items()
-        if public > 0
-        and not user_id.startswith(GHOST_PREFIX)
-        and (theirs is None or user_id in theirs)
-    ]
-    return sorted(found, key=lambda a: (-a.givers, -a.received, a.user_id))[:TOP]
+    ranked = heapq.nsmallest(
+        TOP,
+        (
+            (-givers, -public, user_id)
+            for user_id, (_, _, public, givers) in sums.items()
+            if public > 0
+            and not user_id.startswith(GHOST_PREFIX)
+            and (theirs is None or user_id in theirs)
+        ),
+    )
+    return [Advocate(user_id, -givers, -public) for givers, public, user_id in ranked]
 
 
 def _values(

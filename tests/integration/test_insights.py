@@ -320,9 +320,11 @@ def test_closed_weeks_are_kept_and_read_back_the_same(history: Database) -> None
     assert (THIS_MONDAY - timedelta(weeks=1)).date() in weeks
     assert THIS_MONDAY.date() not in weeks
     assert insights.for_workspace(history, WS, chosen, None, NOW) == first
-    # A day into a week, the week before is still read from history.
-    monday_morning = THIS_MONDAY + timedelta(hours=2)
-    assert tallies.closed_before(monday_morning) == THIS_MONDAY - timedelta(weeks=1)
+    # For its first hour, the week just ended is still read from history.
+    assert tallies.closed_before(THIS_MONDAY + timedelta(minutes=30)) == THIS_MONDAY - timedelta(
+        weeks=1
+    )
+    assert tallies.closed_before(THIS_MONDAY + timedelta(hours=1)) == THIS_MONDAY
 
 
 def _rows(db: Database, model: Any) -> list[Any]:

@@ -15,7 +15,7 @@ Nothing here is new arithmetic: the rows a tally keeps are the rows the page wou
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -46,6 +46,7 @@ from bot.store.models import (
     Ask,
     InsightSpan,
     InsightTalliedWeek,
+    InsightTeamSpan,
     InsightTeamWeek,
     InsightValueWeek,
     InsightWeek,
@@ -441,6 +442,55 @@ def span_rows(session: Session, workspace: Workspace, start: datetime, end: date
     )
 
 
+TeamCounts = dict[tuple[str, str], int]  # (kind, key) -> n, as InsightTeamSpan keeps them
+
+
+def team_span(
+    db: Database,
+    workspace: Workspace,
+    group_id: str,
+    start: datetime,
+    end: datetime,
+    count: Callable[[Session, datetime, datetime], TeamCounts],
+) -> None:
+    """Keep `count` of the closed weeks [start, end) for the team `group_id`, once (see
+    InsightTeamSpan)."""
+    if start >= end:
+        return
+    scope = {"team_id": workspace.team_id, "enterprise_id": workspace.enterprise_id}
+    bounds = {"group_id": group_id, "starts_on": start.date(), "ends_on": end.date()}
+    key = ["team_id", "group_id", "starts_on", "ends_on", "kind", "key"]
+    with db.transaction() as session:
+        taken = insert_ignoring_conflicts(
+            session, InsightTeamSpan, [{**scope, **bounds, "kind": "", "key": "", "n": 0}], key
+        )
+        if not taken:
+            return
+        rows = [
+            {**scope, **bounds, "kind": kind, "key": name, "n": n}
+            for (kind, name), n in sorted(count(session, start, end).items())
+        ]
+        insert_ignoring_conflicts(session, InsightTeamSpan, rows, key)
+
+
+def team_span_rows(
+    session: Session, workspace: Workspace, group_id: str, start: datetime, end: datetime
+) -> TeamCounts:
+    if start >= end:
+        return {}
+    t = InsightTeamSpan
+    rows = session.execute(
+        select(t.kind, t.key, t.n).where(
+            t.team_id == workspace.team_id,
+            t.group_id == group_id,
+            t.starts_on == start.date(),
+            t.ends_on == end.date(),
+            t.kind != "",
+        )
+    )
+    return {(kind, key): int(n) for kind, key, n in rows}
+
+
 COUNTS = ("given", "received", "public_received", "public_givers")
 
 
@@ -562,6 +612,8 @@ def invalidate(
         session.execute(delete(InsightSpan).where(InsightSpan.team_id == workspace.team_id))
     if TEAMS in kinds:
         models.append(InsightTeamWeek)
+    # A team's spans read both kinds of history.
+    session.execute(delete(InsightTeamSpan).where(InsightTeamSpan.team_id == workspace.team_id))
     for model in models:
         session.execute(
             delete(model).where(
@@ -583,12 +635,13 @@ def catch_up(db: Database, workspace: Workspace, now: datetime, most: int = 8) -
     the year's for the map), so that pages find them kept, and delete the spans that end
     before the closed weeks do (no page reads them any more). For the tick."""
     with db.transaction() as session:
-        session.execute(
-            delete(InsightSpan).where(
-                InsightSpan.team_id == workspace.team_id,
-                InsightSpan.ends_on < closed_before(now).date(),
+        for model in (InsightSpan, InsightTeamSpan):
+            session.execute(
+                delete(model).where(
+                    model.team_id == workspace.team_id,
+                    model.ends_on < closed_before(now).date(),
+                )
             )
-        )
     end = monday(now) + timedelta(weeks=1)
     done = ensure(db, workspace, PEOPLE, end - timedelta(weeks=KEPT_WEEKS), end, now, most)
     with db.transaction() as session:

@@ -263,8 +263,17 @@ def for_workspace(
         tallies.ensure(db, workspace, tallies.TEAMS, chosen.start, chosen.end, now)
     tallies.span(db, workspace, chosen.start, split, now)
     tallies.span(db, workspace, before.start, min(before.end, split), now)
+    who = _people_of(workspace, picked.group_id) if picked else None
+    if picked is not None:
+        tallies.team_span(
+            db,
+            workspace,
+            picked.group_id,
+            chosen.start,
+            split,
+            lambda session, start, end: _team_counts(session, workspace, who, start, end),
+        )
     with db.transaction() as session:
-        who = _people_of(workspace, picked.group_id) if picked else None
         theirs = None if who is None else set(session.scalars(who))
         # The weeks not closed yet, from history: read once, for every figure.
         live = session.execute(tallies.people_rows(session, workspace, split, chosen.end)).all()
@@ -276,13 +285,21 @@ def for_workspace(
         weeks = _weeks(session, workspace, chosen, split, live, theirs)
         participation = _participation(session, workspace, sums, sums_before, who)
         advocates = _advocates(sums, theirs)
-        values = _values(session, workspace, chosen, now, who)
+        if picked is None:
+            values = _values(session, workspace, chosen, now)
+            relied_on = []
+        else:
+            counts = tallies.team_span_rows(
+                session, workspace, picked.group_id, chosen.start, split
+            )
+            for key, n in _team_counts(session, workspace, who, split, chosen.end).items():
+                counts[key] = counts.get(key, 0) + n
+            values, relied_on = _top(counts, "value"), _top(counts, "carrier")
         ask_figures = _ask_figures(session, workspace, chosen, who)
         if teams:
             carried_map = _team_map(session, workspace, chosen, now, teams)
         else:
             carried_map = _people_map(session, workspace, chosen)
-        relied_on = _relied_on(session, workspace, chosen, who) if who is not None else []
         shown = {a.user_id for a in advocates} | {uid for uid, _ in relied_on}
         if not carried_map.of_teams:
             shown |= set(carried_map.nodes)
@@ -392,44 +409,76 @@ def _advocates(sums: tallies.PersonSums, theirs: set[str] | None) -> list[Advoca
 
 
 def _values(
-    session: Session, workspace: Workspace, chosen: Period, now: datetime, who: Any
+    session: Session, workspace: Workspace, chosen: Period, now: datetime
 ) -> list[tuple[str, int]]:
     """The company values cited, most cited first (private appreciation counts: a value is
-    the workspace's own word, not anybody's); for a team, those its people cited."""
-    if who is None:
-        rows = tallies.values(session, workspace, chosen.start, chosen.end, now)
-        cited = func.sum(rows.c.cited)
-        found = session.execute(
-            select(rows.c.value, cited)
-            .group_by(rows.c.value)
-            .order_by(cited.desc(), rows.c.value)
-            .limit(TOP)
-        ).all()
-        return [(str(value), int(count)) for value, count in found]
-    # A team's: read from history, its people's appreciations by the givers' index.
-    a = Appreciation
+    the workspace's own word, not anybody's)."""
+    rows = tallies.values(session, workspace, chosen.start, chosen.end, now)
+    cited = func.sum(rows.c.cited)
+    found = session.execute(
+        select(rows.c.value, cited)
+        .group_by(rows.c.value)
+        .order_by(cited.desc(), rows.c.value)
+        .limit(TOP)
+    ).all()
+    return [(str(value), int(count)) for value, count in found]
+
+
+def _team_counts(
+    session: Session, workspace: Workspace, who: Any, start: datetime, end: datetime
+) -> tallies.TeamCounts:
+    """For a team's page, of [start, end): the values its people cited, and the colleagues
+    outside it who carried its people (those they thanked in public, and those who kept a
+    commitment to them). Read from history by the givers' index: a team's own rows."""
+    a, r = Appreciation, AppreciationRecipient
+    theirs = [a.team_id == workspace.team_id, a.giver_id.in_(who), a.created_at >= start]
+    theirs.append(a.created_at < end)
     listed = (
         func.json_array_elements_text(a.company_values)
         if session.get_bind().dialect.name == "postgresql"
         else func.json_each(a.company_values)
     ).table_valued("value")
-    times = func.count()
-    found = session.execute(
-        select(listed.c.value, times)
+    values = session.execute(
+        select(listed.c.value, func.count())
         .select_from(a)
         .join(listed, true())
-        .where(
-            a.team_id == workspace.team_id,
-            a.giver_id.in_(who),
-            a.created_at >= chosen.start,
-            a.created_at < chosen.end,
-            cast(a.company_values, String) != "[]",
-        )
+        .where(*theirs, cast(a.company_values, String) != "[]")
         .group_by(listed.c.value)
-        .order_by(times.desc(), listed.c.value)
-        .limit(TOP)
     ).all()
-    return [(str(value), int(count)) for value, count in found]
+    thanks = (
+        select(r.user_id.label("carrier"), func.count().label("n"))
+        .select_from(a)
+        .join(r, and_(r.appreciation_id == a.id, r.team_id == a.team_id))
+        .where(*theirs, a.is_private.is_(False))
+        .group_by(r.user_id)
+    )
+    kept = (
+        select(Ask.helper_id.label("carrier"), func.count().label("n"))
+        .where(
+            Ask.team_id == workspace.team_id,
+            Ask.asker_id.in_(who),
+            Ask.status == "done",
+            Ask.done_at >= start,
+            Ask.done_at < end,
+        )
+        .group_by(Ask.helper_id)
+    )
+    both = union_all(thanks, kept).subquery("both")
+    carriers = session.execute(
+        select(both.c.carrier, func.sum(both.c.n))
+        .where(~both.c.carrier.in_(who), both.c.carrier.in_(tallies.member_ids(workspace)))
+        .group_by(both.c.carrier)
+    ).all()
+    counts = {("value", str(value)): int(n) for value, n in values}
+    return counts | {("carrier", carrier): int(n) for carrier, n in carriers}
+
+
+def _top(counts: tallies.TeamCounts, kind: str) -> list[tuple[str, int]]:
+    return heapq.nsmallest(
+        TOP,
+        ((key, n) for (k, key), n in counts.items() if k == kind),
+        key=lambda kn: (-kn[1], kn[0]),
+    )
 
 
 def _epoch(column: Any, session: Session) -> ColumnElement[Any]:
@@ -569,49 +618,6 @@ def _team_map(
         (a, b): (int(t), int(k)) for a, b, t, k in found if a != b and a in nodes and b in nodes
     }
     return Map(True, nodes, _links(directed), directed)
-
-
-def _relied_on(
-    session: Session, workspace: Workspace, chosen: Period, who: Any
-) -> list[tuple[str, int]]:
-    """The colleagues outside `who` who carried its people most in the period: those they
-    thanked in public (found from their own appreciations, by the givers' index), and those
-    who kept a commitment to them."""
-    a, r = Appreciation, AppreciationRecipient
-    thanks = (
-        select(r.user_id.label("carrier"), func.count().label("n"))
-        .select_from(a)
-        .join(r, and_(r.appreciation_id == a.id, r.team_id == a.team_id))
-        .where(
-            a.team_id == workspace.team_id,
-            a.giver_id.in_(who),
-            a.created_at >= chosen.start,
-            a.created_at < chosen.end,
-            a.is_private.is_(False),
-        )
-        .group_by(r.user_id)
-    )
-    kept = (
-        select(Ask.helper_id.label("carrier"), func.count().label("n"))
-        .where(
-            Ask.team_id == workspace.team_id,
-            Ask.asker_id.in_(who),
-            Ask.status == "done",
-            Ask.done_at >= chosen.start,
-            Ask.done_at < chosen.end,
-        )
-        .group_by(Ask.helper_id)
-    )
-    both = union_all(thanks, kept).subquery("both")
-    times = func.sum(both.c.n)
-    rows = session.execute(
-        select(both.c.carrier, times)
-        .where(~both.c.carrier.in_(who), both.c.carrier.in_(tallies.member_ids(workspace)))
-        .group_by(both.c.carrier)
-        .order_by(times.desc(), both.c.carrier)
-        .limit(TOP)
-    ).all()
-    return [(user_id, int(n)) for user_id, n in rows]
 
 
 def _links(volumes: dict[tuple[str, str], tuple[int, int]]) -> list[Link]:

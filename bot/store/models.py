@@ -320,6 +320,34 @@ class InsightSpan(WorkspaceScoped, Base):
     public_givers: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class InsightTeamSpan(WorkspaceScoped, Base):
+    """One team's page over a span of closed weeks [starts_on, ends_on), summed once from
+    history: the values its people cited (`kind` "value") and the colleagues outside it
+    who carried them (`kind` "carrier"), `key` being the value or the colleague. Its row
+    of kind "" says the span is summed. Deleted with any kept week or a change of teams."""
+
+    __tablename__ = "insight_team_spans"
+    __table_args__ = (
+        UniqueConstraint(
+            "team_id",
+            "group_id",
+            "starts_on",
+            "ends_on",
+            "kind",
+            "key",
+            name="uq_insight_team_spans_team_group_span_key",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(32))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(255))
+    n: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class InsightTeamWeek(WorkspaceScoped, Base):
     """Who carried whom between teams in one closed week: public thanks (the recipient's
     teams carried the giver's) and kept commitments (the helper's carried the asker's).

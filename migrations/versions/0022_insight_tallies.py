@@ -64,6 +64,27 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
+        "insight_team_spans",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("group_id", sa.String(length=32), nullable=False),
+        sa.Column("starts_on", sa.Date(), nullable=False),
+        sa.Column("ends_on", sa.Date(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("key", sa.String(length=255), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+        *_scope(),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_insight_team_spans")),
+        sa.UniqueConstraint(
+            "team_id",
+            "group_id",
+            "starts_on",
+            "ends_on",
+            "kind",
+            "key",
+            name="uq_insight_team_spans_team_group_span_key",
+        ),
+    )
+    op.create_table(
         "insight_team_weeks",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("week", sa.Date(), nullable=False),
@@ -108,6 +129,7 @@ def downgrade() -> None:
         "insight_tallied_weeks",
         "insight_value_weeks",
         "insight_team_weeks",
+        "insight_team_spans",
         "insight_spans",
     ):
         op.drop_table(table)

@@ -22,7 +22,13 @@ from bot.services import appreciation, asks, insights, lifecycle, listening, tea
 from bot.services import insight_tallies as tallies
 from bot.slack import people
 from bot.store.db import Database
-from bot.store.models import InsightSpan, InsightTalliedWeek, InsightValueWeek, InsightWeek
+from bot.store.models import (
+    InsightSpan,
+    InsightTalliedWeek,
+    InsightTeamSpan,
+    InsightValueWeek,
+    InsightWeek,
+)
 
 WS = Workspace("T111")
 OTHER = Workspace("T222")
@@ -404,3 +410,29 @@ def test_the_tick_works_out_the_weeks_ahead_of_the_pages(with_teams: Database) -
     # A page then works nothing out: it reads what is kept.
     chosen = insights.period("quarter", NOW)
     assert tallies.ensure(with_teams, WS, tallies.PEOPLE, chosen.before.start, chosen.end, NOW) == 0
+
+
+def test_a_team_page_reads_its_closed_weeks_once_and_again_after_a_change(
+    with_teams: Database,
+) -> None:
+    last_week = THIS_MONDAY - timedelta(days=5)
+    give(with_teams, WS, "U5", ["U3"], last_week, "t1", values=["care"])
+    chosen = insights.period("4w", NOW)
+
+    ops = insights.for_workspace(with_teams, WS, chosen, OPS, NOW)
+    assert ("U3", 1) in ops.relied_on and ops.values == [("care", 1)]
+    assert _rows(with_teams, InsightTeamSpan)  # kept for the next page
+    assert insights.for_workspace(with_teams, WS, chosen, OPS, NOW) == ops
+
+    # U3 joins Ops: carrying within the team is not relying on anyone outside it.
+    teams.replace(
+        with_teams,
+        WS,
+        [
+            teams.TeamInfo(SALES, "sales", "Sales", ["U1", "U2", "U6"]),
+            teams.TeamInfo(OPS, "ops", "Ops", ["U3", "U4", "U5"]),
+        ],
+        NOW,
+    )
+    ops = insights.for_workspace(with_teams, WS, chosen, OPS, NOW)
+    assert "U3" not in {user for user, _ in ops.relied_on}

@@ -199,7 +199,7 @@ def weekly_table(insights: WorkspaceInsights) -> Table:
 
 def advocates_table(insights: WorkspaceInsights, name: Callable[[str], str]) -> Table:
     return (
-        ["Person", "Colleagues who thanked them", "Thanks"],
+        ["Person", "Colleagues who thanked them (each week counted)", "Thanks"],
         [[name(a.user_id), str(a.givers), str(a.received)] for a in insights.advocates],
     )
 

@@ -346,27 +346,6 @@ def values(
     )
 
 
-def team_links(
-    session: Session,
-    workspace: Workspace,
-    start: datetime,
-    end: datetime,
-    now: datetime,
-    shown: list[str],
-) -> Any:
-    """(week, carrier, carried, thanks, kept) of [start, end)."""
-    return _read(
-        session,
-        InsightTeamWeek,
-        ["carrier", "carried", "thanks", "kept"],
-        lambda s, e: team_rows(session, workspace, s, e, shown),
-        workspace,
-        start,
-        end,
-        now,
-    )
-
-
 PersonSums = dict[str, list[int]]  # user_id -> [given, received, public_received, public_givers]
 
 

@@ -54,6 +54,7 @@ from bot.store.models import (
     Appreciation,
     AppreciationRecipient,
     Ask,
+    InsightTeamWeek,
     InsightWeek,
     InstalledWorkspace,
     Obstacle,
@@ -261,6 +262,14 @@ def for_workspace(
     tallies.ensure(db, workspace, tallies.PEOPLE, before.start, chosen.end, now)
     if teams:
         tallies.ensure(db, workspace, tallies.TEAMS, chosen.start, chosen.end, now)
+        tallies.team_span(
+            db,
+            workspace,
+            MAP,
+            chosen.start,
+            split,
+            lambda session, start, end: _map_counts(session, workspace, start, end),
+        )
     tallies.span(db, workspace, chosen.start, split, now)
     tallies.span(db, workspace, before.start, min(before.end, split), now)
     who = _people_of(workspace, picked.group_id) if picked else None
@@ -297,7 +306,7 @@ def for_workspace(
             values, relied_on = _top(counts, "value"), _top(counts, "carrier")
         ask_figures = _ask_figures(session, workspace, chosen, who)
         if teams:
-            carried_map = _team_map(session, workspace, chosen, now, teams)
+            carried_map = _team_map(session, workspace, chosen, split, teams)
         else:
             carried_map = _people_map(session, workspace, chosen)
         shown = {a.user_id for a in advocates} | {uid for uid, _ in relied_on}
@@ -590,19 +599,50 @@ def _people_of(workspace: Workspace, group_id: str) -> Any:
     )
 
 
+MAP = ""  # the workspace's map, kept as the spans of a team with no id
+
+
+def _map_counts(
+    session: Session, workspace: Workspace, start: datetime, end: datetime
+) -> tallies.TeamCounts:
+    """The kept map of the closed weeks [start, end), summed: (thanks|kept, "carrier
+    carried") -> n."""
+    w = InsightTeamWeek
+    rows = session.execute(
+        select(w.carrier, w.carried, func.sum(w.thanks), func.sum(w.kept))
+        .where(w.team_id == workspace.team_id, w.week >= start.date(), w.week < end.date())
+        .group_by(w.carrier, w.carried)
+    )
+    counts: tallies.TeamCounts = {}
+    for carrier, carried, thanks, kept in rows:
+        counts["thanks", f"{carrier} {carried}"] = int(thanks)
+        counts["kept", f"{carrier} {carried}"] = int(kept)
+    return counts
+
+
 def _team_map(
-    session: Session, workspace: Workspace, chosen: Period, now: datetime, teams: list[TeamView]
+    session: Session,
+    workspace: Workspace,
+    chosen: Period,
+    split: datetime,
+    teams: list[TeamView],
 ) -> Map:
     """Who carried whom between teams: a person counts in each team they are in, and in
     `OTHERS` when in none of the teams shown (fewer than SMALLEST_GROUP of them: not shown).
-    Carrying within a team is not drawn."""
+    Carrying within a team is not drawn. The closed weeks come summed (`_map_counts`), the
+    rest from history."""
     shown = [t.group_id for t in teams]
-    rows = tallies.team_links(session, workspace, chosen.start, chosen.end, now, shown)
-    found = session.execute(
-        select(
-            rows.c.carrier, rows.c.carried, func.sum(rows.c.thanks), func.sum(rows.c.kept)
-        ).group_by(rows.c.carrier, rows.c.carried)
-    ).all()
+    volumes: dict[tuple[str, str], list[int]] = {}
+    for (kind, pair), n in tallies.team_span_rows(
+        session, workspace, MAP, chosen.start, split
+    ).items():
+        carrier, carried = pair.split(" ")
+        volumes.setdefault((carrier, carried), [0, 0])[kind == "kept"] += n
+    live = tallies.team_rows(session, workspace, split, chosen.end, shown)
+    for _, carrier, carried, thanks, kept in session.execute(live):
+        found = volumes.setdefault((carrier, carried), [0, 0])
+        found[0] += int(thanks)
+        found[1] += int(kept)
     others = session.scalar(
         select(func.count()).where(
             tallies.members(workspace),
@@ -615,7 +655,9 @@ def _team_map(
     )
     nodes = shown + ([OTHERS] if (others or 0) >= SMALLEST_GROUP else [])
     directed = {
-        (a, b): (int(t), int(k)) for a, b, t, k in found if a != b and a in nodes and b in nodes
+        (a, b): (t, k)
+        for (a, b), (t, k) in volumes.items()
+        if a != b and a in nodes and b in nodes and (t or k)
     }
     return Map(True, nodes, _links(directed), directed)
 

@@ -323,8 +323,10 @@ class InsightSpan(WorkspaceScoped, Base):
 class InsightTeamSpan(WorkspaceScoped, Base):
     """One team's page over a span of closed weeks [starts_on, ends_on), summed once from
     history: the values its people cited (`kind` "value") and the colleagues outside it
-    who carried them (`kind` "carrier"), `key` being the value or the colleague. Its row
-    of kind "" says the span is summed. Deleted with any kept week or a change of teams."""
+    who carried them (`kind` "carrier"), `key` being the value or the colleague. The team
+    with no id ("") is the workspace's map: `kind` "thanks" or "kept", `key` "carrier
+    carried". Its row of kind "" says the span is summed. Deleted with any kept week or a
+    change of teams."""
 
     __tablename__ = "insight_team_spans"
     __table_args__ = (

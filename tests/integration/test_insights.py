@@ -243,7 +243,7 @@ def test_csv_tables_carry_the_filters_and_stay_inert(history: Database) -> None:
     assert status == "200 OK" and dict(headers)["Content-Type"].startswith("text/csv")
     assert "insights-advocates-4w-2026-10-26.csv" in dict(headers)["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(body.decode())))
-    assert rows[0] == ["Person", "Colleagues who thanked them", "Thanks"]
+    assert rows[0] == ["Person", "Colleagues who thanked them (each week counted)", "Thanks"]
     status, _, _ = respond(history, viewer("U1", True), "/insights.csv", "table=nope", NOW)
     assert status.startswith("404")
     _, _, values = respond(history, viewer("U3", True), "/insights.csv", "table=map", NOW)

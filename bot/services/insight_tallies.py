@@ -410,7 +410,7 @@ def span_rows(session: Session, workspace: Workspace, start: datetime, end: date
         return []
     s = InsightSpan
     return list(
-        session.execute(
+        session.connection().execute(
             select(s.user_id, *(getattr(s, name) for name in COUNTS)).where(
                 s.team_id == workspace.team_id,
                 s.starts_on == start.date(),
@@ -458,7 +458,7 @@ def team_span_rows(
     if start >= end:
         return {}
     t = InsightTeamSpan
-    rows = session.execute(
+    rows = session.connection().execute(
         select(t.kind, t.key, t.n).where(
             t.team_id == workspace.team_id,
             t.group_id == group_id,

@@ -283,9 +283,13 @@ def for_workspace(
             lambda session, start, end: _team_counts(session, workspace, who, start, end),
         )
     with db.transaction() as session:
-        theirs = None if who is None else set(session.scalars(who))
+        theirs = None if who is None else set(session.connection().scalars(who))
         # The weeks not closed yet, from history: read once, for every figure.
-        live = session.execute(tallies.people_rows(session, workspace, split, chosen.end)).all()
+        live = (
+            session.connection()
+            .execute(tallies.people_rows(session, workspace, split, chosen.end))
+            .all()
+        )
         sums = tallies.add_rows({}, tallies.span_rows(session, workspace, chosen.start, split))
         tallies.add_rows(sums, (row[1:] for row in live if row.user_id))
         sums_before = tallies.add_rows(
@@ -356,15 +360,21 @@ def _weeks(
     closed = [w.team_id == workspace.team_id, w.week >= chosen.start.date(), w.week < split.date()]
     if theirs is None:
         # Each week's totals: its row for user "".
-        kept = session.execute(
-            select(w.week, w.given, w.received).where(*closed, w.user_id == "")
-        ).all()
+        kept = (
+            session.connection()
+            .execute(select(w.week, w.given, w.received).where(*closed, w.user_id == ""))
+            .all()
+        )
         rows = [(week, given, received) for week, given, received in kept]
         rows += [(row.week, row.given, row.received) for row in live if not row.user_id]
     else:
-        kept = session.execute(
-            select(w.week, w.given, w.received).where(*closed, w.user_id.in_(sorted(theirs)))
-        ).all()
+        kept = (
+            session.connection()
+            .execute(
+                select(w.week, w.given, w.received).where(*closed, w.user_id.in_(sorted(theirs)))
+            )
+            .all()
+        )
         rows = [(week, given, 1 if received else 0) for week, given, received in kept]
         rows += [
             (row.week, row.given, 1 if row.received else 0) for row in live if row.user_id in theirs
@@ -387,7 +397,7 @@ def _participation(
     who: Any,
 ) -> Participation:
     among = [tallies.members(workspace)] + ([] if who is None else [Person.user_id.in_(who)])
-    members = set(session.scalars(select(Person.user_id).where(*among)))
+    members = set(session.connection().scalars(select(Person.user_id).where(*among)))
 
     def took_part(found: tallies.PersonSums, column: int) -> int:
         return sum(1 for user_id in members if found.get(user_id, (0, 0))[column] > 0)
@@ -424,12 +434,16 @@ def _values(
     the workspace's own word, not anybody's)."""
     rows = tallies.values(session, workspace, chosen.start, chosen.end, now)
     cited = func.sum(rows.c.cited)
-    found = session.execute(
-        select(rows.c.value, cited)
-        .group_by(rows.c.value)
-        .order_by(cited.desc(), rows.c.value)
-        .limit(TOP)
-    ).all()
+    found = (
+        session.connection()
+        .execute(
+            select(rows.c.value, cited)
+            .group_by(rows.c.value)
+            .order_by(cited.desc(), rows.c.value)
+            .limit(TOP)
+        )
+        .all()
+    )
     return [(str(value), int(count)) for value, count in found]
 
 
@@ -447,13 +461,17 @@ def _team_counts(
         if session.get_bind().dialect.name == "postgresql"
         else func.json_each(a.company_values)
     ).table_valued("value")
-    values = session.execute(
-        select(listed.c.value, func.count())
-        .select_from(a)
-        .join(listed, true())
-        .where(*theirs, cast(a.company_values, String) != "[]")
-        .group_by(listed.c.value)
-    ).all()
+    values = (
+        session.connection()
+        .execute(
+            select(listed.c.value, func.count())
+            .select_from(a)
+            .join(listed, true())
+            .where(*theirs, cast(a.company_values, String) != "[]")
+            .group_by(listed.c.value)
+        )
+        .all()
+    )
     thanks = (
         select(r.user_id.label("carrier"), func.count().label("n"))
         .select_from(a)
@@ -473,11 +491,15 @@ def _team_counts(
         .group_by(Ask.helper_id)
     )
     both = union_all(thanks, kept).subquery("both")
-    carriers = session.execute(
-        select(both.c.carrier, func.sum(both.c.n))
-        .where(~both.c.carrier.in_(who), both.c.carrier.in_(tallies.member_ids(workspace)))
-        .group_by(both.c.carrier)
-    ).all()
+    carriers = (
+        session.connection()
+        .execute(
+            select(both.c.carrier, func.sum(both.c.n))
+            .where(~both.c.carrier.in_(who), both.c.carrier.in_(tallies.member_ids(workspace)))
+            .group_by(both.c.carrier)
+        )
+        .all()
+    )
     counts = {("value", str(value)): int(n) for value, n in values}
     return counts | {("carrier", carrier): int(n) for carrier, n in carriers}
 
@@ -506,52 +528,82 @@ def _ask_figures(session: Session, workspace: Workspace, chosen: Period, who: An
         Ask.created_at < chosen.end,
         *theirs,
     ]
-    asked, declined = session.execute(
-        select(func.count(), func.coalesce(func.sum(case((Ask.status == "declined", 1))), 0)).where(
-            *in_period
-        )
+    read = session.connection()
+    done_in_period = [*in_period, Ask.status == "done", Ask.done_at.is_not(None)]
+    asked, declined, committed = read.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((Ask.status == "declined", 1))), 0),
+            func.count(Ask.committed_at),
+        ).where(*in_period)
     ).one()
+    # The median wait, by the database: the middle one or two of the sorted waits.
     waited = (_epoch(Ask.committed_at, session) - _epoch(Ask.created_at, session)) / 3600.0
-    hours = [
-        float(h)
-        for h in session.scalars(select(waited).where(*in_period, Ask.committed_at.is_not(None)))
-    ]
-    done = session.execute(
-        select(Ask.committed_on, Ask.due_on, Ask.timezone, _epoch(Ask.done_at, session)).where(
-            *in_period, Ask.status == "done", Ask.done_at.is_not(None)
+    middle = (
+        [
+            float(hours)
+            for hours in read.scalars(
+                select(waited)
+                .where(*in_period, Ask.committed_at.is_not(None))
+                .order_by(waited)
+                .offset((committed - 1) // 2)
+                .limit(2 - committed % 2)
+            )
+        ]
+        if committed
+        else []
+    )
+    # Kept on time: done before the end of the day it was due, where it was due. No
+    # timezone is more than 14 hours ahead of UTC or 12 behind, so only asks done within
+    # those hours of the day's end in UTC need their own timezone's answer; the database
+    # counts the rest.
+    due = func.coalesce(Ask.committed_on, Ask.due_on)
+    day_ends = _epoch(due, session) + 86400
+    done_at = _epoch(Ask.done_at, session)
+    early, late = day_ends - 14 * 3600, day_ends + 12 * 3600
+    done, sure_on_time = read.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((due.is_(None), 1), (done_at < early, 1), else_=0)), 0),
+        ).where(*done_in_period)
+    ).one()
+    near = read.execute(
+        select(due, Ask.timezone, done_at).where(
+            *done_in_period, due.is_not(None), done_at >= early, done_at < late
         )
     ).all()
     # Each deadline's end, once per day and timezone (asks share a few of each).
-    ends: dict[tuple[date, str], float] = {}
-    kept_on_time = 0
-    for committed_on, due_on, timezone, done_at in done:
-        due = committed_on or due_on
-        if due is None:
-            kept_on_time += 1
-            continue
-        if (due, timezone) not in ends:
-            ends[due, timezone] = end_of_day(due, timezone).timestamp()
-        kept_on_time += float(done_at) < ends[due, timezone]
-    kept_late = len(done) - kept_on_time
+    ends: dict[tuple[Any, str], float] = {}
+    kept_on_time = int(sure_on_time)
+    for day, timezone, finished in near:
+        if (day, timezone) not in ends:
+            when = day if isinstance(day, date) else date.fromisoformat(str(day))
+            ends[day, timezone] = end_of_day(when, timezone).timestamp()
+        kept_on_time += float(finished) < ends[day, timezone]
+    kept_late = int(done) - kept_on_time
     o = Obstacle
     on_theirs = [] if who is None else [o.ask_id.in_(select(Ask.id).where(*theirs))]
-    raised, resolved = session.execute(
-        select(func.count(), func.count(o.resolved_at)).where(
-            o.team_id == workspace.team_id,
-            o.created_at >= chosen.start,
-            o.created_at < chosen.end,
-            *on_theirs,
+    raised, resolved = (
+        session.connection()
+        .execute(
+            select(func.count(), func.count(o.resolved_at)).where(
+                o.team_id == workspace.team_id,
+                o.created_at >= chosen.start,
+                o.created_at < chosen.end,
+                *on_theirs,
+            )
         )
-    ).one()
+        .one()
+    )
     return AskFigures(
         asked=int(asked),
-        committed=len(hours),
+        committed=int(committed),
         kept_on_time=kept_on_time,
         kept_late=kept_late,
         declined=int(declined),
         obstacles_raised=int(raised),
         obstacles_resolved=int(resolved),
-        hours_to_commit=statistics.median(hours) if hours else None,
+        hours_to_commit=statistics.fmean(middle) if middle else None,
     )
 
 
@@ -565,7 +617,7 @@ def _people_map(session: Session, workspace: Workspace, chosen: Period) -> Map:
     ).subquery("person")
     total = func.sum(person.c.n)
     nodes = list(
-        session.scalars(
+        session.connection().scalars(
             select(person.c.user_id)
             .where(person.c.user_id.in_(tallies.member_ids(workspace)))
             .group_by(person.c.user_id)
@@ -575,20 +627,24 @@ def _people_map(session: Session, workspace: Workspace, chosen: Period) -> Map:
     )
     if not nodes:
         return Map(False, [], [])
-    pairs = session.execute(
-        select(
-            carried.c.carrier,
-            carried.c.carried,
-            func.sum(carried.c.thanks),
-            func.sum(carried.c.kept),
+    pairs = (
+        session.connection()
+        .execute(
+            select(
+                carried.c.carrier,
+                carried.c.carried,
+                func.sum(carried.c.thanks),
+                func.sum(carried.c.kept),
+            )
+            .where(
+                carried.c.carrier.in_(nodes),
+                carried.c.carried.in_(nodes),
+                carried.c.carrier != carried.c.carried,
+            )
+            .group_by(carried.c.carrier, carried.c.carried)
         )
-        .where(
-            carried.c.carrier.in_(nodes),
-            carried.c.carried.in_(nodes),
-            carried.c.carrier != carried.c.carried,
-        )
-        .group_by(carried.c.carrier, carried.c.carried)
-    ).all()
+        .all()
+    )
     directed = {(a, b): (int(t), int(k)) for a, b, t, k in pairs}
     return Map(False, nodes, _links(directed), directed)
 
@@ -608,7 +664,7 @@ def _map_counts(
     """The kept map of the closed weeks [start, end), summed: (thanks|kept, "carrier
     carried") -> n."""
     w = InsightTeamWeek
-    rows = session.execute(
+    rows = session.connection().execute(
         select(w.carrier, w.carried, func.sum(w.thanks), func.sum(w.kept))
         .where(w.team_id == workspace.team_id, w.week >= start.date(), w.week < end.date())
         .group_by(w.carrier, w.carried)
@@ -639,11 +695,11 @@ def _team_map(
         carrier, carried = pair.split(" ")
         volumes.setdefault((carrier, carried), [0, 0])[kind == "kept"] += n
     live = tallies.team_rows(session, workspace, split, chosen.end, shown)
-    for _, carrier, carried, thanks, kept in session.execute(live):
+    for _, carrier, carried, thanks, kept in session.connection().execute(live):
         found = volumes.setdefault((carrier, carried), [0, 0])
         found[0] += int(thanks)
         found[1] += int(kept)
-    others = session.scalar(
+    others = session.connection().scalar(
         select(func.count()).where(
             tallies.members(workspace),
             ~Person.user_id.in_(
@@ -677,11 +733,15 @@ def _links(volumes: dict[tuple[str, str], tuple[int, int]]) -> list[Link]:
 def _names(session: Session, workspace: Workspace, user_ids: set[str]) -> dict[str, str]:
     if not user_ids:
         return {}
-    rows = session.execute(
-        select(Person.user_id, Person.name).where(
-            Person.team_id == workspace.team_id, Person.user_id.in_(sorted(user_ids))
+    rows = (
+        session.connection()
+        .execute(
+            select(Person.user_id, Person.name).where(
+                Person.team_id == workspace.team_id, Person.user_id.in_(sorted(user_ids))
+            )
         )
-    ).all()
+        .all()
+    )
     return {user_id: name for user_id, name in rows if name}
 
 
@@ -713,17 +773,23 @@ def _personal_weeks(
     session: Session, workspace: Workspace, user_id: str, chosen: Period, split: datetime
 ) -> list[PersonalWeek]:
     w = InsightWeek
-    kept = session.execute(
-        select(w.week, w.given, w.received).where(
-            w.team_id == workspace.team_id,
-            w.user_id == user_id,
-            w.week >= chosen.start.date(),
-            w.week < split.date(),
+    kept = (
+        session.connection()
+        .execute(
+            select(w.week, w.given, w.received).where(
+                w.team_id == workspace.team_id,
+                w.user_id == user_id,
+                w.week >= chosen.start.date(),
+                w.week < split.date(),
+            )
         )
-    ).all()
-    live = session.execute(
-        tallies.people_rows(session, workspace, split, chosen.end, only=user_id)
-    ).all()
+        .all()
+    )
+    live = (
+        session.connection()
+        .execute(tallies.people_rows(session, workspace, split, chosen.end, only=user_id))
+        .all()
+    )
     place = _week_index(chosen)
     counted = [[0, 0] for _ in chosen.weeks]
     for monday, given, received in [*kept, *((r.week, r.given, r.received) for r in live)]:
@@ -761,12 +827,16 @@ def _colleagues(
     ).where(*span, r.user_id == user_id, r.is_private.is_(False), r.giver_id != user_id)
     both = union_all(gave, got).subquery("both")
     thanked, thanked_me = func.sum(both.c.thanked), func.sum(both.c.me)
-    rows = session.execute(
-        select(both.c.colleague, thanked, thanked_me)
-        .group_by(both.c.colleague)
-        .order_by((thanked + thanked_me).desc(), both.c.colleague)
-        .limit(TOP * 2)
-    ).all()
+    rows = (
+        session.connection()
+        .execute(
+            select(both.c.colleague, thanked, thanked_me)
+            .group_by(both.c.colleague)
+            .order_by((thanked + thanked_me).desc(), both.c.colleague)
+            .limit(TOP * 2)
+        )
+        .all()
+    )
     return [
         Colleague(uid, int(a), int(b)) for uid, a, b in rows if not uid.startswith(GHOST_PREFIX)
     ][:TOP]
@@ -812,7 +882,7 @@ def _ask_lines(
 def workspace_name(db: Database, workspace: Workspace) -> str:
     """The workspace's name as Slack last gave it, or its id."""
     with db.transaction() as session:
-        name = session.scalar(
+        name = session.connection().scalar(
             select(InstalledWorkspace.name).where(InstalledWorkspace.team_id == workspace.team_id)
         )
     return name or workspace.team_id

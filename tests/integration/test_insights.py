@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import statistics
 import xml.etree.ElementTree as ElementTree
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -436,3 +437,53 @@ def test_a_team_page_reads_its_closed_weeks_once_and_again_after_a_change(
     )
     ops = insights.for_workspace(with_teams, WS, chosen, OPS, NOW)
     assert "U3" not in {user for user, _ in ops.relied_on}
+
+
+def test_asks_kept_on_time_where_they_were_due_and_the_median_wait(db: Database) -> None:
+    people.remember(db, WS, [PersonInfo("U1"), PersonInfo("U2")], NOW)
+    due_on = (NOW - timedelta(days=3)).date()
+    day_ends_utc = datetime(due_on.year, due_on.month, due_on.day, tzinfo=UTC) + timedelta(days=1)
+    zones = ["Pacific/Kiritimati", "Pacific/Pago_Pago", "Europe/Paris", "UTC", "America/New_York"]
+    expected_on_time, waits = 0, []
+    for n, zone in enumerate(zones * 5):
+        # Done from 16 hours before the day's end in UTC to 15 hours after it.
+        done_at = day_ends_utc + timedelta(hours=-16 + (n * 31) // 25, minutes=n)
+        created = done_at - timedelta(days=2)
+        started, _ = asks.start(
+            db,
+            WS,
+            asker_id="U1",
+            helper_id="U2",
+            request="r",
+            channel_id="C1",
+            due_on=due_on,
+            timezone=zone,
+            source_key=f"w{n}",
+            now=created,
+        )
+        asks.apply(db, WS, started.id, "U2", "commit", created + timedelta(hours=n))
+        asks.apply(db, WS, started.id, "U2", "done", done_at)
+        waits.append(float(n))
+        expected_on_time += done_at < asks.end_of_day(due_on, zone)
+
+    found = insights.for_workspace(db, WS, insights.period("4w", NOW), None, NOW).asks
+
+    assert 0 < expected_on_time < len(waits)
+    assert (found.kept_on_time, found.kept_late) == (expected_on_time, 25 - expected_on_time)
+    assert found.hours_to_commit == pytest.approx(statistics.median(waits))
+    # An even count: the mean of the middle two.
+    more, _ = asks.start(
+        db,
+        WS,
+        asker_id="U1",
+        helper_id="U2",
+        request="r",
+        channel_id="C1",
+        due_on=None,
+        timezone="UTC",
+        source_key="w-even",
+        now=NOW - timedelta(days=1),
+    )
+    asks.apply(db, WS, more.id, "U2", "commit", NOW - timedelta(days=1) + timedelta(hours=100))
+    found = insights.for_workspace(db, WS, insights.period("4w", NOW), None, NOW).asks
+    assert found.hours_to_commit == pytest.approx(statistics.median([*waits, 100.0]))

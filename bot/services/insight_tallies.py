@@ -130,10 +130,12 @@ def people_rows(
     start: datetime,
     end: datetime,
     only: str | None = None,
+    totals: bool = True,
 ) -> Select:
     """(week, user_id, given, received, public_received, public_givers) of [start, end),
-    and each week's totals as user "" (given: appreciations; received: people thanked).
-    With `only`, that person's rows alone (found by the givers' and recipients' indexes)."""
+    and with `totals` each week's totals as user "" (given: appreciations; received: people
+    thanked). With `only`, that person's rows alone (found by the givers' and recipients'
+    indexes)."""
     a, r = Appreciation, AppreciationRecipient
     gave_week, got_week = monday_of(a.created_at, session), monday_of(r.created_at, session)
     in_gave = [a.team_id == workspace.team_id, a.created_at >= start, a.created_at < end]
@@ -170,7 +172,7 @@ def people_rows(
         .where(*in_got, *([] if only is None else [r.user_id == only]))
         .group_by(got_week, r.user_id),
     ]
-    if only is None:
+    if totals and only is None:
         parts += [
             select(
                 gave_week.label("week"),

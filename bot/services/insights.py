@@ -287,11 +287,11 @@ def for_workspace(
         # The weeks not closed yet, from history: read once, for every figure.
         live = (
             session.connection()
-            .execute(tallies.people_rows(session, workspace, split, chosen.end))
+            .execute(tallies.people_rows(session, workspace, split, chosen.end, totals=False))
             .all()
         )
         sums = tallies.add_rows({}, tallies.span_rows(session, workspace, chosen.start, split))
-        tallies.add_rows(sums, (row[1:] for row in live if row.user_id))
+        tallies.add_rows(sums, (row[1:] for row in live))
         sums_before = tallies.add_rows(
             {}, tallies.span_rows(session, workspace, before.start, min(before.end, split))
         )
@@ -366,7 +366,9 @@ def _weeks(
             .all()
         )
         rows = [(week, given, received) for week, given, received in kept]
-        rows += [(row.week, row.given, row.received) for row in live if not row.user_id]
+        # The weeks not closed yet: summed here from their people (each appreciation has
+        # one giver; a person thanked counts once).
+        rows += [(row.week, row.given, 1 if row.received else 0) for row in live]
     else:
         kept = (
             session.connection()
@@ -787,7 +789,9 @@ def _personal_weeks(
     )
     live = (
         session.connection()
-        .execute(tallies.people_rows(session, workspace, split, chosen.end, only=user_id))
+        .execute(
+            tallies.people_rows(session, workspace, split, chosen.end, only=user_id, totals=False)
+        )
         .all()
     )
     place = _week_index(chosen)

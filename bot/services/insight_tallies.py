@@ -3,14 +3,17 @@ and between teams, worked out once from history so that a page of the year reads
 thousand rows instead of a year of appreciation.
 
 A week is a UTC week, Monday to Monday. It is closed an hour (`GRACE`) after it ends, when
-nothing recorded in it can still be on its way; until then the page reads it from history,
-with the same query that works it out. A closed week
-is worked out the first time something needs it (a page, or the tick getting ahead of the
-pages), one week per transaction, and kept until its history changes: a withdrawn reaction
-asks for its week again, `forget` and a change of teams for every week (`invalidate`).
+nothing recorded in it can still be on its way; until then pages read it from history, with
+the same query that works it out. A closed week is worked out the first time something
+needs it (a page, or the tick getting ahead of the pages), one week per transaction, and
+kept until its history changes: a withdrawn reaction asks for its week again, `forget` and
+a change of teams for every week (`invalidate`, in the transaction that made the change).
 Appreciation is never added to a kept week: a closed week's history only changes by those.
 
-Nothing here is new arithmetic: the rows a tally keeps are the rows the page would group.
+A page of a period sums its closed weeks once more, per person (`span`) and for a team's
+page and the map (`team_span`): the first page of the week sums them, the next ones read
+a few thousand rows. Nothing here is new arithmetic: the rows a tally keeps are the rows
+the page would group.
 """
 
 from __future__ import annotations
@@ -305,47 +308,22 @@ def team_rows(
 # What a page reads: the kept tallies of the closed weeks, history for the rest.
 
 
-def _read(
-    session: Session,
-    kept: Any,
-    columns: list[str],
-    live: Any,
-    workspace: Workspace,
-    start: datetime,
-    end: datetime,
-    now: datetime,
-) -> Any:
-    split = min(max(closed_before(now), start), end)
-    parts = []
-    if start < split:
-        parts.append(
-            select(*(getattr(kept, name) for name in ["week", *columns])).where(
-                kept.team_id == workspace.team_id,
-                kept.week >= start.date(),
-                kept.week < split.date(),
-            )
-        )
-    if split < end:
-        parts.append(live(split, end))
-    if len(parts) == 1:
-        return parts[0].subquery()
-    return union_all(*parts).subquery()
-
-
 def values(
     session: Session, workspace: Workspace, start: datetime, end: datetime, now: datetime
 ) -> Any:
-    """(week, value, cited) of [start, end)."""
-    return _read(
-        session,
-        InsightValueWeek,
-        ["value", "cited"],
-        lambda s, e: value_rows(session, workspace, s, e),
-        workspace,
-        start,
-        end,
-        now,
-    )
+    """(week, value, cited) of [start, end): the kept closed weeks, history for the rest."""
+    split = min(max(closed_before(now), start), end)
+    v = InsightValueWeek
+    parts: list[Select] = []
+    if start < split:
+        parts.append(
+            select(v.week, v.value, v.cited).where(
+                v.team_id == workspace.team_id, v.week >= start.date(), v.week < split.date()
+            )
+        )
+    if split < end:
+        parts.append(value_rows(session, workspace, split, end))
+    return (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
 
 
 PersonSums = dict[str, list[int]]  # user_id -> [given, received, public_received, public_givers]

@@ -80,8 +80,10 @@ def monday(at: datetime) -> datetime:
 
 
 def closed_before(now: datetime) -> datetime:
-    """The weeks before this are closed: kept as tallies once worked out."""
-    return monday(now - GRACE)
+    """The weeks before this are closed: kept as tallies once worked out. Never a week that
+    has not ended yet, even as of a later time (`advocate tick --now` ahead of the clock):
+    what is recorded in it now would never be kept."""
+    return monday(min(now, datetime.now(UTC)) - GRACE)
 
 
 def monday_of(column: Any, session: Session) -> Any:

@@ -487,3 +487,19 @@ def test_asks_kept_on_time_where_they_were_due_and_the_median_wait(db: Database)
     asks.apply(db, WS, more.id, "U2", "commit", NOW - timedelta(days=1) + timedelta(hours=100))
     found = insights.for_workspace(db, WS, insights.period("4w", NOW), None, NOW).asks
     assert found.hours_to_commit == pytest.approx(statistics.median([*waits, 100.0]))
+
+
+def test_a_page_as_of_a_later_time_keeps_no_week_that_has_not_ended(db: Database) -> None:
+    now = datetime.now(UTC)
+    people.remember(db, WS, [PersonInfo("U1"), PersonInfo("U2")], now)
+    give(db, WS, "U1", ["U2"], now - timedelta(weeks=2), "then")
+    later = now + timedelta(weeks=3)
+
+    insights.for_workspace(db, WS, insights.period("quarter", later), None, later)
+
+    kept = {row.week for row in _rows(db, InsightTalliedWeek)}
+    assert kept and max(kept) < tallies.closed_before(now).date()
+    # What is recorded now still counts on the later page.
+    give(db, WS, "U2", ["U1"], now, "now")
+    found = insights.for_workspace(db, WS, insights.period("quarter", later), None, later)
+    assert sum(week.appreciations for week in found.weeks) == 2

@@ -353,6 +353,7 @@ def span(db: Database, workspace: Workspace, start: datetime, end: datetime, now
     scope = {"team_id": workspace.team_id, "enterprise_id": workspace.enterprise_id}
     bounds = {"starts_on": start.date(), "ends_on": end.date()}
     with db.transaction() as session:
+        hold(session, workspace, exclusive=False)
         taken = insert_ignoring_conflicts(
             session,
             InsightSpan,
@@ -422,6 +423,7 @@ def team_span(
     bounds = {"group_id": group_id, "starts_on": start.date(), "ends_on": end.date()}
     key = ["team_id", "group_id", "starts_on", "ends_on", "kind", "key"]
     with db.transaction() as session:
+        hold(session, workspace, exclusive=False)
         taken = insert_ignoring_conflicts(
             session, InsightTeamSpan, [{**scope, **bounds, "kind": "", "key": "", "n": 0}], key
         )
@@ -514,34 +516,59 @@ def ensure(
 
 
 def _work_out(db: Database, workspace: Workspace, kind: str, week: datetime, now: datetime) -> None:
-    scope = {"team_id": workspace.team_id, "enterprise_id": workspace.enterprise_id}
     with db.transaction() as session:
-        # The mark first: a process that finds it taken (or waits on one being taken) leaves
-        # the week to its owner.
-        taken = insert_ignoring_conflicts(
-            session,
-            InsightTalliedWeek,
-            [{**scope, "kind": kind, "week": week.date(), "tallied_at": now}],
-            ["team_id", "kind", "week"],
+        work_out(session, workspace, kind, week, now)
+
+
+def work_out(
+    session: Session, workspace: Workspace, kind: str, week: datetime, now: datetime
+) -> None:
+    """Work out one closed week's `kind` tallies, in `session`'s transaction, unless another
+    transaction has (or is)."""
+    scope = {"team_id": workspace.team_id, "enterprise_id": workspace.enterprise_id}
+    hold(session, workspace, exclusive=False)
+    # The mark first: a process that finds it taken (or waits on one being taken) leaves
+    # the week to its owner.
+    taken = insert_ignoring_conflicts(
+        session,
+        InsightTalliedWeek,
+        [{**scope, "kind": kind, "week": week.date(), "tallied_at": now}],
+        ["team_id", "kind", "week"],
+    )
+    if not taken:
+        return
+    end = week + timedelta(weeks=1)
+    for model, rows in _tallies(session, workspace, kind, week, end):
+        session.execute(
+            delete(model).where(model.team_id == workspace.team_id, model.week == week.date())
         )
-        if not taken:
-            return
-        end = week + timedelta(weeks=1)
-        for model, rows in _tallies(session, workspace, kind, week, end):
-            session.execute(
-                delete(model).where(model.team_id == workspace.team_id, model.week == week.date())
+        if rows is None:
+            continue
+        columns = list(rows.selected_columns.keys())
+        team = literal(workspace.team_id).label("team_id")
+        enterprise = literal(workspace.enterprise_id, String).label("enterprise_id")
+        session.execute(
+            insert(model).from_select(
+                ["team_id", "enterprise_id", *columns],
+                select(team, enterprise, *rows.subquery().c),
             )
-            if rows is None:
-                continue
-            columns = list(rows.selected_columns.keys())
-            team = literal(workspace.team_id).label("team_id")
-            enterprise = literal(workspace.enterprise_id, String).label("enterprise_id")
-            session.execute(
-                insert(model).from_select(
-                    ["team_id", "enterprise_id", *columns],
-                    select(team, enterprise, *rows.subquery().c),
-                )
-            )
+        )
+
+
+# Any constant of this app's own, apart from the migrations' (store/migrate.py).
+LOCK_CLASS = 0x1A51
+
+
+def hold(session: Session, workspace: Workspace, *, exclusive: bool) -> None:
+    """On PostgreSQL, a lock on the workspace's tallies until the transaction ends: shared
+    while a week or a span is worked out, exclusive while `invalidate` deletes them. So an
+    erasure waits for a week being worked out from the history it changes, and then deletes
+    it too; and a week worked out after the erasure reads the history it left. (SQLite has
+    one writer at a time, and works a week out in one statement.)"""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    lock = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    session.execute(select(getattr(func, lock)(LOCK_CLASS, func.hashtext(workspace.team_id))))
 
 
 def _tallies(
@@ -565,6 +592,7 @@ def invalidate(
     """Forget the kept tallies of `weeks` (None: every week) of `kinds`, in the transaction
     that changed their history: they are worked out again when next needed."""
     kinds = list(kinds)
+    hold(session, workspace, exclusive=True)
     days = None if weeks is None else sorted({monday(week).date() for week in weeks})
     models: list[Any] = []
     if PEOPLE in kinds:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import statistics
+import threading
 import xml.etree.ElementTree as ElementTree
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -503,3 +504,20 @@ def test_a_page_as_of_a_later_time_keeps_no_week_that_has_not_ended(db: Database
     give(db, WS, "U2", ["U1"], now, "now")
     found = insights.for_workspace(db, WS, insights.period("quarter", later), None, later)
     assert sum(week.appreciations for week in found.weeks) == 2
+
+
+def test_forget_waits_for_a_week_being_worked_out_then_erases_it(history: Database) -> None:
+    if history.url.startswith("sqlite"):
+        pytest.skip("SQLite has one writer at a time: a week is worked out in one statement")
+    last_week = THIS_MONDAY - timedelta(weeks=1)
+    with history.transaction() as session:
+        # A week being worked out from history that still names U2...
+        tallies.work_out(session, WS, tallies.PEOPLE, last_week, NOW)
+        forgetting = threading.Thread(target=lifecycle.forget, args=(history, WS, "U2", NOW))
+        forgetting.start()
+        forgetting.join(timeout=1.5)
+        # ...holds the erasure until it is kept,
+        assert forgetting.is_alive()
+    forgetting.join(timeout=30)
+    # which then erases it too.
+    assert "U2" not in {row.user_id for row in _rows(history, InsightWeek)}

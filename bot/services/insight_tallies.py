@@ -621,14 +621,15 @@ def invalidate(
 
 def catch_up(db: Database, workspace: Workspace, now: datetime, most: int = 8) -> int:
     """Work out up to `most` of the closed weeks a page may read (the last KEPT_WEEKS, and
-    the year's for the map), so that pages find them kept, and delete the spans that end
-    before the closed weeks do (no page reads them any more). For the tick."""
+    the year's for the map), so that pages find them kept, and delete the spans that end a
+    week before the closed weeks do (no page reads them any more; a page that began before
+    the week closed may still read last week's). For the tick."""
     with db.transaction() as session:
         for model in (InsightSpan, InsightTeamSpan):
             session.execute(
                 delete(model).where(
                     model.team_id == workspace.team_id,
-                    model.ends_on < closed_before(now).date(),
+                    model.ends_on < (closed_before(now) - timedelta(weeks=1)).date(),
                 )
             )
     end = monday(now) + timedelta(weeks=1)

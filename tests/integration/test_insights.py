@@ -412,6 +412,13 @@ def test_the_tick_works_out_the_weeks_ahead_of_the_pages(with_teams: Database) -
     # A page then works nothing out: it reads what is kept.
     chosen = insights.period("quarter", NOW)
     assert tallies.ensure(with_teams, WS, tallies.PEOPLE, chosen.before.start, chosen.end, NOW) == 0
+    # Its sums are kept for the next pages of the week, and deleted a week after it.
+    insights.for_workspace(with_teams, WS, chosen, SALES, NOW)
+    assert _rows(with_teams, InsightSpan) and _rows(with_teams, InsightTeamSpan)
+    tallies.catch_up(with_teams, WS, NOW + timedelta(weeks=1))
+    assert _rows(with_teams, InsightSpan)
+    tallies.catch_up(with_teams, WS, NOW + timedelta(weeks=2))
+    assert not _rows(with_teams, InsightSpan) and not _rows(with_teams, InsightTeamSpan)
 
 
 def test_a_team_page_reads_its_closed_weeks_once_and_again_after_a_change(

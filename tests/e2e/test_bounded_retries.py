@@ -25,8 +25,10 @@ OUTAGE_SECONDS = 25
 
 
 def the_request(db: Database) -> SlackRequest | None:
+    """The first request stored (PostgreSQL returns rows in no set order: an updated row
+    may come after one stored later)."""
     with db.transaction() as session:
-        return session.scalars(select(SlackRequest)).first()
+        return session.scalars(select(SlackRequest).order_by(SlackRequest.id)).first()
 
 
 def test_a_request_that_kills_its_worker_every_time_is_parked_and_told_once(

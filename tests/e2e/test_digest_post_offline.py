@@ -4,6 +4,7 @@ command says so with EX_TEMPFAIL (75), and the scheduled work posts it once late
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -27,6 +28,17 @@ def digests(runtime: Runtime) -> list[tuple[str, str]]:
         ]
 
 
+def retry_due(runtime: Runtime) -> datetime:
+    """When the queued digest is next tried."""
+    with runtime.db.transaction() as session:
+        [due] = session.scalars(
+            select(OutboxMessage.next_attempt_at).where(
+                OutboxMessage.dedupe_key.startswith("digest:")
+            )
+        )
+    return due if due.tzinfo else due.replace(tzinfo=UTC)
+
+
 def test_digest_post_while_slack_is_down_queues_it_and_exits_75(
     week_of_thanks: Runtime, slack: FakeSlack, tmp_path: Path
 ) -> None:
@@ -42,7 +54,9 @@ def test_digest_post_while_slack_is_down_queues_it_and_exits_75(
     assert digests(week_of_thanks) == [("digest:2026-W48:C111", "pending")]
     assert slack.messages("C111") == []
 
-    # The scheduler's next ticks, once the retry is due (5 s after the failed attempt).
+    # The scheduler's next ticks, once the retry is due (5 s after the failed attempt): the
+    # ticks before then have nothing to send, so the first one starts when it is due.
+    time.sleep(max(0.0, (retry_due(week_of_thanks) - datetime.now(UTC)).total_seconds()))
     for _ in range(20):
         ticked = run(up, tmp_path, "tick")
         assert ticked.returncode == 0, ticked.stderr

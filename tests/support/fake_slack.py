@@ -313,7 +313,10 @@ class FakeSlack:
         self._oidc_clients: dict[str, str] = {}
         self._signing_in: tuple[str, str] | None = None
         self._codes: dict[str, JsonDict] = {}
-        self._signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        # Made when first used (`_signing_key`): an RSA key takes about 60 ms of CPU, and
+        # most tests never sign anyone in.
+        self._key: rsa.RSAPrivateKey | None = None
+        self._key_lock = threading.Lock()
         self._kid = "fake-" + secrets.token_hex(4)
         self._next_id_token: JsonDict = {}
         self._next_id_token_key: rsa.RSAPrivateKey | None = None
@@ -1277,6 +1280,14 @@ class FakeSlack:
         return answer
 
     # ------------------------------------------------------------------ Sign in with Slack
+
+    @property
+    def _signing_key(self) -> rsa.RSAPrivateKey:
+        """This fake Slack's own key, which signs its id_tokens."""
+        with self._key_lock:
+            if self._key is None:
+                self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            return self._key
 
     def jwks(self) -> JsonDict:
         """The keys that sign id_tokens, as Slack publishes them at /openid/connect/keys."""

@@ -206,15 +206,22 @@ def people_rows(
     ).group_by(c.week, c.user_id)
 
 
-def value_rows(session: Session, workspace: Workspace, start: datetime, end: datetime) -> Select:
-    """(week, value, cited) of [start, end): the company values cited, private appreciation
-    included (a value is the workspace's own word, not anybody's)."""
+def values_cited(session: Session) -> Any:
+    """Each company value an appreciation cites, as a table to join it with: counted by the
+    database from each list's elements."""
     a = Appreciation
-    listed = (
+    return (
         func.json_array_elements_text(a.company_values)
         if session.get_bind().dialect.name == "postgresql"
         else func.json_each(a.company_values)
     ).table_valued("value")
+
+
+def value_rows(session: Session, workspace: Workspace, start: datetime, end: datetime) -> Select:
+    """(week, value, cited) of [start, end): the company values cited, private appreciation
+    included (a value is the workspace's own word, not anybody's)."""
+    a = Appreciation
+    listed = values_cited(session)
     week = monday_of(a.created_at, session)
     return (
         select(week.label("week"), listed.c.value.label("value"), func.count().label("cited"))

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import heapq
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -340,10 +340,17 @@ def _closed_until(chosen: Period, now: datetime) -> datetime:
     return min(max(tallies.closed_before(now), chosen.start), chosen.end)
 
 
-def _week_index(chosen: Period) -> dict[str, int]:
-    """A week's Monday, as the tallies give it (as text, its first ten characters), to its
-    place in the period."""
-    return {monday.date().isoformat(): index for index, monday in enumerate(chosen.weeks)}
+def _per_week(chosen: Period, rows: Iterable[Any]) -> list[tuple[date, list[int]]]:
+    """(week, first, second) rows summed into each week of the period, in order. A week is
+    its Monday as the tallies give it (a date, or text on SQLite: its first ten characters)."""
+    place = {monday.date().isoformat(): index for index, monday in enumerate(chosen.weeks)}
+    counted = [[0, 0] for _ in chosen.weeks]
+    for monday, first, second in rows:
+        index = place.get(str(monday)[:10])
+        if index is not None:
+            counted[index][0] += int(first)
+            counted[index][1] += int(second)
+    return [(monday.date(), counted[index]) for index, monday in enumerate(chosen.weeks)]
 
 
 def _weeks(
@@ -381,14 +388,7 @@ def _weeks(
         rows += [
             (row.week, row.given, 1 if row.received else 0) for row in live if row.user_id in theirs
         ]
-    place = _week_index(chosen)
-    counted = [[0, 0] for _ in chosen.weeks]
-    for monday, given, thanked in rows:
-        index = place.get(str(monday)[:10])
-        if index is not None:
-            counted[index][0] += int(given)
-            counted[index][1] += int(thanked)
-    return [Week(monday.date(), *counted[index]) for index, monday in enumerate(chosen.weeks)]
+    return [Week(monday, *counts) for monday, counts in _per_week(chosen, rows)]
 
 
 def _participation(
@@ -458,11 +458,7 @@ def _team_counts(
     a, r = Appreciation, AppreciationRecipient
     theirs = [a.team_id == workspace.team_id, a.giver_id.in_(who), a.created_at >= start]
     theirs.append(a.created_at < end)
-    listed = (
-        func.json_array_elements_text(a.company_values)
-        if session.get_bind().dialect.name == "postgresql"
-        else func.json_each(a.company_values)
-    ).table_valued("value")
+    listed = tallies.values_cited(session)
     values = (
         session.connection()
         .execute(
@@ -794,16 +790,8 @@ def _personal_weeks(
         )
         .all()
     )
-    place = _week_index(chosen)
-    counted = [[0, 0] for _ in chosen.weeks]
-    for monday, given, received in [*kept, *((r.week, r.given, r.received) for r in live)]:
-        index = place.get(str(monday)[:10])
-        if index is not None:
-            counted[index][0] += int(given)
-            counted[index][1] += int(received)
-    return [
-        PersonalWeek(monday.date(), *counted[index]) for index, monday in enumerate(chosen.weeks)
-    ]
+    rows = [*kept, *((r.week, r.given, r.received) for r in live)]
+    return [PersonalWeek(monday, *counts) for monday, counts in _per_week(chosen, rows)]
 
 
 def _colleagues(

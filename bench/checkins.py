@@ -31,6 +31,7 @@ from sqlalchemy import delete, text, update
 from bench.common import BOT_TOKEN, TEAM, Databases, time_calls, timing_summary
 from bench.dataset import AppreciationSeeder, Crowd, bulk_insert, insert_people, refresh_statistics
 from bench.fakeslack import FakeSlackProcess, giver_ids
+from bot import heap
 from bot.clock import fixed_clock
 from bot.config import Settings
 from bot.domain import Workspace
@@ -219,6 +220,8 @@ def unqueue_this_week(runtime: Runtime) -> None:
 
 def measure_queueing(runtime: Runtime, repeats: int) -> dict[str, Any]:
     config = for_workspace(runtime.db, WORKSPACE, runtime.settings)
+    # As the scheduler does once it has started (`advocate scheduler`, `advocate run`).
+    heap.settled()
     first: list[float] = []
     for _ in range(repeats):
         unqueue_this_week(runtime)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from bot import heap
 from bot.config import ConfigError, Settings
 from bot.logs import install_redaction, log_json_lines
 
@@ -263,6 +264,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         from bot.signin import make_signin
 
         signin = make_signin(runtime)
+        heap.settled()
         port = args.port or settings.port
         if socket:
             from bot.socket_mode import PipelineSocketHandler
@@ -337,6 +339,7 @@ def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
     register_token_workspace(runtime)
     scheduler = make_scheduler(runtime)
     _stop_on_sigterm()
+    heap.settled()
     with metrics.serving(settings.metrics_port, runtime):
         scheduler.start()
         log.info("scheduler running")

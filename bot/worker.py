@@ -14,7 +14,6 @@ that dies loses nothing.
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import multiprocessing
 import os
@@ -26,6 +25,7 @@ import threading
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 
+from bot import heap
 from bot.config import Settings
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,9 @@ def run_workers(
     runtime = Runtime.create(settings, db=Database(settings.database_url, pool_size=WORKERS + 4))
     register_token_workspace(runtime)
     with metrics.serving(metrics_port, runtime):
-        workers = build_workers(runtime, doorbell=doorbell).start()
+        workers = build_workers(runtime, doorbell=doorbell)
+        heap.settled()
+        workers.start()
         log.info("workers running (process %s)", os.getpid())
         try:
             while not stop.wait(CHECK_SECONDS):
@@ -138,7 +140,5 @@ def _first_context() -> BaseContext:
         return multiprocessing.get_context("spawn")
     import bot.app  # noqa: F401  (loaded once, shared by both processes)
 
-    # Objects that exist now are never collected: the collector leaves their pages alone,
-    # and the worker's copies of them stay shared.
-    gc.freeze()
+    heap.settled()
     return multiprocessing.get_context("fork")

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, String, and_, bindparam, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from bot.domain import Workspace
@@ -100,8 +101,8 @@ def for_checkins(
     thanked = _last_thanks(
         session,
         team,
-        sorted({ask.asker_id for ask in kept} | set(goals)),
-        {ask.helper_id for ask in kept} | {t for by_user in goals.values() for t in by_user},
+        {(ask.asker_id, ask.helper_id) for ask in kept}
+        | {(user, target) for user, by_user in goals.items() for target in by_user},
         now,
     )
     installed = session.scalar(
@@ -264,29 +265,46 @@ def _goal_targets(
 
 
 def _last_thanks(
-    session: Session, team: str, givers: list[str], targets: Collection[str], now: datetime
+    session: Session, team: str, pairs: Collection[tuple[str, str]], now: datetime
 ) -> dict[tuple[str, str], datetime]:
     """(giver, person) -> when, in the past year, the giver last thanked them (private
-    thanks too): the givers' appreciations by `ix_appreciations_team_giver_created`, each
-    with its recipients."""
-    if not givers or not targets:
+    thanks too), for these pairs: the givers' appreciations by
+    `ix_appreciations_team_giver_created`, each with its recipients."""
+    if not pairs:
         return {}
     a, r = Appreciation, AppreciationRecipient
-    rows = session.connection().execute(
+    query = (
         select(a.giver_id, r.user_id, func.max(a.created_at))
         .join(r, r.appreciation_id == a.id)
         .where(
             a.team_id == team,
-            among(session, a.giver_id, givers),
+            among(session, a.giver_id, sorted({giver for giver, _ in pairs})),
             a.created_at >= now - THANKS_LOOKBACK,
             a.created_at <= now,
-            # A test on each recipient found, not a lookup: SQLite would otherwise look up
-            # every appreciation once for each person in the list (3x slower here).
-            among(session, r.user_id + "", sorted(targets)),
         )
         .group_by(a.giver_id, r.user_id)
     )
-    return {(giver, user): at for giver, user, at in rows}
+    if session.get_bind().dialect.name == "postgresql":
+        # Only the pairs asked about are grouped and sent back, not every colleague each
+        # giver thanked in a year.
+        listed = sorted(pairs)
+        wanted = (
+            func.unnest(
+                bindparam(None, [giver for giver, _ in listed], type_=ARRAY(String())),
+                bindparam(None, [user for _, user in listed], type_=ARRAY(String())),
+            )
+            .table_valued("giver", "user_id")
+            .render_derived(name="wanted")
+        )
+        query = query.join(
+            wanted, and_(wanted.c.giver == a.giver_id, wanted.c.user_id == r.user_id)
+        )
+    else:
+        # A test on each recipient found, not a lookup: SQLite would otherwise look up
+        # every appreciation once for each person in the list (3x slower here).
+        query = query.where(among(session, r.user_id + "", sorted({u for _, u in pairs})))
+    rows = session.connection().execute(query)
+    return {(giver, user): at for giver, user, at in rows if (giver, user) in pairs}
 
 
 def _nudged_before(session: Session, team: str, weeks: Mapping[str, str]) -> dict[str, str]:

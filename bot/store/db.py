@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import secrets
 import threading
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
@@ -234,25 +235,33 @@ def insert_ignoring_conflicts(
     Every row has the same keys. One row's statement, built once per table and keys, goes to
     the driver's executemany (pipelined on PostgreSQL, its placeholders parsed once:
     SQLAlchemy's own many-row statements hold one per value, which psycopg parses on every
-    call; an unnested array per column was tried, and was slower), and a JSON
-    value that several rows share is serialized once.
+    call; an unnested array per column was tried, and was slower); from `COPY_FROM` rows,
+    PostgreSQL gets them by COPY instead. A JSON value that several rows share is
+    serialized once.
     """
     if not rows:
         return 0
     connection = session.connection()
     insert = _IgnoringInsert.of(table, connection.dialect, tuple(rows[0]), tuple(conflict_columns))
-    parameters = insert.parameters(rows)
     driver: Any = connection.connection.driver_connection
     if connection.dialect.name == "postgresql":
+        if len(rows) >= COPY_FROM:
+            return insert.copied(driver, rows)
+        parameters = insert.parameters(rows)
         done = connection.exec_driver_sql(
             insert.sql, parameters[0] if len(parameters) == 1 else parameters
         )
         return int(done.rowcount)
+    parameters = insert.parameters(rows)
     # SQLite's rowcount for a row inserted through executemany is not to be relied on; the
     # connection's count of changed rows is.
     before = driver.total_changes
     connection.exec_driver_sql(insert.sql, parameters)
     return int(driver.total_changes - before)
+
+
+# From this many rows, PostgreSQL gets them by COPY (`_IgnoringInsert.copied`).
+COPY_FROM = 200
 
 
 class _IgnoringInsert:
@@ -284,6 +293,15 @@ class _IgnoringInsert:
         self.sql = compiled.string
         self.positional = compiled.positional
         self.order = tuple(compiled.positiontup or names)
+        quote = dialect.identifier_preparer.quote
+        target = getattr(inspect(table), "local_table", table)  # a mapped class's table
+        self.table_sql = dialect.identifier_preparer.format_table(target)
+        self.copy_columns = ", ".join(quote(name) for name in self.order)
+        self.insert_copied = (
+            f"INSERT INTO {self.table_sql} ({self.copy_columns}) "
+            f"SELECT {self.copy_columns} FROM {{rows}} ORDER BY {{order}} "
+            f"ON CONFLICT ({', '.join(quote(c) for c in conflict)}) DO NOTHING"
+        )
         self.json = {name for name in names if isinstance(columns[name].type, JSON)}
         self.convert = {name: columns[name].type.bind_processor(dialect) for name in names}
 
@@ -311,6 +329,29 @@ class _IgnoringInsert:
         if self.positional:
             return values
         return [dict(zip(self.order, v, strict=True)) for v in values]
+
+    def copied(self, driver: Any, rows: list[dict[str, Any]]) -> int:
+        """PostgreSQL, many rows: COPY them into a table of this transaction, then one
+        INSERT … SELECT that skips the conflicts, in the order given. Each row of an
+        executemany is a statement of its own for the server to plan and run."""
+        values = self.parameters(rows)
+        if not self.positional:
+            values = [tuple(row[name] for name in self.order) for row in values]  # type: ignore[union-attr]
+        staged = f"staged_{secrets.token_hex(4)}"
+        order = "staged_row"
+        with driver.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {staged} ON COMMIT DROP AS SELECT {self.copy_columns} "
+                f"FROM {self.table_sql} WITH NO DATA"
+            )
+            cursor.execute(f"ALTER TABLE {staged} ADD COLUMN {order} serial")
+            with cursor.copy(f"COPY {staged} ({self.copy_columns}) FROM STDIN") as copy:
+                for value in values:
+                    copy.write_row(value)
+            cursor.execute(self.insert_copied.format(rows=staged, order=order))
+            inserted = cursor.rowcount
+            cursor.execute(f"DROP TABLE {staged}")
+        return int(inserted)
 
 
 def _as_json(value: Any) -> str:

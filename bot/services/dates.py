@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.errors import UserError
+from bot.text import safe_mrkdwn
 
 WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MONTH_NAMES = (
@@ -77,7 +78,7 @@ def parse_due(phrase: str, now: datetime, zone: ZoneInfo) -> date:
     found = _parse(words, today)
     if found is None:
         raise UserError(
-            f'I couldn\'t read "{phrase}" as a date. Try `by Friday`, `by tomorrow`, '
+            f'I couldn\'t read "{safe_mrkdwn(phrase)}" as a date. Try `by Friday`, `by tomorrow`, '
             "`by Dec 4`, `by the 12th`, `by 2026-12-04` or `by EOD`. If it isn't a date, "
             'say it without "by".'
         )

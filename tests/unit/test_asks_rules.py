@@ -133,6 +133,15 @@ def test_past_or_unreadable_dates_are_refused_clearly(phrase: str, message: str)
         parse_due(phrase, NOW, NEW_YORK)
 
 
+@pytest.mark.parametrize("typed", ["2026-13-45<!channel>", "<!subteam^S1|@team> soon", "@here"])
+def test_an_unreadable_date_is_quoted_back_without_pinging_anyone(typed: str) -> None:
+    with pytest.raises(UserError) as refused:
+        parse_due(typed, NOW, NEW_YORK)
+    said = str(refused.value)
+    assert "couldn't read" in said
+    assert "<!" not in said and "@here" not in said
+
+
 @pytest.mark.parametrize(
     ("text", "request_text", "when"),
     [

@@ -283,9 +283,11 @@ class Pipeline:
             "done_at": None,
             "last_error": None,
         }
-        with self.db.engine.begin() as connection:
-            if step is not None:
-                steps.keep(connection, step)
+        if step is None:
+            with self.db.alone() as connection:
+                return connection.scalar(_store(connection.dialect.name), row) is not None
+        with self.db.begin() as connection:
+            steps.keep(connection, step)
             return connection.scalar(_store(connection.dialect.name), row) is not None
 
 
@@ -516,14 +518,14 @@ class Workers:
             query = _FIRST_DUE[True]
         else:
             return None
-        with self.db.engine.connect() as connection:  # a read: no session needed
+        with self.db.alone() as connection:
             return connection.scalar(query, {"now": self.clock()})
 
     def _claim(self, fast_only: bool) -> Claimed | None:
         now = self.clock()
         params = {"now": now, "until": now + LEASE, "me": self.me}
         # Lost in a power cut, the claim is only made again (bot/store/db.py).
-        with self.db.begin(durable=False) as connection:
+        with self.db.alone(durable=False) as connection:
             return connection.execute(_CLAIM[fast_only], params).first()
 
     def _renew(self) -> None:
@@ -634,7 +636,7 @@ class Workers:
     def _finish(self, row: Claimed, status: str, error: str | None) -> None:
         # Done, lost in a power cut, it runs again and finds its effects by their keys and
         # its replies counted; what is said when parking or expiring is not counted.
-        with self.db.begin(durable=status != "done" or error is not None) as connection:
+        with self.db.alone(durable=status != "done" or error is not None) as connection:
             connection.execute(
                 _FINISH[status == "done"],
                 {"request": row.id, "status": status, "at": self.clock(), "error": error},

@@ -37,7 +37,7 @@ class _Count:
         self.next = 0
 
     def record(self, said: int) -> None:
-        with self.db.begin() as connection:
+        with self.db.alone() as connection:
             connection.execute(_RECORD, {"request": self.request_id, "said": said})
 
 

@@ -131,17 +131,18 @@ def add_claimed(session: Session, messages: list[OutboxMessage], now: datetime) 
         message.attempts = 1
     if messages:
         rows = [{c.key: getattr(m, c.key) for c in _COLUMNS} for m in messages]
-        ids = session.scalars(_ADD, rows).all()
-        for message, message_id in zip(messages, ids, strict=True):
-            message.id = message_id
+        ids = {(team, key): message_id for message_id, team, key in session.execute(_ADD, rows)}
+        for message in messages:
+            message.id = ids[(message.team_id, message.dedupe_key)]
     claim.held = {m.id: m for m in messages}
     claim.dm_channels = known_dm_channels(session, messages)
     return claim
 
 
 _TABLE: Table = OutboxMessage.__table__  # type: ignore[assignment]
-# Built once: the rows come back in the order they were given.
-_ADD = insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
+# Built once. Each row's id comes back with its key: asking for them in the order given
+# would insert the rows one statement each.
+_ADD = insert(_TABLE).returning(_TABLE.c.id, _TABLE.c.team_id, _TABLE.c.dedupe_key)
 
 
 def known_dm_channels(

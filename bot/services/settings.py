@@ -76,7 +76,7 @@ _OVERRIDES = select(WorkspaceSetting.overrides).where(WorkspaceSetting.team_id =
 
 def for_workspace(db: Database, workspace: Workspace, settings: Settings) -> WorkspaceSettings:
     """The settings that apply to `workspace` now."""
-    with db.engine.connect() as connection:  # a read: no session needed
+    with db.alone() as connection:
         stored = connection.scalar(_OVERRIDES, {"team": workspace.team_id})
     overrides = dict(stored) if stored else {}
     base = asdict(defaults(settings))

@@ -446,8 +446,15 @@ class OutboxSender:
         lost: dict[int, Delivery] = {}
         now = self.clock()
         # Lost in a power cut, the marks are made again by the next sender, which finds
-        # each post by its key (its claim, which counted the attempt, is durable).
-        with self.db.begin(durable=False) as connection:
+        # each post by its key (its claim, which counted the attempt, is durable). Each mark
+        # stands on its own, unless what it leads to must be written with it: a step's
+        # ending, or a DM channel learned.
+        follows = any(
+            sent.message.kind == steps.STEP_RESULT or sent.dm_channel_id for sent in marking
+        )
+        with (
+            self.db.begin(durable=False) if follows else self.db.alone(durable=False)
+        ) as connection:
             for sent in marking:
                 marked = connection.execute(
                     _MARK_SENT,

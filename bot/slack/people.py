@@ -59,7 +59,7 @@ def known(
 ) -> dict[str, PersonInfo]:
     """What Slack told about these people since `since` (a lookup, a user_change event or
     the members list), as it told it."""
-    with db.engine.connect() as connection:  # a read: no session needed
+    with db.alone() as connection:
         rows = connection.execute(
             _KNOWN, {"team": workspace.team_id, "people": user_ids, "since": since}
         )
@@ -86,7 +86,7 @@ def remember(db: Database, workspace: Workspace, people: list[PersonInfo], now: 
     if not people:
         return
     # Lost in a power cut, they are only looked up again.
-    with db.begin(durable=False) as connection:
+    with db.alone(durable=False) as connection:
         connection.execute(
             _remembering(connection.dialect.name),
             [

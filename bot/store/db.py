@@ -171,6 +171,12 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # PostgreSQL: connections whose statements commit one by one (`alone`).
+        self._autocommit = (
+            self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self.engine.dialect.name == "postgresql"
+            else None
+        )
 
     @contextmanager
     def transaction(self, *, durable: bool = True) -> Iterator[Session]:
@@ -196,6 +202,23 @@ class Database:
         with self.engine.begin() as connection:
             if not durable:
                 relax(connection)
+            yield connection
+
+    @contextmanager
+    def alone(self, *, durable: bool = True) -> Iterator[Connection]:
+        """A connection for work that is one statement (a read, or a write that stands on
+        its own), committed as it runs.
+
+        On PostgreSQL it runs in autocommit: without the BEGIN and COMMIT around it, each a
+        round trip of its own, which made a single statement cost three. Its commit then
+        waits for the disk even when `durable` is False: turning that off takes a statement
+        of its own, a round trip that costs more than the wait (BENCHMARKS.md). On SQLite,
+        where none of these is a round trip, it is `begin(durable=durable)`."""
+        if self._autocommit is None:
+            with self.begin(durable=durable) as connection:
+                yield connection
+            return
+        with self._autocommit.connect() as connection:
             yield connection
 
     def ping(self) -> None:

@@ -100,3 +100,31 @@ def test_a_relaxed_postgresql_commit_skips_the_flush_of_that_transaction_alone(
         with db.transaction(durable=durable) as session:
             levels.append(session.execute(text("SHOW synchronous_commit")).scalar())
     assert levels == ["on", "off", "on"]
+
+
+def test_a_statement_alone_commits_as_it_runs_and_leaves_the_pool_as_it_was(
+    db: Database,
+) -> None:
+    """`alone`: on PostgreSQL no transaction is open around the statement (no BEGIN or
+    COMMIT round trips), so another connection sees the write before the block ends; the
+    connection goes back to the pool in transactions again."""
+    from psycopg.pq import TransactionStatus
+
+    with db.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE marks (who TEXT)"))
+    postgres = db.engine.dialect.name == "postgresql"
+    for durable in (True, False):
+        with db.alone(durable=durable) as connection:
+            connection.execute(text("INSERT INTO marks (who) VALUES ('x')"))
+            if postgres:
+                driver = connection.connection.dbapi_connection
+                assert driver.info.transaction_status == TransactionStatus.IDLE
+                with db.engine.connect() as other:
+                    assert other.execute(text("SELECT count(*) FROM marks")).scalar() == (
+                        2 if not durable else 1
+                    )
+    with db.transaction() as session:
+        assert session.execute(text("SELECT count(*) FROM marks")).scalar() == 2
+        if postgres:
+            driver = session.connection().connection.dbapi_connection
+            assert driver.autocommit is False

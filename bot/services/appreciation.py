@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, bindparam, func, insert, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from bot.blocks import appreciation as render
@@ -211,13 +211,7 @@ def record(
                 raise RuntimeError(f"appreciation {draft.source_key!r} neither recorded nor found")
             return Recorded(existing, [], duplicate=True)
         since = start_of_local_day(now, giver, fallback_tz)
-        given_today = session.scalar(
-            _GIVEN_SINCE, {"team": workspace.team_id, "giver": draft.giver_id, "since": since}
-        )
-        # The count holds this one: what the day held before it is one less.
-        if not queries.take_daily_giving(
-            session, workspace, draft.giver_id, since.date(), daily_limit, (given_today or 1) - 1
-        ):
+        if not queries.take_daily_giving(session, workspace, draft.giver_id, since, daily_limit):
             tomorrow = since + timedelta(days=1)
             raise UserError(
                 f"You've given {daily_limit} appreciations today, the most one person can "
@@ -292,11 +286,6 @@ def record(
 # Built once: every appreciation recorded runs them.
 _RECORDED = select(Appreciation.id).where(
     Appreciation.team_id == bindparam("team"), Appreciation.source_key == bindparam("key")
-)
-_GIVEN_SINCE = select(func.count(Appreciation.id)).where(
-    Appreciation.team_id == bindparam("team"),
-    Appreciation.giver_id == bindparam("giver"),
-    Appreciation.created_at >= bindparam("since"),
 )
 _RECIPIENT = insert(cast(Table, AppreciationRecipient.__table__))
 

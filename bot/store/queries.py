@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -337,33 +337,45 @@ def _new_appreciation(dialect: str) -> Any:
 
 
 def take_daily_giving(
-    session: Session, workspace: Workspace, giver_id: str, day: date, limit: int, used: int
+    session: Session, workspace: Workspace, giver_id: str, since: datetime, limit: int
 ) -> bool:
-    """Count one more appreciation for `giver_id` on their `day`, unless `limit` are already
-    counted; False when they are. One statement, which locks the row it updates: two
-    transactions never both see room for the last one. `used` is what the day held before
-    the counter did (appreciations recorded by an earlier version), for a first row."""
-    if used >= limit:
-        return False
+    """Count one more appreciation for `giver_id` on their day, which began at `since`,
+    unless `limit` are already counted; False when they are. Call it in the transaction
+    that recorded the appreciation. One statement, which locks the row it updates: two
+    transactions never both see room for the last one. A day's first row starts from the
+    appreciations it holds, this one included (some were recorded by a version without the
+    counter); a refusal is rolled back with the appreciation."""
     counted = session.scalar(
         _daily_giving(_dialect(session)),
         {
             "team_id": workspace.team_id,
             "enterprise_id": workspace.enterprise_id,
             "giver_id": giver_id,
-            "day": day,
-            "given": used + 1,
+            "day": since.date(),
+            "team": workspace.team_id,
+            "giver": giver_id,
+            "since": since,
             "limit": limit,
         },
     )
-    return counted is not None
+    return counted is not None and counted <= limit
 
 
 @cache
 def _daily_giving(dialect: str) -> Any:
     table: Table = DailyGiving.__table__  # type: ignore[assignment]
+    held = (
+        select(func.count(Appreciation.id))
+        .where(
+            Appreciation.team_id == bindparam("team"),
+            Appreciation.giver_id == bindparam("giver"),
+            Appreciation.created_at >= bindparam("since"),
+        )
+        .scalar_subquery()
+    )
     return (
         insert_for(dialect, table)
+        .values(given=held)
         .on_conflict_do_update(
             index_elements=["team_id", "giver_id", "day"],
             set_={"given": table.c.given + 1},

@@ -126,8 +126,8 @@ def test_appreciation_costs_few_transactions_and_no_dm_opens(
     server.runtime.clients.token_owner()
     # Five transactions: the settings; what Slack told about the people lately (none
     # yet); remembering them once looked up; the appreciation with its recipients, its
-    # counters (the daily limit is one conditional upsert, which counts the day's history
-    # only for its first row; the year's tallies for the recap one upsert), the people
+    # counters (the daily limit is one conditional upsert, holding the count of the day
+    # for a first row; the year's tallies for the recap one upsert), the people
     # marked as users and its messages (one insert), claimed for this worker to send; then
     # marking the three sent.
     # The pipeline's own come on top: storing the request, claiming it, marking it done.

@@ -112,19 +112,23 @@ def test_a_statement_alone_commits_as_it_runs_and_leaves_the_pool_as_it_was(
 
     with db.engine.begin() as connection:
         connection.execute(text("CREATE TABLE marks (who TEXT)"))
-    postgres = db.engine.dialect.name == "postgresql"
-    for durable in (True, False):
-        with db.alone(durable=durable) as connection:
-            connection.execute(text("INSERT INTO marks (who) VALUES ('x')"))
+    try:
+        postgres = db.engine.dialect.name == "postgresql"
+        for durable in (True, False):
+            with db.alone(durable=durable) as connection:
+                connection.execute(text("INSERT INTO marks (who) VALUES ('x')"))
+                if postgres:
+                    driver = connection.connection.dbapi_connection
+                    assert driver.info.transaction_status == TransactionStatus.IDLE
+                    with db.engine.connect() as other:
+                        assert other.execute(text("SELECT count(*) FROM marks")).scalar() == (
+                            2 if not durable else 1
+                        )
+        with db.transaction() as session:
+            assert session.execute(text("SELECT count(*) FROM marks")).scalar() == 2
             if postgres:
-                driver = connection.connection.dbapi_connection
-                assert driver.info.transaction_status == TransactionStatus.IDLE
-                with db.engine.connect() as other:
-                    assert other.execute(text("SELECT count(*) FROM marks")).scalar() == (
-                        2 if not durable else 1
-                    )
-    with db.transaction() as session:
-        assert session.execute(text("SELECT count(*) FROM marks")).scalar() == 2
-        if postgres:
-            driver = session.connection().connection.dbapi_connection
-            assert driver.autocommit is False
+                driver = session.connection().connection.dbapi_connection
+                assert driver.autocommit is False
+    finally:  # a table of this test's own, in a database the next test uses
+        with db.engine.begin() as connection:
+            connection.execute(text("DROP TABLE marks"))

@@ -4,6 +4,7 @@ one conditional upsert in the transaction that records each."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import delete, select
@@ -16,8 +17,10 @@ from bot.store.models import Appreciation, DailyGiving
 
 WS = Workspace("T111")
 TOKYO = PersonInfo("UGIVER", tz="Asia/Tokyo")
-# 23:30 in Tokyo: its day began 23.5 hours ago, the UTC day 14.5 hours ago.
-AT = datetime(2026, 3, 9, 14, 30, tzinfo=UTC)
+# 23:30 in Tokyo (which keeps no summer time) a month ago: its day began 23.5 hours
+# before, the UTC day 14.5 hours before.
+AT = (datetime.now(UTC) - timedelta(days=30)).replace(hour=14, minute=30, second=0, microsecond=0)
+DAY = AT.astimezone(ZoneInfo("Asia/Tokyo")).date()
 
 
 def give(db: Database, n: int, at: datetime = AT, limit: int = 3) -> int:
@@ -36,14 +39,14 @@ def test_the_limit_refuses_the_one_past_it_and_keeps_nothing_of_it(db: Database)
         give(db, n, AT - timedelta(hours=n))
     with pytest.raises(UserError, match="You've given 3 appreciations today"):
         give(db, 3)
-    assert counted(db) == [("2026-03-09", 3)]
+    assert counted(db) == [(str(DAY), 3)]
     with db.transaction() as session:
         assert (
             session.scalar(select(Appreciation.id).where(Appreciation.source_key == "k3")) is None
         )
     # The giver's next day, in Tokyo: 30 minutes later.
     give(db, 4, AT + timedelta(minutes=30))
-    assert counted(db) == [("2026-03-09", 3), ("2026-03-10", 1)]
+    assert counted(db) == [(str(DAY), 3), (str(DAY + timedelta(days=1)), 1)]
 
 
 def test_a_day_begun_before_the_counter_counts_what_it_already_held(db: Database) -> None:
@@ -54,6 +57,6 @@ def test_a_day_begun_before_the_counter_counts_what_it_already_held(db: Database
     with db.transaction() as session:
         session.execute(delete(DailyGiving))
     give(db, 2)
-    assert counted(db) == [("2026-03-09", 3)]
+    assert counted(db) == [(str(DAY), 3)]
     with pytest.raises(UserError):
         give(db, 3)

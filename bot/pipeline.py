@@ -283,11 +283,10 @@ class Pipeline:
             "done_at": None,
             "last_error": None,
         }
-        if step is None:
-            with self.db.alone() as connection:
-                return connection.scalar(_store(connection.dialect.name), row) is not None
-        with self.db.begin() as connection:
-            steps.keep(connection, step)
+        # One statement, unless a step's token is kept with it.
+        with self.db.alone() if step is None else self.db.begin() as connection:
+            if step is not None:
+                steps.keep(connection, step)
             return connection.scalar(_store(connection.dialect.name), row) is not None
 
 

@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, String, and_, bindparam, func, or_, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.domain import Workspace
 from bot.services.digest import GHOST_PREFIX
 from bot.services.schedule import shift_week
-from bot.store.db import among
+from bot.store.db import among, text_array
 from bot.store.models import (
     Appreciation,
     AppreciationRecipient,
@@ -290,8 +289,8 @@ def _last_thanks(
         listed = sorted(pairs)
         wanted = (
             func.unnest(
-                bindparam(None, [giver for giver, _ in listed], type_=ARRAY(String())),
-                bindparam(None, [user for _, user in listed], type_=ARRAY(String())),
+                text_array([giver for giver, _ in listed]),
+                text_array([user for _, user in listed]),
             )
             .table_valued("giver", "user_id")
             .render_derived(name="wanted")

@@ -243,10 +243,15 @@ def among(session: Session, column: Any, values: Collection[Any]) -> Any:
     however many values: psycopg parses every placeholder of a statement on each call, and
     a long one's parse is not cached."""
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import ARRAY
-
-        return column == any_(bindparam(None, list(values), type_=ARRAY(String())))
+        return column == any_(text_array(values))
     return column.in_(values)
+
+
+def text_array(values: Collection[str]) -> Any:
+    """PostgreSQL: `values` as one text[] placeholder."""
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    return bindparam(None, list(values), type_=ARRAY(String()))
 
 
 def insert_ignoring_conflicts(
@@ -322,13 +327,21 @@ class _IgnoringInsert:
         self.copy_columns = ", ".join(quote(name) for name in self.order)
         self.insert_copied = (
             f"INSERT INTO {self.table_sql} ({self.copy_columns}) "
-            f"SELECT {self.copy_columns} FROM {{rows}} ORDER BY {{order}} "
+            f"SELECT {self.copy_columns} FROM {{rows}} ORDER BY staged_row "
             f"ON CONFLICT ({', '.join(quote(c) for c in conflict)}) DO NOTHING"
         )
         self.json = {name for name in names if isinstance(columns[name].type, JSON)}
         self.convert = {name: columns[name].type.bind_processor(dialect) for name in names}
 
     def parameters(self, rows: list[dict[str, Any]]) -> list[Any]:
+        """The rows' values as the driver takes them: tuples, or dicts by name."""
+        values = self._values(rows)
+        if self.positional:
+            return values
+        return [dict(zip(self.order, v, strict=True)) for v in values]
+
+    def _values(self, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        """Each row's values in `self.order`, converted for the database."""
         # Rows share many values (the same `now`, the week's common message): each distinct
         # object is converted once. The rows keep them alive, so their ids stay theirs.
         done: dict[tuple[int, int], Any] = {}
@@ -349,32 +362,24 @@ class _IgnoringInsert:
                         done[key] = convert(raw)
                     value[i] = done[key]
             values.append(tuple(value))
-        if self.positional:
-            return values
-        return [dict(zip(self.order, v, strict=True)) for v in values]
+        return values
 
     def copied(self, driver: Any, rows: list[dict[str, Any]]) -> int:
         """PostgreSQL, many rows: COPY them into a table of this transaction, then one
         INSERT … SELECT that skips the conflicts, in the order given. Each row of an
         executemany is a statement of its own for the server to plan and run."""
-        values = self.parameters(rows)
-        if not self.positional:
-            values = [tuple(row[name] for name in self.order) for row in values]  # type: ignore[union-attr]
         staged = f"staged_{secrets.token_hex(4)}"
-        order = "staged_row"
         with driver.cursor() as cursor:
             cursor.execute(
-                f"CREATE TEMPORARY TABLE {staged} ON COMMIT DROP AS SELECT {self.copy_columns} "
-                f"FROM {self.table_sql} WITH NO DATA"
+                f"CREATE TEMPORARY TABLE {staged} ON COMMIT DROP AS SELECT {self.copy_columns}, "
+                f"0 AS staged_row FROM {self.table_sql} WITH NO DATA"
             )
-            cursor.execute(f"ALTER TABLE {staged} ADD COLUMN {order} serial")
-            with cursor.copy(f"COPY {staged} ({self.copy_columns}) FROM STDIN") as copy:
-                for value in values:
-                    copy.write_row(value)
-            cursor.execute(self.insert_copied.format(rows=staged, order=order))
-            inserted = cursor.rowcount
-            cursor.execute(f"DROP TABLE {staged}")
-        return int(inserted)
+            copying = f"COPY {staged} ({self.copy_columns}, staged_row) FROM STDIN"
+            with cursor.copy(copying) as copy:
+                for n, value in enumerate(self._values(rows)):
+                    copy.write_row((*value, n))
+            cursor.execute(self.insert_copied.format(rows=staged))
+            return int(cursor.rowcount)
 
 
 def _as_json(value: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import platform
@@ -117,6 +118,15 @@ class Databases:
             reset_postgres(self.postgres_url)
             return self.postgres_url
         raise ValueError(f"unknown backend {backend!r}")
+
+
+def add_postgres_url(parser: argparse.ArgumentParser) -> None:
+    """The `--postgres-url` option of the tools in bench/ that start what they measure."""
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("ADVOCATE_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
+        help="a database of the benchmarks' own: it is emptied (default: %(default)s)",
+    )
 
 
 def check_postgres_url(url: str) -> None:

@@ -37,7 +37,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench.common import DEFAULT_POSTGRES_URL, REPO, Databases, check_postgres_url, cpu_seconds
+from bench.common import REPO, Databases, add_postgres_url, check_postgres_url, cpu_seconds
 
 PROFILE_ENV = "ADVOCATE_BENCH_PROFILE"
 CLIENTS = 8
@@ -190,11 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--top", type=int, default=20)
     parser.add_argument("--out", type=Path, help="keep the merged profile (pstats) here")
-    parser.add_argument(
-        "--postgres-url",
-        default=os.environ.get("ADVOCATE_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
-        help="a database of the benchmarks' own: it is emptied (default: %(default)s)",
-    )
+    add_postgres_url(parser)
     args = parser.parse_args(argv)
     if args.backend == "postgres":
         check_postgres_url(args.postgres_url)

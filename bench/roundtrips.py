@@ -12,7 +12,6 @@ client CPU microseconds per statement, medians of five rounds.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -22,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from bench.common import DEFAULT_POSTGRES_URL, check_postgres_url, reset_postgres
+from bench.common import add_postgres_url, check_postgres_url, reset_postgres
 from bot.store.db import Database
 
 ROUNDS = 5
@@ -57,11 +56,7 @@ def per_statement(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.roundtrips", description=__doc__)
     parser.add_argument("--repeats", type=int, default=1000)
-    parser.add_argument(
-        "--postgres-url",
-        default=os.environ.get("ADVOCATE_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
-        help="a database of the benchmarks' own: it is emptied (default: %(default)s)",
-    )
+    add_postgres_url(parser)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     check_postgres_url(args.postgres_url)
     reset_postgres(args.postgres_url)

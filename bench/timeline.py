@@ -35,7 +35,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench.common import DEFAULT_POSTGRES_URL, Databases, check_postgres_url
+from bench.common import Databases, add_postgres_url, check_postgres_url
 
 TIMELINE_ENV = "ADVOCATE_BENCH_TIMELINE"
 STATEMENTS_ENV = "ADVOCATE_BENCH_TIMELINE_STATEMENTS"
@@ -222,11 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--commands", type=int, default=80)
     parser.add_argument("--rate", type=float, default=4.0)
     parser.add_argument("--statements", action="store_true")
-    parser.add_argument(
-        "--postgres-url",
-        default=os.environ.get("ADVOCATE_BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL),
-        help="a database of the benchmarks' own: it is emptied (default: %(default)s)",
-    )
+    add_postgres_url(parser)
     args = parser.parse_args(argv)
     if args.backend == "postgres":
         check_postgres_url(args.postgres_url)
